@@ -1,0 +1,24 @@
+"""Pin the public facade: nothing leaks in or vanishes by accident."""
+
+import trio_hl
+
+EXPECTED = {
+    "AmbiguousOutcomeError", "ConfigError", "InvalidOrderError", "LateFill", "OrderAnomaly", "OrderCancelled",
+    "OrderCreated", "OrderFailed", "OrderFilled", "OrderLost", "OrderModified", "OrderParams",
+    "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction",
+    "RateLimitedError", "RiskLimitError", "ServerError", "Side", "TimeInForce", "TradeUpdate", "TradingRule",
+    "TransportError", "TriggerKind", "TrioHLError", "VenueRejectedError", "WireFormatError", "__version__",
+}
+
+
+def test_exported_names_are_pinned() -> None:
+    assert set(trio_hl.__all__) == EXPECTED
+    for name in EXPECTED:
+        assert hasattr(trio_hl, name), name
+
+
+def test_no_private_or_module_leaks() -> None:
+    public = {n for n in dir(trio_hl) if n.isidentifier() and not n.startswith("_")}
+    # sub-packages are importable attributes once imported; everything else must be in __all__
+    subpackages = {"core", "errors", "hyperliquid", "emulator", "events", "testing", "cli"}
+    assert public - subpackages <= set(trio_hl.__all__)

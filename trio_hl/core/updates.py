@@ -1,0 +1,50 @@
+"""Update values the tracker consumes: what a venue (or our own submit path) says about an order.
+
+Venue adapters build these from wire messages (``from_wire`` constructors live in the venue package);
+the tracker never sees a wire dict.  Either id may be missing: a venue fill may carry only the exchange
+id, a submit answer only the client id.  Timestamps are float seconds (venue time where the venue gives
+one, otherwise the caller's clock).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from trio_hl.core.types import OrderState
+
+__all__ = ["OrderUpdate", "TradeUpdate"]
+
+
+@attrs.frozen
+class OrderUpdate:
+    """A new state for one order, from the venue or from the submit path.
+
+    ``reason`` carries the venue's text for rejections and cancels; ``venue_status`` the raw status name
+    (kept for logs and the journal, never matched on by the tracker).
+    """
+
+    pair: str
+    new_state: OrderState
+    timestamp: float
+    client_order_id: str | None = None
+    exchange_order_id: str | None = None
+    reason: str | None = None
+    venue_status: str | None = None
+
+
+@attrs.frozen
+class TradeUpdate:
+    """One fill.  ``trade_id`` is the venue's unique trade id: the key for fill de-duplication."""
+
+    trade_id: str
+    pair: str
+    fill_price: Decimal
+    fill_amount: Decimal
+    fee: Decimal
+    fee_asset: str
+    timestamp: float
+    client_order_id: str | None = None
+    exchange_order_id: str | None = None
+    is_taker: bool = False

@@ -1,0 +1,1 @@
+"""A local Hyperliquid speaking the real HTTP/WS protocol."""

@@ -1,0 +1,68 @@
+"""The one exception tree of trio-hl.
+
+Why one tree: a strategy needs to tell apart four situations that call for different reactions, and
+must be able to do so without importing httpx, trio-websocket or knowing venue strings:
+
+``TrioHLError``
+├── ``InvalidOrderError`` (also a ``ValueError``) — the caller's arguments are wrong; raised at the call,
+│   before anything is tracked or sent.  ``WireFormatError`` and ``RiskLimitError`` refine it.
+├── ``ConfigError`` — the connector is mis-configured (identity, URLs, unknown pair).
+├── ``TransportError`` — we could not talk to the venue (connect, read, 5xx, 429).  Transient by nature.
+│   ├── ``RateLimitedError``
+│   └── ``ServerError``
+├── ``AmbiguousOutcomeError`` — a request was sent and we do not know whether it took effect.
+└── ``VenueRejectedError`` — the venue answered definitively "no", with its message.
+
+Lower layers translate their own exceptions into these in a single place each (``raise … from exc``).
+"""
+
+from __future__ import annotations
+
+
+class TrioHLError(Exception):
+    """Base of every error trio-hl raises on purpose."""
+
+
+class InvalidOrderError(TrioHLError, ValueError):
+    """Bad arguments for an order or a wire value; raised before anything is tracked."""
+
+
+class WireFormatError(InvalidOrderError):
+    """A number cannot be represented on the wire without silently losing precision."""
+
+
+class RiskLimitError(InvalidOrderError):
+    """A pre-trade risk limit refused the order."""
+
+
+class ConfigError(TrioHLError):
+    """The connector configuration is inconsistent (identity, pairs, URLs)."""
+
+
+class TransportError(TrioHLError):
+    """The request could not be delivered or its answer could not be read."""
+
+
+class RateLimitedError(TransportError):
+    """The venue answered HTTP 429 (or the WS equivalent)."""
+
+
+class ServerError(TransportError):
+    """The venue answered with a 5xx status."""
+
+    def __init__(self, status_code: int, body: str) -> None:
+        super().__init__(f"server error {status_code}: {body[:200]}")
+        self.status_code = status_code
+        self.body = body
+
+
+class AmbiguousOutcomeError(TrioHLError):
+    """A request left our process but no definitive answer came back (timeout, broken connection)."""
+
+
+class VenueRejectedError(TrioHLError):
+    """The venue definitively refused a request; ``message`` is its text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,0 +1,1 @@
+"""Getting events out of the process: ZMQ publisher and the SQLite recorder."""

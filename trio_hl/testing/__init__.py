@@ -1,0 +1,1 @@
+"""Public testing helpers: pytest plugin, Hypothesis strategies, the tracker state machine."""
