@@ -5,7 +5,7 @@ import trio_hl
 EXPECTED = {
     "AmbiguousOutcomeError", "ConfigError", "InvalidOrderError", "LateFill", "OrderAnomaly", "OrderCancelled",
     "OrderCreated", "OrderFailed", "OrderFilled", "OrderLost", "OrderModified", "OrderParams",
-    "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction",
+    "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction", "ProtocolError",
     "RateLimitedError", "RiskLimitError", "ServerError", "Side", "TimeInForce", "TradeUpdate", "TradingRule",
     "TransportError", "TriggerKind", "TrioHLError", "VenueRejectedError", "WireFormatError", "__version__",
 }

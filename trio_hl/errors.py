@@ -10,6 +10,8 @@ must be able to do so without importing httpx, trio-websocket or knowing venue s
 ├── ``TransportError`` — we could not talk to the venue (connect, read, 5xx, 429).  Transient by nature.
 │   ├── ``RateLimitedError``
 │   └── ``ServerError``
+├── ``ProtocolError`` — the venue (or a peer) sent something we cannot parse; logged, counted, never fatal
+│   to a stream.
 ├── ``AmbiguousOutcomeError`` — a request was sent and we do not know whether it took effect.
 └── ``VenueRejectedError`` — the venue answered definitively "no", with its message.
 
@@ -54,6 +56,10 @@ class ServerError(TransportError):
         super().__init__(f"server error {status_code}: {body[:200]}")
         self.status_code = status_code
         self.body = body
+
+
+class ProtocolError(TrioHLError):
+    """A frame or response did not have the shape the protocol promises (malformed, truncated, wrong types)."""
 
 
 class AmbiguousOutcomeError(TrioHLError):
