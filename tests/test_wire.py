@@ -111,9 +111,7 @@ def test_to_wire_is_a_wire_error_and_a_value_error() -> None:
         to_wire(D("1E-9"))
 
 
-wire_decimals = st.builds(
-    lambda m, e: D(m).scaleb(e), st.integers(-(10**15), 10**15), st.integers(-12, 12)
-)
+wire_decimals = st.builds(lambda m, e: D(m).scaleb(e), st.integers(-(10**15), 10**15), st.integers(-12, 12))
 
 
 @given(wire_decimals)

@@ -560,4 +560,3 @@ def exchange_body(
         "vaultAddress": vault_address,
         "expiresAfter": expires_after,
     }
-
