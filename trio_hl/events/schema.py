@@ -102,6 +102,10 @@ class EventRegistry:
         _check_name(family, "family")
         entry = EventType(cls, family, kind)
         existing = self._by_name.get((family, kind))
+        if existing is None and self._include_order_events and family == DEFAULT_FAMILY:
+            builtin = next((c for c, k in EVENT_KINDS.items() if k == kind), None)
+            if builtin is not None:
+                existing = EventType(builtin, family, kind)
         if existing is not None and existing.cls is not cls:
             raise ValueError(f"{family}.{kind} is already registered to {existing.cls.__name__}")
         self._by_class[cls] = entry

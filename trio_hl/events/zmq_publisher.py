@@ -209,8 +209,14 @@ class ZmqPublisher:
 
         Needs ``serve()`` (or ``watch_subscriptions()``) running to notice them.
         """
-        while self._subscriptions < count:
+        await self.wait_subscriptions(lambda n: n >= count)
+
+    async def wait_subscriptions(self, predicate: Callable[[int], bool]) -> int:
+        """Return the subscription count once ``predicate(count)`` holds (e.g. ``lambda n: n == 0`` after
+        subscribers disconnected).  Needs ``serve()`` or ``watch_subscriptions()`` running."""
+        while not predicate(self._subscriptions):
             await self._subscription_changed.wait()
+        return self._subscriptions
 
     async def watch_subscriptions(self) -> None:
         """Forever: wake on the socket's FD and account subscriptions (``serve()`` runs this for you).

@@ -1,0 +1,192 @@
+"""Event <-> JSON payload: exact round trips for every kind, the envelope fields, and refusal of bad input."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+from event_samples import all_kinds_examples, any_event, example_event
+from hypothesis import given
+
+from trio_hl.core.events import EVENT_KINDS, OrderCreated, OrderEvent, OrderFilled
+from trio_hl.core.types import OrderType, Side
+from trio_hl.core.updates import TradeUpdate
+from trio_hl.errors import ProtocolError
+from trio_hl.events.schema import (
+    SCHEMA_VERSION,
+    EventRegistry,
+    decode_message,
+    decode_value,
+    encode_event,
+    encode_message,
+    topic_for,
+)
+
+
+def _frames(event: Any, seq: int = 1, registry: EventRegistry | None = None) -> list[bytes]:
+    topic, payload = encode_message(event, seq=seq, publisher_id="p1", ts=1.5, venue="hyperliquid", registry=registry)
+    return [topic, payload]
+
+
+@pytest.mark.parametrize("event", all_kinds_examples(), ids=lambda e: type(e).__name__)
+def test_every_kind_round_trips_with_its_topic(event: Any) -> None:
+    frames = _frames(event, seq=7)
+    kind = EVENT_KINDS[type(event)]
+    assert frames[0] == f"orders.hyperliquid.{kind}".encode()
+    message = decode_message(frames)
+    assert (message.seq, message.publisher_id, message.kind, message.family, message.venue) == (
+        7, "p1", kind, "orders", "hyperliquid")
+    assert message.type_name == type(event).__name__
+    assert message.timestamp == event.timestamp
+    assert message.ts == 1.5
+    decoded = message.to_event()
+    assert decoded == event
+    assert type(decoded) is type(event)
+
+
+def test_payload_layout_is_the_documented_one() -> None:
+    trade = TradeUpdate("T1", "BTC", Decimal("100.10"), Decimal("0.5"), Decimal("0.0100"), "USDC", 2.25,
+                        client_order_id="c1", exchange_order_id="42", is_taker=True)
+    event = OrderFilled("c1", "BTC", 3.5, "42", Side.BUY, Decimal("1"), Decimal("1E+2"), Decimal("0.02"), trade)
+    payload = json.loads(_frames(event, seq=3)[1])
+    assert payload == {
+        "v": SCHEMA_VERSION, "publisher": "p1", "seq": 3, "ts": 1.5, "family": "orders", "venue": "hyperliquid",
+        "kind": "filled", "type": "OrderFilled", "timestamp": 3.5,
+        "event": {
+            "client_order_id": "c1", "pair": "BTC", "timestamp": 3.5, "exchange_order_id": "42", "side": "buy",
+            "executed_amount": "1", "average_price": "1E+2", "total_fee": "0.02",
+            "trade": {"trade_id": "T1", "pair": "BTC", "fill_price": "100.10", "fill_amount": "0.5",
+                      "fee": "0.0100", "fee_asset": "USDC", "timestamp": 2.25, "client_order_id": "c1",
+                      "exchange_order_id": "42", "is_taker": True},
+        },
+    }
+
+
+@given(any_event())
+def test_any_event_round_trips_exactly(event: Any) -> None:
+    decoded = decode_message(_frames(event)).to_event()
+    assert decoded == event
+    # Decimal equality ignores representation; exactness means the same digits and exponent too
+    for a in attrs.fields(type(event)):
+        before, after = getattr(event, a.name), getattr(decoded, a.name)
+        if isinstance(before, Decimal):
+            assert before.as_tuple() == after.as_tuple()
+
+
+def test_a_new_family_registers_without_schema_changes() -> None:
+    @attrs.frozen
+    class PositionUpdate:
+        pair: str
+        size: Decimal
+        entry_price: Decimal | None
+        side: Side
+        timestamp: float
+
+    registry = EventRegistry()
+    registry.register(PositionUpdate, "update", family="positions")
+    event = PositionUpdate("ETH", Decimal("-1.500"), None, Side.SELL, 9.0)
+    frames = _frames(event, registry=registry)
+    assert frames[0] == b"positions.hyperliquid.update"
+    message = decode_message(frames)
+    assert message.family == "positions"
+    assert message.to_event(registry) == event
+    # order events are still known to a custom registry
+    assert registry.for_class(OrderCreated).kind == "created"
+
+
+def test_a_new_order_event_field_and_class_travel_generically() -> None:
+    @attrs.frozen
+    class OrderExpired(OrderEvent):
+        exchange_order_id: str | None
+        remaining: Decimal
+        order_type: OrderType = OrderType.LIMIT
+
+    registry = EventRegistry()
+    registry.register(OrderExpired, "expired")
+    event = OrderExpired("c9", "SOL", 1.0, None, Decimal("0.10"), OrderType.MARKET)
+    assert decode_message(_frames(event, registry=registry)).to_event(registry) == event
+
+
+def test_registry_refuses_misuse() -> None:
+    registry = EventRegistry()
+
+    class NotAttrs:
+        pass
+
+    with pytest.raises(TypeError, match="not an attrs class"):
+        registry.register(NotAttrs, "x")
+    with pytest.raises(TypeError, match="not a registered event class"):
+        encode_message(TradeUpdate("t", "BTC", Decimal(1), Decimal(1), Decimal(0), "USDC", 1.0),
+                       seq=1, publisher_id="p", ts=0.0, venue="hyperliquid", registry=registry)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(TradeUpdate, "created")
+    with pytest.raises(ValueError, match="without dots"):
+        registry.register(TradeUpdate, "a.b")
+
+
+def test_unencodable_values_are_refused_loudly() -> None:
+    bad = attrs.evolve(example_event(OrderCreated), amount=Decimal("NaN"))
+    with pytest.raises(ValueError, match="non-finite"):
+        encode_event(bad)
+    with pytest.raises(ValueError, match="non-finite"):
+        encode_event(attrs.evolve(bad, amount=Decimal(1), timestamp=float("inf")))
+    with pytest.raises(TypeError, match="cannot encode"):
+        encode_event(attrs.evolve(bad, amount=Decimal(1), pair=object()))
+
+
+def _valid_payload() -> dict[str, Any]:
+    return json.loads(_frames(example_event(OrderCreated))[1])
+
+
+@pytest.mark.parametrize(
+    ("frames", "match"),
+    [
+        ([b"orders.hyperliquid.created"], "expected 2 frames"),
+        ([b"orders.hyperliquid.created", b"{not json"], "undecodable"),
+        ([b"orders.hyperliquid.created", b"[1, 2]"], "not a JSON object"),
+        ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "v": 2}).encode()], "schema version 2"),
+        ([b"orders.hyperliquid.filled", json.dumps(_valid_payload()).encode()], "does not match"),
+        ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "seq": True}).encode()], "'seq'"),
+        ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "seq": 0}).encode()], "seq must be"),
+        ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "publisher": None}).encode()], "publisher"),
+        ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "timestamp": "x"}).encode()], "timestamp"),
+        ([b"\xff", b"{}"], "undecodable"),
+    ],
+)
+def test_malformed_messages_raise_protocol_error(frames: list[bytes], match: str) -> None:
+    with pytest.raises(ProtocolError, match=match):
+        decode_message(frames)
+
+
+def test_field_type_mismatches_become_protocol_errors() -> None:
+    payload = _valid_payload()
+    payload["event"]["amount"] = 1.25  # a float where a Decimal string belongs: refused, never guessed
+    message = decode_message([b"orders.hyperliquid.created", json.dumps(payload).encode()])
+    with pytest.raises(ProtocolError, match=r"OrderCreated\.amount"):
+        message.to_event()
+    payload["event"]["amount"] = "1"
+    payload["event"]["side"] = "sideways"
+    with pytest.raises(ProtocolError, match="sideways"):
+        decode_message([b"orders.hyperliquid.created", json.dumps(payload).encode()]).to_event()
+    del payload["event"]["side"]
+    with pytest.raises(ProtocolError, match=r"OrderCreated\.side missing"):
+        decode_message([b"orders.hyperliquid.created", json.dumps(payload).encode()]).to_event()
+
+
+def test_unknown_kind_decodes_as_message_but_not_as_event() -> None:
+    payload = {**_valid_payload(), "family": "funding", "kind": "payment", "type": "FundingPayment"}
+    message = decode_message([topic_for("funding", "hyperliquid", "payment").encode(), json.dumps(payload).encode()])
+    assert message.kind == "payment"
+    with pytest.raises(ProtocolError, match=r"unknown event kind funding\.payment"):
+        message.to_event()
+
+
+def test_decoding_ignores_unknown_fields_and_fills_defaults() -> None:
+    event = example_event(OrderFilled)
+    data = encode_event(event)
+    data["added_in_a_later_version"] = {"x": 1}
+    del data["trade"]  # has a default: an older publisher that did not send it
+    assert decode_value(OrderFilled, data) == attrs.evolve(event, trade=None)
