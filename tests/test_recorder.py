@@ -1,0 +1,354 @@
+"""Recorder: publisher -> SUB -> SQLite over real sockets; gaps, restarts, dedup, malformed input, queries."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import zmq
+from event_samples import all_kinds_examples, example_event
+
+from trio_hl.cli import main as cli_main
+from trio_hl.core.events import (
+    EVENT_KINDS,
+    LateFill,
+    OrderCancelled,
+    OrderCreated,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderUnknown,
+)
+from trio_hl.core.types import OrderState, OrderType, Side
+from trio_hl.core.updates import TradeUpdate
+from trio_hl.events.core import int_option, readable
+from trio_hl.events.queries import query_fills, query_orders, render_orders
+from trio_hl.events.recorder import EventRecorder, EventStore, Gap, RecorderStatistics, serve_recorder
+from trio_hl.events.schema import decode_message, encode_message
+from trio_hl.events.zmq_publisher import ZmqPublisher
+
+
+@pytest.fixture
+def ctx() -> Iterator[zmq.Context[Any]]:
+    context: zmq.Context[Any] = zmq.Context()
+    yield context
+    context.term()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "orders.sqlite"
+
+
+def _rows(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def _message(event: Any, seq: int, publisher_id: str = "pubA") -> Any:
+    return decode_message(list(encode_message(event, seq=seq, publisher_id=publisher_id, ts=100.0 + seq,
+                                              venue="hyperliquid")))
+
+
+class Rig:
+    """A publisher and a recorder on one loopback endpoint, both served in the test's nursery."""
+
+    def __init__(self, publisher: ZmqPublisher, recorder: EventRecorder) -> None:
+        self.publisher = publisher
+        self.recorder = recorder
+
+    async def publish(self, *events: Any) -> RecorderStatistics:
+        before = self.recorder.statistics().received
+        for event in events:
+            assert self.publisher.publish(event)
+        with trio.fail_after(10):
+            return await self.recorder.wait_until(lambda s: s.received >= before + len(events))
+
+
+@pytest.fixture
+async def rig(ctx: zmq.Context[Any], db: Path) -> AsyncIterator[Rig]:
+    with ZmqPublisher("tcp://127.0.0.1:*", context=ctx) as pub, EventStore(db) as store:
+        recorder = EventRecorder(store, pub.endpoint, context=ctx)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pub.watch_subscriptions)
+            await nursery.start(recorder.serve)
+            with trio.fail_after(10):
+                await pub.wait_for_subscribers(1)
+            yield Rig(pub, recorder)
+            nursery.cancel_scope.cancel()
+
+
+async def test_every_kind_round_trips_into_sqlite(rig: Rig, db: Path) -> None:
+    events = all_kinds_examples()
+    stats = await rig.publish(*events)
+    assert (stats.recorded, stats.gaps, stats.malformed, stats.duplicates) == (len(events), 0, 0, 0)
+    rows = _rows(db, "SELECT seq, topic, kind, client_order_id, payload FROM events ORDER BY seq")
+    assert [r[0] for r in rows] == list(range(1, len(events) + 1))
+    assert [r[2] for r in rows] == [EVENT_KINDS[type(e)] for e in events]
+    assert [r[1] for r in rows] == [f"orders.hyperliquid.{r[2]}" for r in rows]
+    # the stored payload is the published one: decodes back to the identical event, Decimals exact
+    for (_, topic, _, _, payload), event in zip(rows, events, strict=True):
+        decoded = decode_message([topic.encode(), payload.encode()]).to_event()
+        assert decoded == event
+        assert json.loads(payload)["event"].get("amount", "12.3400") == "12.3400"
+    states = dict(_rows(db, "SELECT client_order_id, state FROM orders"))
+    assert states["cid-created"] == "open"
+    assert states["cid-partial_fill"] == "partially_filled"
+    assert states["cid-filled"] == "filled"
+    assert states["cid-cancelled"] == "canceled"
+    assert states["cid-failed"] == "failed"
+    assert states["cid-unknown"] == "unknown"
+    assert states["cid-late_fill"] == example_event(LateFill).state.value
+    assert states["cid-modified"] is None  # a modify alone says nothing about the state
+    fills = _rows(db, "SELECT trade_id, fill_price, kind FROM fills ORDER BY trade_id")
+    assert {f[2] for f in fills} == {"partial_fill", "filled", "late_fill"}
+    assert all(f[1] == "12.3400" for f in fills)
+    assert len(_rows(db, "SELECT * FROM state_history")) == len(events)
+
+
+def _trade(tid: str, amount: str, cid: str = "c1", price: str = "100.5") -> TradeUpdate:
+    return TradeUpdate(tid, "BTC", Decimal(price), Decimal(amount), Decimal("0.01"), "USDC", 10.0,
+                       client_order_id=cid, exchange_order_id="77")
+
+
+async def test_order_lifecycle_and_fill_dedup(rig: Rig, db: Path) -> None:
+    t1, t2 = _trade("T1", "0.4"), _trade("T2", "0.6")
+    created = OrderCreated("c1", "BTC", 1.0, "77", Side.BUY, OrderType.LIMIT, Decimal("1.0"), Decimal("100.5"))
+    partial = OrderPartiallyFilled("c1", "BTC", 2.0, t1, Decimal("0.4"), Decimal("0.6"))
+    filled = OrderFilled("c1", "BTC", 3.0, "77", Side.BUY, Decimal("1.0"), Decimal("100.5"), Decimal("0.02"), t2)
+    stats = await rig.publish(created, partial, partial, filled)  # the partial fill is reported twice
+    late = LateFill("c1", "BTC", 4.0, t1, OrderState.FILLED, Decimal("1.0"))  # and once more, late
+    stats = await rig.publish(late)
+    assert stats.recorded == 5
+    assert stats.fills == 2
+    fills = query_fills(db)
+    assert sorted(f.trade_id for f in fills) == ["T1", "T2"]
+    assert {f.side for f in fills} == {"buy"}
+    assert sum(f.fill_amount for f in fills) == Decimal("1.0")
+    [order] = query_orders(db)
+    assert (order.state, order.executed_amount, order.average_price, order.amount) == (
+        "filled", Decimal("1.0"), Decimal("100.5"), Decimal("1.0"))
+    assert order.exchange_order_id == "77"
+    history = _rows(db, "SELECT kind, from_state, to_state FROM state_history ORDER BY id")
+    assert history == [
+        ("created", None, "open"),
+        ("partial_fill", "open", "partially_filled"),
+        ("partial_fill", "partially_filled", "partially_filled"),
+        ("filled", "partially_filled", "filled"),
+        ("late_fill", "filled", "filled"),
+    ]
+
+
+async def test_terminal_state_is_absorbing(rig: Rig, db: Path) -> None:
+    await rig.publish(
+        OrderCancelled("c2", "ETH", 1.0, "9", Decimal(0), reason="user"),
+        OrderUnknown("c2", "ETH", 2.0, reason="timeout"),
+    )
+    assert _rows(db, "SELECT state, reason, last_kind FROM orders") == [("canceled", "timeout", "unknown")]
+    [(note,)] = _rows(db, "SELECT note FROM state_history WHERE kind = 'unknown'")
+    assert "terminal states are absorbing" in note
+
+
+async def _wait_subscribed(xpub: zmq.Socket[Any]) -> None:
+    while True:
+        while readable(xpub):
+            if xpub.recv(zmq.NOBLOCK)[:1] == b"\x01":
+                return
+        await trio.lowlevel.wait_readable(int_option(xpub, zmq.FD))
+
+
+@pytest.fixture
+async def raw_rig(ctx: zmq.Context[Any], db: Path) -> AsyncIterator[tuple[zmq.Socket[Any], EventRecorder]]:
+    """A hand-driven XPUB (so tests choose the sequence numbers) and a recorder."""
+    xpub = ctx.socket(zmq.XPUB)
+    xpub.setsockopt(zmq.LINGER, 0)
+    xpub.setsockopt(zmq.SNDHWM, 0)  # unbounded: these tests choose every seq, so the socket must not drop
+    xpub.bind("tcp://127.0.0.1:*")
+    try:
+        with EventStore(db) as store:
+            recorder = EventRecorder(store, xpub.getsockopt_string(zmq.LAST_ENDPOINT), context=ctx)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(recorder.serve)
+                with trio.fail_after(10):
+                    await _wait_subscribed(xpub)
+                yield xpub, recorder
+                nursery.cancel_scope.cancel()
+    finally:
+        xpub.close()
+
+
+async def _send(xpub: zmq.Socket[Any], recorder: EventRecorder, frames: list[list[bytes]]) -> RecorderStatistics:
+    before = recorder.statistics().received
+    for f in frames:
+        xpub.send_multipart(f)
+    with trio.fail_after(10):
+        return await recorder.wait_until(lambda s: s.received >= before + len(frames))
+
+
+def _frames(event: Any, seq: int, publisher_id: str = "pubA") -> list[bytes]:
+    return list(encode_message(event, seq=seq, publisher_id=publisher_id, ts=1.0, venue="hyperliquid"))
+
+
+async def test_sequence_gap_is_detected_and_recorded(raw_rig: tuple[zmq.Socket[Any], EventRecorder],
+                                                     db: Path) -> None:
+    xpub, recorder = raw_rig
+    event = example_event(OrderCreated)
+    stats = await _send(xpub, recorder, [_frames(event, s) for s in (1, 2, 5, 6, 10)])
+    assert (stats.recorded, stats.gaps, stats.missing) == (5, 2, 5)
+    assert _rows(db, "SELECT publisher_id, first_missing, last_missing, missing FROM gaps ORDER BY id") == [
+        ("pubA", 3, 4, 2), ("pubA", 7, 9, 3)]
+
+
+async def test_publisher_restart_is_not_a_gap(raw_rig: tuple[zmq.Socket[Any], EventRecorder], db: Path) -> None:
+    xpub, recorder = raw_rig
+    event = example_event(OrderCreated)
+    frames = [_frames(event, s, "first") for s in (1, 2, 3)] + [_frames(event, s, "second") for s in (1, 2)]
+    stats = await _send(xpub, recorder, frames)
+    assert (stats.recorded, stats.gaps, stats.publishers) == (5, 0, 2)
+    assert _rows(db, "SELECT publisher_id, first_seq, last_seq FROM publishers ORDER BY first_seen, publisher_id") \
+        == [("first", 1, 3), ("second", 1, 2)]
+
+
+async def test_real_publisher_restart_on_the_same_endpoint(ctx: zmq.Context[Any], db: Path, tmp_path: Path) -> None:
+    endpoint = f"ipc://{tmp_path}/restart.sock"
+    event = example_event(OrderCreated)
+    with EventStore(db) as store:
+        recorder = EventRecorder(store, endpoint, context=ctx)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(recorder.serve)
+            ids = []
+            for round_ in range(2):
+                with ZmqPublisher(endpoint, context=ctx) as pub:
+                    ids.append(pub.publisher_id)
+                    async with trio.open_nursery() as inner:
+                        inner.start_soon(pub.watch_subscriptions)
+                        with trio.fail_after(15):  # the SUB reconnects on its own schedule after a restart
+                            await pub.wait_for_subscribers(1)
+                        inner.cancel_scope.cancel()
+                    for _ in range(3):
+                        pub.publish(event)
+                    with trio.fail_after(10):
+                        await recorder.wait_until(lambda s, n=round_: s.recorded >= 3 * (n + 1))
+            nursery.cancel_scope.cancel()
+        stats = store.statistics()
+    assert (stats.recorded, stats.gaps, stats.missing, stats.publishers) == (6, 0, 0, 2)
+    assert ids[0] != ids[1]
+
+
+async def test_malformed_frames_are_kept_aside_and_recording_continues(
+    raw_rig: tuple[zmq.Socket[Any], EventRecorder], db: Path
+) -> None:
+    xpub, recorder = raw_rig
+    good = _frames(example_event(OrderCreated), 1)
+    stats = await _send(xpub, recorder, [[b"orders.hyperliquid.created", b"{broken"], [b"lonely"], good])
+    assert (stats.malformed, stats.recorded, stats.received) == (2, 1, 3)
+    errors = [r[0] for r in _rows(db, "SELECT error FROM rejected ORDER BY id")]
+    assert "undecodable" in errors[0] and "expected 2 frames" in errors[1]
+
+
+async def test_a_flood_is_drained_completely(raw_rig: tuple[zmq.Socket[Any], EventRecorder]) -> None:
+    """Edge-triggered FD: many messages arriving while the recorder is busy must all be read, in several
+    bursts, without the loop going to sleep on an FD that will never fire again."""
+    xpub, recorder = raw_rig
+    event = example_event(OrderCreated)
+    seq = 0
+    for burst in (1, 5000, 3, 2500):
+        stats = await _send(xpub, recorder, [_frames(event, seq + i + 1) for i in range(burst)])
+        seq += burst
+        assert stats.recorded == seq
+    assert stats.gaps == 0
+
+
+def test_duplicates_are_ignored(db: Path) -> None:
+    event = example_event(OrderCreated)
+    with EventStore(db) as store:
+        assert store.record(_message(event, 1), 1.0) is None
+        assert store.record(_message(event, 1), 2.0) is None
+        stats = store.statistics()
+    assert (stats.recorded, stats.duplicates) == (1, 1)
+    assert _rows(db, "SELECT COUNT(*) FROM events") == [(1,)]
+
+
+def test_reopened_store_resumes_the_sequence_check(db: Path) -> None:
+    event = example_event(OrderCreated)
+    with EventStore(db) as store:
+        for s in (1, 2, 3):
+            store.record(_message(event, s), 1.0)
+    with EventStore(db) as store:
+        assert store.record(_message(event, 6), 2.0) == Gap("pubA", 4, 5)
+        assert store.statistics().publishers == 1
+
+
+def test_joining_a_running_publisher_is_not_a_gap(db: Path) -> None:
+    event = example_event(OrderCreated)
+    with EventStore(db) as store:
+        assert store.record(_message(event, 500), 1.0) is None
+        assert store.record(_message(event, 501), 1.0) is None
+        assert store.statistics().gaps == 0
+    assert _rows(db, "SELECT first_seq, last_seq FROM publishers") == [(500, 501)]
+
+
+def test_other_families_are_stored_raw(db: Path) -> None:
+    payload = json.loads(_frames(example_event(OrderCreated), 1)[1])
+    payload.update(family="positions", kind="update", type="PositionUpdate",
+                   event={"pair": "ETH", "size": "-2.5", "timestamp": 3.0})
+    frames = [b"positions.hyperliquid.update", json.dumps(payload).encode()]
+    with EventStore(db) as store:
+        store.record_frames(frames, 1.0)
+        assert store.statistics().recorded == 1
+    assert _rows(db, "SELECT family, kind, pair FROM events") == [("positions", "update", "ETH")]
+    assert _rows(db, "SELECT COUNT(*) FROM orders") == [(0,)]
+
+
+def test_queries_and_cli_tables(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with EventStore(db) as store:
+        store.record(_message(OrderCreated("a", "BTC", 1.0, None, Side.BUY, OrderType.LIMIT, Decimal("2"),
+                                           Decimal("50000")), 1), 1.0)
+        store.record(_message(OrderCreated("b", "ETH", 2.0, None, Side.SELL, OrderType.LIMIT, Decimal("3.10"),
+                                           Decimal("3000")), 2), 1.0)
+        fill = _trade("T9", "3.10", cid="b", price="3000")
+        store.record(_message(OrderFilled("b", "ETH", 3.0, "5", Side.SELL, Decimal("3.10"), Decimal("3000"),
+                                          Decimal("0.5"), fill), 3), 1.0)
+    assert [o.client_order_id for o in query_orders(db)] == ["b", "a"]  # most recently updated first
+    assert [o.client_order_id for o in query_orders(db, open_only=True)] == ["a"]
+    assert [o.client_order_id for o in query_orders(db, pair="ETH")] == ["b"]
+    assert "(2 orders)" in render_orders(db)
+    assert cli_main(["orders", "--db", str(db), "--open"]) == 0
+    out = capsys.readouterr().out
+    assert "50000" in out and "(1 orders)" in out
+    assert cli_main(["fills", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "T9" in out and "sell" in out and "3.10" in out and "(1 fills)" in out
+    assert cli_main(["fills", "--db", str(db.with_name("missing.sqlite"))]) == 1
+    assert "no recorder database" in capsys.readouterr().err
+
+
+async def test_serve_recorder_hands_back_the_recorder(ctx: zmq.Context[Any], db: Path) -> None:
+    with ZmqPublisher("tcp://127.0.0.1:*", context=ctx) as pub:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pub.watch_subscriptions)
+            recorder = await nursery.start(serve_recorder, pub.endpoint, db)
+            assert isinstance(recorder, EventRecorder)
+            with trio.fail_after(10):
+                await pub.wait_for_subscribers(1)
+            pub.publish(example_event(OrderCreated))
+            with trio.fail_after(10):
+                await recorder.wait_until(lambda s: s.recorded == 1)
+            nursery.cancel_scope.cancel()
+    assert _rows(db, "SELECT client_order_id FROM orders") == [("cid-created",)]
+
+
+def test_statistics_are_frozen(db: Path) -> None:
+    with EventStore(db) as store:
+        stats = store.statistics()
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        stats.recorded = 1  # type: ignore[misc]
