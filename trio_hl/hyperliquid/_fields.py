@@ -16,9 +16,9 @@ from typing import Any, Final
 
 from trio_hl.errors import ProtocolError
 
-_DECIMAL_RE: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+DECIMAL_RE: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 #: Longer numeric strings are refused before parsing: nothing on the venue needs 60 digits.
-_MAX_DECIMAL_LEN: Final = 60
+MAX_DECIMAL_LEN: Final = 60
 
 
 def _kind(value: object) -> str:
@@ -90,7 +90,7 @@ def opt_boolean(d: dict[str, Any], key: str, what: str) -> bool | None:
 def decimal_value(v: object, what: str) -> Decimal:
     """A venue number: a plain decimal string (or, leniently, a JSON integer)."""
     if isinstance(v, str):
-        if len(v) > _MAX_DECIMAL_LEN or _DECIMAL_RE.fullmatch(v) is None:
+        if len(v) > MAX_DECIMAL_LEN or DECIMAL_RE.fullmatch(v) is None:
             raise ProtocolError(f"{what}: not a decimal string: {v[:80]!r}")
         return Decimal(v)
     if type(v) is int:

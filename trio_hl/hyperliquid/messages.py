@@ -498,6 +498,37 @@ class L2BookSnapshot:
 
 
 def _levels(raw: object, what: str) -> tuple[BookLevel, ...]:
+    # Books are the one high-rate message: try a fast path that builds no error paths, and fall back to the
+    # checked path (which raises the precise ProtocolError) at the first level that does not fit.
+    if type(raw) is list:
+        fast = []
+        match = f.DECIMAL_RE.fullmatch
+        limit = f.MAX_DECIMAL_LEN
+        for x in raw:
+            if type(x) is not dict:
+                break
+            px, sz, n = x.get("px"), x.get("sz"), x.get("n")
+            if not (
+                type(px) is str
+                and type(sz) is str
+                and type(n) is int
+                and n >= 0
+                and len(px) <= limit
+                and len(sz) <= limit
+                and match(px)
+                and match(sz)
+            ):
+                break
+            dpx, dsz = Decimal(px), Decimal(sz)
+            if dpx <= 0 or dsz <= 0:
+                break
+            fast.append(BookLevel(dpx, dsz, n))
+        else:
+            return tuple(fast)
+    return _checked_levels(raw, what)
+
+
+def _checked_levels(raw: object, what: str) -> tuple[BookLevel, ...]:
     items = f.array(raw, what)
     out = []
     for i, x in enumerate(items):
