@@ -30,7 +30,7 @@ import trio
 import zmq
 
 from trio_hl.events.core import int_option, readable
-from trio_hl.events.schema import EventRegistry, default_registry, encode_message
+from trio_hl.events.schema import EventRegistry, MessageEncoder, UnregisteredEventError, default_registry
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -89,13 +89,12 @@ class ZmqPublisher:
         wall_clock: Callable[[], float] = time.time,
         publisher_id: str | None = None,
     ) -> None:
-        if sndhwm < 1:
-            raise ValueError(f"sndhwm must be >= 1, got {sndhwm}")
-        self._venue = venue
-        self._registry = registry or default_registry()
+        if sndhwm < 0:
+            raise ValueError(f"sndhwm must be >= 0 (0 = unbounded, i.e. never drop), got {sndhwm}")
         self._wall_clock = wall_clock
         #: Random per publisher start: a subscriber that sees a new id knows it is a restart, not a gap.
         self.publisher_id = publisher_id or secrets.token_hex(8)
+        self._encoder = MessageEncoder(venue, self.publisher_id, registry or default_registry())
         self._seq = 0
         self._published = 0
         self._dropped = 0
@@ -140,19 +139,15 @@ class ZmqPublisher:
         cannot be encoded is logged, counted and skipped (its seq consumed), never raised into the
         order-handling task that emitted it.
         """
-        self._registry.for_class(type(event))  # unregistered class: a bug in the caller, raise before seq
-        self._seq += 1
+        seq = self._seq + 1
         try:
-            frames = encode_message(
-                event,
-                seq=self._seq,
-                publisher_id=self.publisher_id,
-                ts=self._wall_clock(),
-                venue=self._venue,
-                registry=self._registry,
-            )
+            frames = self._encoder.encode(event, seq, self._wall_clock())
+        except UnregisteredEventError:
+            raise  # a bug in the caller: raised before a sequence number is consumed
         except (TypeError, ValueError) as exc:
+            self._seq = seq
             return self._unencodable_event(event, exc)
+        self._seq = seq
         try:
             self._socket.send_multipart(frames, flags=zmq.NOBLOCK)
         except zmq.Again:
