@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -16,17 +17,24 @@ from trio_hl.core.book import BookLevel
 from trio_hl.core.types import OrderState, Side
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import ProtocolError
+from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.messages import (
     ExchangeStatusKind,
     FundingPayment,
     Liquidation,
     NonUserCancel,
+    WireOrder,
     check_ok_response,
+    parse_batch_modify_action,
+    parse_cancel_action,
+    parse_cancel_by_cloid_action,
     parse_cancel_statuses,
     parse_decimal,
     parse_exchange_order_statuses,
     parse_fill,
     parse_l2_book,
+    parse_modify_action,
+    parse_order_action,
     parse_order_snapshot,
     parse_order_status_response,
     parse_order_update,
@@ -473,4 +481,151 @@ def test_mutated_frames_raise_only_protocol_error(parser: Callable[[Any], Any], 
 @given(doc=json_values)
 def test_arbitrary_json_raises_only_protocol_error(parser: Callable[[Any], Any], template: Any, doc: Any) -> None:
     with contextlib.suppress(ProtocolError, ActionRejectedError):
+        parser(doc)
+
+
+# ------------------------------------------------------------------------- incoming actions (venue side)
+
+wire_prices = st.builds(lambda m, e: D(m).scaleb(-e), st.integers(1, 10**9), st.integers(0, 8))
+wire_cloids = st.none() | st.integers(0, 2**128 - 1).map(lambda n: f"{n:#034x}")
+wire_order_types = st.one_of(
+    st.sampled_from(["Gtc", "Ioc", "Alo"]).map(lambda tif: ("limit", tif, None, None)),
+    st.tuples(st.just("trigger"), wire_prices, st.booleans(), st.sampled_from(["tp", "sl"])),
+)
+wire_orders = st.tuples(
+    st.integers(0, 200_000), st.booleans(), wire_prices, wire_prices, st.booleans(), wire_order_types, wire_cloids
+)
+
+
+def _build(o: tuple[Any, ...]) -> dict[str, Any]:
+    asset, is_buy, px, sz, ro, ot, cloid = o
+    t = wire.limit_order_type(ot[1]) if ot[0] == "limit" else wire.trigger_order_type(ot[1], ot[2], ot[3])
+    return wire.order_wire(asset, is_buy, px, sz, ro, t, cloid)
+
+
+def _expected(o: tuple[Any, ...]) -> WireOrder:
+    asset, is_buy, px, sz, ro, ot, cloid = o
+    if ot[0] == "limit":
+        return WireOrder(asset, is_buy, px, sz, ro, tif=ot[1], cloid=cloid)
+    return WireOrder(asset, is_buy, px, sz, ro, trigger_price=ot[1], trigger_is_market=ot[2], tpsl=ot[3], cloid=cloid)
+
+
+@given(st.lists(wire_orders, max_size=5), st.sampled_from(["na", "normalTpsl", "positionTpsl", 7]), st.booleans())
+def test_built_order_actions_parse_back(orders: list[tuple[Any, ...]], grouping: Any, with_builder: bool) -> None:
+    builder = {"b": "0x" + "AB" * 20, "f": 10} if with_builder else None
+    action = wire.order_action([_build(o) for o in orders], {"p": grouping} if grouping == 7 else grouping, builder)
+    # Through JSON, as the emulator receives it.
+    parsed = parse_order_action(json.loads(json.dumps(action)))
+    assert parsed.orders == tuple(_expected(o) for o in orders)
+    assert parsed.grouping == grouping
+    assert (parsed.builder_address, parsed.builder_fee) == (("0x" + "ab" * 20, 10) if with_builder else (None, None))
+    assert all(p.is_trigger == (o[5][0] == "trigger") for p, o in zip(parsed.orders, orders, strict=True))
+
+
+def test_built_cancel_and_modify_actions_parse_back() -> None:
+    cloid = "0x" + "Cd" * 16
+    assert parse_cancel_action(wire.cancel_action([(1, 5), (10001, 2**62)])) == [(1, 5), (10001, 2**62)]
+    assert parse_cancel_by_cloid_action(wire.cancel_by_cloid_action([(3, cloid)])) == [(3, cloid.lower())]
+    order = _build((1, True, D("1105"), D("0.1"), False, ("limit", "Gtc", None, None), None))
+    parsed = parse_batch_modify_action(wire.batch_modify_action([(cloid, order), (77, order)]))
+    assert [oid for oid, _ in parsed] == [cloid.lower(), 77]
+    assert parsed[0][1] == WireOrder(1, True, D("1105"), D("0.1"), False, tif="Gtc")
+    assert parse_modify_action(wire.modify_action(9, order)) == (9, parsed[0][1])
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ({"type": "cancel", "cancels": []}, r"action\.type: expected 'order', got 'cancel'"),
+        ({"type": "order", "orders": [], "grouping": "x"}, r"action\.grouping: unknown grouping 'x'"),
+        ({"type": "order", "orders": [], "grouping": 5}, r"action\.grouping: expected a name"),
+        ({"type": "order", "orders": [{}], "grouping": "na"}, r"action\.orders\[0\]: missing 't'"),
+        (
+            {
+                "type": "order",
+                "grouping": "na",
+                "orders": [{"a": 0, "b": True, "p": "1", "s": "1", "r": False, "t": {}}],
+            },
+            r"action\.orders\[0\]\.t: expected exactly one of 'limit' and 'trigger'",
+        ),
+        (
+            {
+                "type": "order",
+                "grouping": "na",
+                "orders": [{"a": 0, "b": True, "p": "1.0e3", "s": "1", "r": False, "t": {"limit": {"tif": "Gtc"}}}],
+            },
+            r"action\.orders\[0\]\.p: not a decimal string",
+        ),
+        (
+            {
+                "type": "order",
+                "grouping": "na",
+                "orders": [{"a": 0, "b": 1, "p": "1", "s": "1", "r": False, "t": {"limit": {"tif": "Gtc"}}}],
+            },
+            r"action\.orders\[0\]\.b: expected a boolean, got int",
+        ),
+        (
+            {
+                "type": "order",
+                "grouping": "na",
+                "orders": [{"a": 0, "b": True, "p": "1", "s": "1", "r": False, "t": {"limit": {"tif": "GTC"}}}],
+            },
+            r"unknown time in force 'GTC'",
+        ),
+        (
+            {
+                "type": "order",
+                "grouping": "na",
+                "orders": [
+                    {"a": 0, "b": True, "p": "1", "s": "1", "r": False, "t": {"limit": {"tif": "Gtc"}}, "c": "0x1"}
+                ],
+            },
+            r"action\.orders\[0\]\.c: expected a cloid",
+        ),
+        (
+            {"type": "order", "orders": [], "grouping": "na", "builder": {"b": "0x1", "f": -1}},
+            r"builder\.f: expected a fee >= 0",
+        ),
+    ],
+)
+def test_malformed_order_actions(action: Any, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        parse_order_action(action)
+
+
+def test_malformed_cancel_and_modify_actions() -> None:
+    with pytest.raises(ProtocolError, match=r"action\.cancels\[0\]\.o: expected an order id >= 0"):
+        parse_cancel_action({"type": "cancel", "cancels": [{"a": 1, "o": -1}]})
+    with pytest.raises(ProtocolError, match=r"action\.cancels\[0\]\.a: expected an asset id >= 0"):
+        parse_cancel_action({"type": "cancel", "cancels": [{"a": -1, "o": 1}]})
+    with pytest.raises(ProtocolError, match=r"action\.cancels\[0\]\.cloid: expected a cloid"):
+        parse_cancel_by_cloid_action({"type": "cancelByCloid", "cancels": [{"asset": 1, "cloid": "0x" + "g" * 32}]})
+    with pytest.raises(ProtocolError, match=r"action\.modifies\[0\]\.oid: expected an order id or a cloid"):
+        parse_batch_modify_action({"type": "batchModify", "modifies": [{"oid": 1.5, "order": {}}]})
+    with pytest.raises(ProtocolError, match=r"action: missing 'order'"):
+        parse_modify_action({"type": "modify", "oid": 1})
+
+
+ACTION_PARSERS: list[tuple[Callable[[Any], Any], Any]] = [
+    (
+        parse_order_action,
+        wire.order_action(
+            [_build((3, True, D("1.5"), D("2"), True, ("trigger", D("1.4"), True, "sl"), "0x" + "1" * 32))],
+            builder={"b": "0x" + "1" * 40, "f": 1},
+        ),
+    ),
+    (parse_cancel_action, wire.cancel_action([(1, 2)])),
+    (parse_cancel_by_cloid_action, wire.cancel_by_cloid_action([(1, "0x" + "2" * 32)])),
+    (
+        parse_batch_modify_action,
+        wire.batch_modify_action([(5, _build((3, False, D("1"), D("2"), False, ("limit", "Alo", None, None), None)))]),
+    ),
+]
+
+
+@pytest.mark.parametrize(("parser", "template"), ACTION_PARSERS)
+@given(data=st.data())
+def test_mutated_actions_raise_only_protocol_error(parser: Callable[[Any], Any], template: Any, data: Any) -> None:
+    doc = data.draw(_mutations(template))
+    with contextlib.suppress(ProtocolError):
         parser(doc)

@@ -1,4 +1,5 @@
-"""Venue messages → frozen values: fills, order updates, order status, ``/exchange`` answers, L2 books.
+"""Venue messages → frozen values: fills, order updates, order status, ``/exchange`` answers, L2 books,
+and (for the emulator) the incoming order/cancel/modify actions.
 
 Rule followed (PROTOCOL §4.3, §5, §6.4).  Wire dicts stop here: the connector's stream and submit code call
 these parsers and hand the tracker ``TradeUpdate`` / ``OrderUpdate`` values (and the book ``BookLevel``s),
@@ -49,17 +50,25 @@ __all__ = [
     "OrderStatusResult",
     "UserEvent",
     "UserFills",
+    "WireOrder",
+    "WireOrderAction",
     "check_ok_response",
+    "parse_batch_modify_action",
+    "parse_cancel_action",
+    "parse_cancel_by_cloid_action",
     "parse_cancel_statuses",
     "parse_decimal",
     "parse_exchange_order_statuses",
     "parse_fill",
     "parse_l2_book",
+    "parse_modify_action",
+    "parse_order_action",
     "parse_order_snapshot",
     "parse_order_status_response",
     "parse_order_update",
     "parse_user_event",
     "parse_user_fills",
+    "parse_wire_order",
 ]
 
 _SIDES: Final = {"B": Side.BUY, "A": Side.SELL}
@@ -553,4 +562,190 @@ def parse_l2_book(d: object) -> L2BookSnapshot:
         time_ms=_ms(m, "time", what),
         bids=_levels(levels[0], f"{what}.levels[0]"),
         asks=_levels(levels[1], f"{what}.levels[1]"),
+    )
+
+
+# ------------------------------------------------------------------------------ incoming actions (venue side)
+#
+# The emulator receives the same dicts the builders in ``wire.py`` produce.  These parsers turn them into
+# values with the same strictness as the rest of this module; a ``ProtocolError`` here is what the venue
+# answers with HTTP 422 ("Failed to deserialize the JSON body into the target type").  Price/size *rules*
+# (tick, lot, minimum notional) are not checked here: they are per-order venue rejections, not shape errors.
+
+_WIRE_TIFS: Final = frozenset({"Gtc", "Ioc", "Alo", "FrontendMarket", "LiquidationMarket"})
+_WIRE_GROUPINGS: Final = frozenset({"na", "normalTpsl", "positionTpsl"})
+
+
+@attrs.frozen
+class WireOrder:
+    """One order as sent on the wire (``order_wire``), parsed.
+
+    Exactly one of ``tif`` (a limit order) and ``trigger_price`` (a trigger order, with ``trigger_is_market``
+    and ``tpsl``) is set.  ``cloid`` is lowercased.
+    """
+
+    asset: int
+    is_buy: bool
+    price: Decimal
+    size: Decimal
+    reduce_only: bool
+    tif: str | None = None
+    trigger_price: Decimal | None = None
+    trigger_is_market: bool | None = None
+    tpsl: str | None = None
+    cloid: str | None = None
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.trigger_price is not None
+
+
+@attrs.frozen
+class WireOrderAction:
+    """An ``order`` action: the orders in request order, the grouping, and the optional builder fee."""
+
+    orders: tuple[WireOrder, ...]
+    grouping: str | int
+    builder_address: str | None = None
+    builder_fee: int | None = None
+
+
+def _cloid_value(v: object, what: str) -> str:
+    if not isinstance(v, str) or len(v) != 34 or not v.startswith("0x"):
+        raise ProtocolError(f"{what}: expected a cloid '0x' + 32 hex digits, got {v!r}"[:200])
+    try:
+        int(v[2:], 16)
+    except ValueError:
+        raise ProtocolError(f"{what}: expected a cloid '0x' + 32 hex digits, got {v!r}") from None
+    return v.lower()
+
+
+def _asset(d: dict[str, Any], key: str, what: str) -> int:
+    v = f.integer(d, key, what)
+    if v < 0:
+        raise ProtocolError(f"{what}.{key}: expected an asset id >= 0, got {v}")
+    return v
+
+
+def parse_wire_order(d: object, what: str = "order") -> WireOrder:
+    """``{"a", "b", "p", "s", "r", "t"[, "c"]}`` → ``WireOrder``; ``ProtocolError`` when malformed."""
+    m = f.obj(d, what)
+    t_what = f"{what}.t"
+    t = f.obj(f.field(m, "t", what), t_what)
+    cloid = None if m.get("c") is None else _cloid_value(m["c"], f"{what}.c")
+    common: dict[str, Any] = {
+        "asset": _asset(m, "a", what),
+        "is_buy": f.boolean(m, "b", what),
+        "price": f.decimal(m, "p", what),
+        "size": f.decimal(m, "s", what),
+        "reduce_only": f.boolean(m, "r", what),
+        "cloid": cloid,
+    }
+    if ("limit" in t) == ("trigger" in t):
+        raise ProtocolError(f"{t_what}: expected exactly one of 'limit' and 'trigger', got keys {sorted(t)[:10]}")
+    if "limit" in t:
+        tif = f.string(t["limit"], "tif", f"{t_what}.limit")
+        if tif not in _WIRE_TIFS:
+            raise ProtocolError(f"{t_what}.limit.tif: unknown time in force {tif[:40]!r}")
+        return WireOrder(tif=tif, **common)
+    w = f"{t_what}.trigger"
+    trigger = f.obj(t["trigger"], w)
+    tpsl = f.string(trigger, "tpsl", w)
+    if tpsl not in ("tp", "sl"):
+        raise ProtocolError(f"{w}.tpsl: expected 'tp' or 'sl', got {tpsl[:40]!r}")
+    return WireOrder(
+        trigger_price=f.decimal(trigger, "triggerPx", w),
+        trigger_is_market=f.boolean(trigger, "isMarket", w),
+        tpsl=tpsl,
+        **common,
+    )
+
+
+def _action(d: object, expected_type: str) -> dict[str, Any]:
+    m = f.obj(d, "action")
+    action_type = f.string(m, "type", "action")
+    if action_type != expected_type:
+        raise ProtocolError(f"action.type: expected {expected_type!r}, got {action_type[:40]!r}")
+    return m
+
+
+def parse_order_action(d: object) -> WireOrderAction:
+    """An ``order`` action → its orders, grouping (a name, or the priority int of ``{"p": n}``) and builder."""
+    m = _action(d, "order")
+    orders = f.array(f.field(m, "orders", "action"), "action.orders")
+    parsed = tuple(parse_wire_order(o, f"action.orders[{i}]") for i, o in enumerate(orders))
+    raw_grouping = f.field(m, "grouping", "action")
+    grouping: str | int
+    if isinstance(raw_grouping, str):
+        if raw_grouping not in _WIRE_GROUPINGS:
+            raise ProtocolError(f"action.grouping: unknown grouping {raw_grouping[:40]!r}")
+        grouping = raw_grouping
+    elif isinstance(raw_grouping, dict):
+        grouping = f.integer(raw_grouping, "p", "action.grouping")
+    else:
+        raise ProtocolError(f"action.grouping: expected a name or {{'p': int}}, got {type(raw_grouping).__name__}")
+    builder = m.get("builder")
+    if builder is None:
+        return WireOrderAction(parsed, grouping)
+    address = f.string(builder, "b", "action.builder")
+    fee = f.integer(builder, "f", "action.builder")
+    if fee < 0:
+        raise ProtocolError(f"action.builder.f: expected a fee >= 0, got {fee}")
+    return WireOrderAction(parsed, grouping, address.lower(), fee)
+
+
+def parse_cancel_action(d: object) -> list[tuple[int, int]]:
+    """A ``cancel`` action → ``[(asset, oid), ...]``."""
+    m = _action(d, "cancel")
+    items = f.array(f.field(m, "cancels", "action"), "action.cancels")
+    out = []
+    for i, raw in enumerate(items):
+        w = f"action.cancels[{i}]"
+        c = f.obj(raw, w)
+        oid = f.integer(c, "o", w)
+        if oid < 0:
+            raise ProtocolError(f"{w}.o: expected an order id >= 0, got {oid}")
+        out.append((_asset(c, "a", w), oid))
+    return out
+
+
+def parse_cancel_by_cloid_action(d: object) -> list[tuple[int, str]]:
+    """A ``cancelByCloid`` action → ``[(asset, cloid), ...]`` (cloids lowercased)."""
+    m = _action(d, "cancelByCloid")
+    items = f.array(f.field(m, "cancels", "action"), "action.cancels")
+    out = []
+    for i, raw in enumerate(items):
+        w = f"action.cancels[{i}]"
+        c = f.obj(raw, w)
+        out.append((_asset(c, "asset", w), _cloid_value(f.field(c, "cloid", w), f"{w}.cloid")))
+    return out
+
+
+def _oid_or_cloid(v: object, what: str) -> int | str:
+    if type(v) is int and v >= 0:
+        return v
+    if isinstance(v, str):
+        return _cloid_value(v, what)
+    raise ProtocolError(f"{what}: expected an order id or a cloid, got {v!r}"[:200])
+
+
+def parse_batch_modify_action(d: object) -> list[tuple[int | str, WireOrder]]:
+    """A ``batchModify`` action → ``[(oid or cloid, new order), ...]``."""
+    m = _action(d, "batchModify")
+    items = f.array(f.field(m, "modifies", "action"), "action.modifies")
+    out = []
+    for i, raw in enumerate(items):
+        w = f"action.modifies[{i}]"
+        x = f.obj(raw, w)
+        out.append(
+            (_oid_or_cloid(f.field(x, "oid", w), f"{w}.oid"), parse_wire_order(f.field(x, "order", w), f"{w}.order"))
+        )
+    return out
+
+
+def parse_modify_action(d: object) -> tuple[int | str, WireOrder]:
+    """A single ``modify`` action → ``(oid or cloid, new order)``."""
+    m = _action(d, "modify")
+    return _oid_or_cloid(f.field(m, "oid", "action"), "action.oid"), parse_wire_order(
+        f.field(m, "order", "action"), "action.order"
     )
