@@ -81,7 +81,7 @@ def test_to_wire_never_emits_negative_zero(value: str) -> None:
     assert to_wire(D(value)) == "0"
 
 
-@pytest.mark.parametrize("value", ["1E-9", "0.000000001", "1.123456789", "-0.000000005"])
+@pytest.mark.parametrize("value", ["1E-9", "0.000000001", "1.123456789", "-0.000000005", "1.5E-9"])
 def test_to_wire_refuses_more_than_8_decimals(value: str) -> None:
     with pytest.raises(WireFormatError, match="at most 8"):
         to_wire(D(value))
@@ -104,6 +104,12 @@ def test_to_wire_refuses_absurd_magnitudes_without_formatting_them() -> None:
         to_wire(D("1E+999999999"))
     with pytest.raises(WireFormatError, match="too large"):
         to_wire(D("1" * 40))
+
+
+def test_to_wire_refuses_tiny_magnitudes_without_formatting_them() -> None:
+    with pytest.raises(WireFormatError, match="more than 8 decimals"):
+        to_wire(D("1E-999999"))
+    assert to_wire(D("1.0E-8")) == "0.00000001"
 
 
 def test_to_wire_is_a_wire_error_and_a_value_error() -> None:

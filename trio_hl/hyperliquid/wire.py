@@ -116,8 +116,15 @@ def to_wire(d: Decimal) -> str:
     if "E" in s:
         if d.is_zero():
             return "0"
-        if d.adjusted() > _MAX_ADJUSTED:
+        adjusted = d.adjusted()
+        if adjusted > _MAX_ADJUSTED:
             raise WireFormatError(f"value {d} is too large for the wire (limit 1E+{_MAX_ADJUSTED + 1})")
+        if adjusted < -MAX_WIRE_DECIMALS:
+            # Checked before formatting: "1E-999999" would otherwise expand to a million characters first.
+            raise WireFormatError(
+                f"value {d} needs more than {MAX_WIRE_DECIMALS} decimals; the wire carries at most "
+                f"{MAX_WIRE_DECIMALS} and trio-hl refuses to round silently"
+            )
         s = format(d, "f")
     elif d.adjusted() > _MAX_ADJUSTED:
         raise WireFormatError(f"value {d} is too large for the wire (limit 1E+{_MAX_ADJUSTED + 1})")
