@@ -22,9 +22,11 @@ from trio_hl.hyperliquid.messages import (
     ExchangeStatusKind,
     FundingPayment,
     Liquidation,
+    MarketTrade,
     NonUserCancel,
     WireOrder,
     check_ok_response,
+    parse_all_mids,
     parse_batch_modify_action,
     parse_cancel_action,
     parse_cancel_by_cloid_action,
@@ -32,12 +34,15 @@ from trio_hl.hyperliquid.messages import (
     parse_decimal,
     parse_exchange_order_statuses,
     parse_fill,
+    parse_fills,
     parse_l2_book,
     parse_modify_action,
+    parse_open_orders,
     parse_order_action,
     parse_order_snapshot,
     parse_order_status_response,
     parse_order_update,
+    parse_trades,
     parse_user_event,
     parse_user_fills,
 )
@@ -626,6 +631,91 @@ ACTION_PARSERS: list[tuple[Callable[[Any], Any], Any]] = [
 @pytest.mark.parametrize(("parser", "template"), ACTION_PARSERS)
 @given(data=st.data())
 def test_mutated_actions_raise_only_protocol_error(parser: Callable[[Any], Any], template: Any, data: Any) -> None:
+    doc = data.draw(_mutations(template))
+    with contextlib.suppress(ProtocolError):
+        parser(doc)
+
+
+# ------------------------------------------------------------------------------ lists, mids, trades
+
+OPEN_ORDER: dict[str, Any] = {
+    "coin": "BTC",
+    "limitPx": "29792.0",
+    "oid": 91490942,
+    "side": "A",
+    "sz": "0.4",
+    "timestamp": 1681247412573,
+    "origSz": "0.5",
+    "cloid": "0x" + "0" * 31 + "9",
+    "reduceOnly": True,
+}
+
+TRADES: list[Any] = [
+    {
+        "coin": "@107",
+        "side": "B",
+        "px": "25.5",
+        "sz": "3",
+        "hash": "0x" + "00" * 32,
+        "time": 1700000000123,
+        "tid": 55,
+        "users": ["0x1", "0x2"],
+    }
+]
+
+
+def test_parse_fills_list() -> None:
+    fills = parse_fills([FILL, dict(FILL, tid=3)], COINS)
+    assert [f.trade_id for f in fills] == ["118906512037719", "3"]
+    with pytest.raises(ProtocolError, match=r"fills\[0\]: fill: missing 'oid'"):
+        parse_fills([{k: v for k, v in FILL.items() if k != "oid"}])
+    with pytest.raises(ProtocolError, match=r"fills: expected an array, got dict"):
+        parse_fills({})
+
+
+def test_parse_open_orders() -> None:
+    (snap,) = parse_open_orders([OPEN_ORDER], COINS)
+    assert (snap.pair, snap.side, snap.remaining_size, snap.filled_size, snap.reduce_only) == (
+        "BTC",
+        Side.SELL,
+        D("0.4"),
+        D("0.1"),
+        True,
+    )
+    assert snap.status is VenueOrderStatus.OPEN and snap.status_timestamp == snap.created == 1681247412.573
+    update = snap.to_update()
+    assert update is not None and update.new_state is OrderState.OPEN and update.exchange_order_id == "91490942"
+    assert parse_open_orders([]) == []
+    with pytest.raises(ProtocolError, match=r"openOrders\[1\]\.limitPx: expected a decimal string"):
+        parse_open_orders([OPEN_ORDER, dict(OPEN_ORDER, limitPx=None)])
+
+
+def test_parse_all_mids_both_forms() -> None:
+    assert parse_all_mids({"BTC": "30135.0", "@1": "1.5"}) == {"BTC": D("30135.0"), "@1": D("1.5")}
+    assert parse_all_mids({"mids": {"BTC": "30135.0"}}) == {"BTC": D("30135.0")}
+    with pytest.raises(ProtocolError, match=r"allMids\['BTC'\]: not a decimal string"):
+        parse_all_mids({"BTC": "x"})
+
+
+def test_parse_trades() -> None:
+    (t,) = parse_trades(TRADES, COINS)
+    assert t == MarketTrade("HYPE/USDC", Side.BUY, D("25.5"), D("3"), 1700000000.123, "55", "0x" + "00" * 32)
+    assert parse_trades([]) == []
+    with pytest.raises(ProtocolError, match=r"trades\[0\]\.side: expected 'B' or 'A'"):
+        parse_trades([dict(TRADES[0], side="S")])
+
+
+MORE_PARSERS: list[tuple[Callable[[Any], Any], Any]] = [
+    (lambda d: parse_fills(d, COINS), [FILL]),
+    (lambda d: parse_open_orders(d, COINS), [OPEN_ORDER]),
+    (parse_all_mids, {"mids": {"BTC": "1.5", "@1": "2"}}),
+    (lambda d: parse_trades(d, COINS), TRADES),
+]
+
+
+@pytest.mark.parametrize(("parser", "template"), MORE_PARSERS)
+@given(data=st.data())
+def test_mutated_lists_raise_only_protocol_error(parser: Callable[[Any], Any], template: Any, data: Any) -> None:
     doc = data.draw(_mutations(template))
     with contextlib.suppress(ProtocolError):
         parser(doc)

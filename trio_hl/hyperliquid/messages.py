@@ -45,6 +45,7 @@ __all__ = [
     "FundingPayment",
     "L2BookSnapshot",
     "Liquidation",
+    "MarketTrade",
     "NonUserCancel",
     "OrderSnapshot",
     "OrderStatusResult",
@@ -53,6 +54,7 @@ __all__ = [
     "WireOrder",
     "WireOrderAction",
     "check_ok_response",
+    "parse_all_mids",
     "parse_batch_modify_action",
     "parse_cancel_action",
     "parse_cancel_by_cloid_action",
@@ -60,12 +62,15 @@ __all__ = [
     "parse_decimal",
     "parse_exchange_order_statuses",
     "parse_fill",
+    "parse_fills",
     "parse_l2_book",
     "parse_modify_action",
+    "parse_open_orders",
     "parse_order_action",
     "parse_order_snapshot",
     "parse_order_status_response",
     "parse_order_update",
+    "parse_trades",
     "parse_user_event",
     "parse_user_fills",
     "parse_wire_order",
@@ -145,6 +150,12 @@ def parse_fill(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> TradeUpda
     )
 
 
+def parse_fills(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> list[TradeUpdate]:
+    """The info ``userFills`` / ``userFillsByTime`` answer (a list of fills)."""
+    items = f.array(d, "fills")
+    return [_fill_at(x, i, coin_to_pair, "fills") for i, x in enumerate(items)]
+
+
 @attrs.frozen
 class UserFills:
     """A WS ``userFills`` message: the first one after subscribing is a snapshot (``is_snapshot``)."""
@@ -161,7 +172,7 @@ def parse_user_fills(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> Use
     return UserFills(
         user=f.string(m, "user", what).lower(),
         is_snapshot=bool(f.opt_boolean(m, "isSnapshot", what)),
-        fills=tuple(_fill_at(x, i, coin_to_pair, what) for i, x in enumerate(fills)),
+        fills=tuple(_fill_at(x, i, coin_to_pair, f"{what}.fills") for i, x in enumerate(fills)),
     )
 
 
@@ -169,7 +180,7 @@ def _fill_at(x: object, i: int, coin_to_pair: Mapping[str, str], what: str) -> T
     try:
         return parse_fill(x, coin_to_pair)
     except ProtocolError as exc:
-        raise ProtocolError(f"{what}.fills[{i}]: {exc}") from None
+        raise ProtocolError(f"{what}[{i}]: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------------- user events
@@ -228,7 +239,7 @@ def parse_user_event(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> Use
     m = f.obj(d, what)
     if "fills" in m:
         fills = f.array(m["fills"], f"{what}.fills")
-        return tuple(_fill_at(x, i, coin_to_pair, what) for i, x in enumerate(fills))
+        return tuple(_fill_at(x, i, coin_to_pair, f"{what}.fills") for i, x in enumerate(fills))
     if "funding" in m:
         w = f"{what}.funding"
         x = f.obj(m["funding"], w)
@@ -315,36 +326,64 @@ class OrderSnapshot:
         )
 
 
-def parse_order_snapshot(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> OrderSnapshot:
-    """``{"order": {...}, "status": "...", "statusTimestamp": ms}`` → ``OrderSnapshot``."""
-    what = "orderUpdate"
-    m = f.obj(d, what)
-    status_raw = f.string(m, "status", what)
-    w = f"{what}.order"
-    o = f.obj(f.field(m, "order", what), w)
+def _order_fields(o: dict[str, Any], w: str, coin_to_pair: Mapping[str, str]) -> dict[str, Any]:
+    """The fields of a venue order object (WS/basic or frontend form), as ``OrderSnapshot`` keywords."""
     coin = f.string(o, "coin", w)
     trigger_px = f.opt_decimal(o, "triggerPx", w)
     if trigger_px is not None and trigger_px.is_zero():
         trigger_px = None  # frontend orders say "0.0" when there is no trigger
+    return {
+        "pair": _pair(coin, coin_to_pair),
+        "coin": coin,
+        "side": _side(o, w),
+        "limit_price": f.decimal(o, "limitPx", w),
+        "remaining_size": f.decimal(o, "sz", w),
+        "orig_size": f.opt_decimal(o, "origSz", w),
+        "exchange_order_id": _id(o, "oid", w),
+        "client_order_id": f.opt_string(o, "cloid", w),
+        "created": _ms(o, "timestamp", w) / 1000,
+        "reduce_only": f.opt_boolean(o, "reduceOnly", w),
+        "order_type": f.opt_string(o, "orderType", w),
+        "tif": f.opt_string(o, "tif", w),
+        "is_trigger": f.opt_boolean(o, "isTrigger", w),
+        "trigger_price": trigger_px,
+    }
+
+
+def parse_order_snapshot(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> OrderSnapshot:
+    """``{"order": {...}, "status": "...", "statusTimestamp": ms}`` → ``OrderSnapshot``.
+
+    The shape of WS ``orderUpdates`` items, of the ``order`` object of ``orderStatus``, and of
+    ``historicalOrders`` entries.
+    """
+    what = "orderUpdate"
+    m = f.obj(d, what)
+    status_raw = f.string(m, "status", what)
+    w = f"{what}.order"
+    fields = _order_fields(f.obj(f.field(m, "order", what), w), w, coin_to_pair)
     return OrderSnapshot(
-        pair=_pair(coin, coin_to_pair),
-        coin=coin,
-        side=_side(o, w),
-        limit_price=f.decimal(o, "limitPx", w),
-        remaining_size=f.decimal(o, "sz", w),
-        orig_size=f.opt_decimal(o, "origSz", w),
-        exchange_order_id=_id(o, "oid", w),
-        client_order_id=f.opt_string(o, "cloid", w),
-        created=_ms(o, "timestamp", w) / 1000,
         status=parse_status(status_raw),
         venue_status=status_raw,
         status_timestamp=_ms(m, "statusTimestamp", what) / 1000,
-        reduce_only=f.opt_boolean(o, "reduceOnly", w),
-        order_type=f.opt_string(o, "orderType", w),
-        tif=f.opt_string(o, "tif", w),
-        is_trigger=f.opt_boolean(o, "isTrigger", w),
-        trigger_price=trigger_px,
+        **fields,
     )
+
+
+def parse_open_orders(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> list[OrderSnapshot]:
+    """The info ``openOrders`` / ``frontendOpenOrders`` answer (a list of bare order objects) → snapshots with
+    status ``open`` stamped at the order's creation time (the answer carries no status time)."""
+    what = "openOrders"
+    items = f.array(d, what)
+    out = []
+    for i, raw in enumerate(items):
+        w = f"{what}[{i}]"
+        fields = _order_fields(f.obj(raw, w), w, coin_to_pair)
+        out.append(
+            OrderSnapshot(
+                status=VenueOrderStatus.OPEN, venue_status="open", status_timestamp=fields["created"], **fields
+            )
+        )
+    return out
 
 
 def parse_order_update(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> OrderUpdate | None:
@@ -563,6 +602,52 @@ def parse_l2_book(d: object) -> L2BookSnapshot:
         bids=_levels(levels[0], f"{what}.levels[0]"),
         asks=_levels(levels[1], f"{what}.levels[1]"),
     )
+
+
+# ------------------------------------------------------------------------------------ mids and trades
+
+
+def parse_all_mids(d: object) -> dict[str, Decimal]:
+    """Coin → mid: the info ``allMids`` answer (a flat object) or the WS ``allMids`` data (``{"mids": {...}}``)."""
+    m = f.obj(d, "allMids")
+    inner = m.get("mids")
+    if len(m) == 1 and isinstance(inner, dict):
+        m = inner
+    return {coin: f.decimal_value(v, f"allMids[{coin[:40]!r}]") for coin, v in m.items()}
+
+
+@attrs.frozen
+class MarketTrade:
+    """A public trade (WS ``trades``): ``side`` is the aggressor's, ``trade_id`` the venue's ``tid``."""
+
+    pair: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    timestamp: float
+    trade_id: str
+    hash: str | None = None
+
+
+def parse_trades(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> list[MarketTrade]:
+    """WS ``trades`` data: a list of ``{coin, side, px, sz, hash, time, tid, users}``."""
+    items = f.array(d, "trades")
+    out = []
+    for i, raw in enumerate(items):
+        w = f"trades[{i}]"
+        m = f.obj(raw, w)
+        out.append(
+            MarketTrade(
+                pair=_pair(f.string(m, "coin", w), coin_to_pair),
+                side=_side(m, w),
+                price=_positive(m, "px", w),
+                size=_positive(m, "sz", w),
+                timestamp=_ms(m, "time", w) / 1000,
+                trade_id=_id(m, "tid", w),
+                hash=f.opt_string(m, "hash", w),
+            )
+        )
+    return out
 
 
 # ------------------------------------------------------------------------------ incoming actions (venue side)
