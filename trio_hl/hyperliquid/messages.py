@@ -90,7 +90,7 @@ def _side(d: dict[str, Any], what: str) -> Side:
     try:
         return _SIDES[raw]
     except KeyError:
-        raise ProtocolError(f"{what}.side: expected 'B' or 'A', got {raw!r}") from None
+        raise ProtocolError(f"{what}.side: expected 'B' or 'A', got {raw[:40]!r}") from None
 
 
 def _positive(d: dict[str, Any], key: str, what: str) -> Decimal:
