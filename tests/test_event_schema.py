@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ import attrs
 import pytest
 from event_samples import all_kinds_examples, any_event, example_event
 from hypothesis import given
+from hypothesis import strategies as st
 
 from trio_hl.core.events import EVENT_KINDS, OrderCreated, OrderEvent, OrderFilled
 from trio_hl.core.types import OrderType, Side
@@ -123,7 +125,7 @@ def test_registry_refuses_misuse() -> None:
                        seq=1, publisher_id="p", ts=0.0, venue="hyperliquid", registry=registry)
     with pytest.raises(ValueError, match="already registered"):
         registry.register(TradeUpdate, "created")
-    with pytest.raises(ValueError, match="without dots"):
+    with pytest.raises(ValueError, match="non-empty token"):
         registry.register(TradeUpdate, "a.b")
 
 
@@ -195,3 +197,27 @@ def test_decoding_ignores_unknown_fields_and_fills_defaults() -> None:
     data["added_in_a_later_version"] = {"x": 1}
     del data["trade"]  # has a default: an older publisher that did not send it
     assert decode_value(OrderFilled, data) == attrs.evolve(event, trade=None)
+
+
+@given(st.lists(st.binary(max_size=64), max_size=3))
+def test_arbitrary_frames_only_ever_raise_protocol_error(frames: list[bytes]) -> None:
+    with contextlib.suppress(ProtocolError):
+        decode_message(frames)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(event=any_event(), data=st.data())
+def test_mutated_payloads_only_ever_raise_protocol_error(event: Any, data: st.DataObject) -> None:
+    """A peer with a different idea of the schema: any field replaced by any JSON value, at any depth."""
+    topic, payload = _frames(event)
+    doc = json.loads(payload)
+    target = doc if data.draw(st.booleans()) else doc["event"]
+    target[data.draw(st.sampled_from(sorted(target)))] = data.draw(_json)
+    with contextlib.suppress(ProtocolError):
+        decode_message([topic, json.dumps(doc).encode()]).to_event()

@@ -352,3 +352,69 @@ def test_statistics_are_frozen(db: Path) -> None:
         stats = store.statistics()
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         stats.recorded = 1  # type: ignore[misc]
+
+
+def _count_events(db: Path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return -1  # not created yet
+    try:
+        return int(con.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    except sqlite3.OperationalError:
+        return -1  # tables not created yet
+    finally:
+        con.close()
+
+
+def test_the_documented_queries_run(db: Path) -> None:
+    """docs/EVENTS.md's SQL is executed against a real recording, so the document cannot drift."""
+    doc = (Path(__file__).parent.parent / "docs" / "EVENTS.md").read_text()
+    block = doc[doc.index("```sql") + len("```sql"):]
+    block = block[: block.index("```")]
+    code = "\n".join(line for line in block.splitlines() if not line.lstrip().startswith("--"))
+    statements = [s.strip() for s in code.split(";") if s.strip()]
+    assert len(statements) >= 5
+    with EventStore(db) as store:
+        for seq, event in enumerate(all_kinds_examples(), start=1):
+            store.record(_message(event, seq), 1.0)
+    con = sqlite3.connect(db)
+    try:
+        results = [con.execute(s, ("cid-filled",) if "?" in s else ()).fetchall() for s in statements]
+    finally:
+        con.close()
+    assert results[0]  # open orders exist in the sample (created, unknown, ...)
+    assert results[1]  # and fills
+
+
+async def test_cli_record_writes_until_ctrl_c(ctx: zmq.Context[Any], db: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    with ZmqPublisher("tcp://127.0.0.1:*", context=ctx) as pub:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pub.watch_subscriptions)
+            proc = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "trio_hl.cli", "record", "--connect", pub.endpoint, "--db", str(db)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
+            try:
+                with trio.fail_after(30):
+                    await pub.wait_for_subscribers(1)
+                    for event in all_kinds_examples():
+                        pub.publish(event)
+                    # another process: no event to wait on, so poll its database (a condition, not a sleep-as-sync)
+                    while _count_events(db) != len(EVENT_KINDS):  # noqa: ASYNC110
+                        await trio.sleep(0.05)
+                    proc.send_signal(signal.SIGINT)
+                    assert await proc.wait() == 0
+                assert proc.stdout is not None
+                out = (await proc.stdout.receive_some(65536)).decode()
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            nursery.cancel_scope.cancel()
+    assert f"recorded {len(EVENT_KINDS)} events" in out
+    assert "0 gaps" in out

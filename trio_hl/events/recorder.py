@@ -509,26 +509,35 @@ class EventRecorder:
             task_status.started()
             fd = int_option(socket, zmq.FD)
             while True:
-                handled = 0
-                while handled < _BATCH and readable(socket):
-                    try:
-                        frames = socket.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    self.store.record_frames(frames, self._wall_clock())
-                    handled += 1
-                if handled:
-                    self.store.commit()
-                    self._progress.set()
-                    self._progress = trio.Event()
+                if self._drain(socket, _BATCH):
                     # the socket may hold more: yield, then re-check EVENTS instead of waiting on the FD
                     await trio.lowlevel.checkpoint()
                 else:
                     # EVENTS just said "nothing", with no socket call since: the FD will fire for what comes
                     await trio.lowlevel.wait_readable(fd)
+        except (trio.Cancelled, KeyboardInterrupt):
+            # stopping (Ctrl-C, scope cancelled): what already reached our socket is written, not thrown away
+            self._drain(socket, self._rcvhwm or _BATCH)
+            raise
         finally:
             self.store.commit()
             socket.close(linger=0)
+
+    def _drain(self, socket: zmq.Socket[Any], limit: int) -> int:
+        """Record up to ``limit`` messages that can be received right now, commit, and wake waiters."""
+        handled = 0
+        while handled < limit and readable(socket):
+            try:
+                frames = socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self.store.record_frames(frames, self._wall_clock())
+            handled += 1
+        if handled:
+            self.store.commit()
+            self._progress.set()
+            self._progress = trio.Event()
+        return handled
 
 
 async def serve_recorder(
