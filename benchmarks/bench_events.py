@@ -6,6 +6,7 @@ Measures, on loopback TCP with the subscriber in a separate process (as the reco
   handles orders (encode to JSON + non-blocking send);
 * ``throughput``: events/s from the first ``send()`` into the channel until the subscriber has received and
   decoded (``decode_message``) the last one; drops (HWM) are reported too;
+* ``recorder``: events/s the SQLite recorder writes (decode + every derived row), without ZMQ;
 * ``latency``: paced events (well below saturation), from just before ``send()`` into the channel to the
   subscriber having decoded the message; p50 / p99.  Both processes read ``CLOCK_MONOTONIC``.
 
@@ -20,6 +21,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from typing import Any
@@ -31,7 +33,8 @@ import zmq
 from trio_hl.core.events import OrderCreated, OrderPartiallyFilled
 from trio_hl.core.types import OrderType, Side
 from trio_hl.core.updates import TradeUpdate
-from trio_hl.events.schema import decode_message
+from trio_hl.events.recorder import EventStore
+from trio_hl.events.schema import decode_message, encode_message
 from trio_hl.events.zmq_publisher import ZmqPublisher
 
 GOAL_EVENTS_PER_S = 100_000
@@ -99,6 +102,23 @@ def _start_subscriber(endpoint: str, expected: int) -> subprocess.Popen[str]:
 
 
 # ------------------------------------------------------------------------------------------- phases
+
+
+def bench_recorder(n: int) -> float:
+    """EventStore alone (SQLite, one commit per 1000 like the recorder's batches): events/s written."""
+    events = _events()
+    frames = [list(encode_message(events[i & 1], seq=i + 1, publisher_id="bench", ts=1.0, venue="hyperliquid"))
+              for i in range(n)]
+    with tempfile.TemporaryDirectory() as tmp, EventStore(os.path.join(tmp, "bench.sqlite")) as store:
+        t0 = time.perf_counter()
+        for i, f in enumerate(frames):
+            store.record_frames(f, 1.0)
+            if i % 1000 == 999:
+                store.commit()
+        store.commit()
+        elapsed = time.perf_counter() - t0
+        assert store.statistics().recorded == n
+    return n / elapsed
 
 
 def bench_publish_cost(n: int) -> float:
@@ -180,6 +200,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rows.append({"name": "events: lost in throughput runs", "value": lost,
                  "unit": f"events (dropped at HWM {sum(t['dropped'] for t in runs)}, "
                          f"gaps seen {sum(t['gaps'] for t in runs)})"})
+
+    rows.append({"name": "events: recorder into SQLite (decode + events/orders/fills/history rows)",
+                 "value": round(bench_recorder(20_000 if quick else 100_000)), "unit": "events/s"})
 
     lat = trio.run(_latency, n_lat, 0.0005)
     samples = sorted(lat["latencies"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 import trio
 import zmq
 from event_samples import all_kinds_examples, example_event
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from trio_hl.cli import main as cli_main
 from trio_hl.core.events import (
@@ -418,3 +421,30 @@ async def test_cli_record_writes_until_ctrl_c(ctx: zmq.Context[Any], db: Path) -
             nursery.cancel_scope.cancel()
     assert f"recorded {len(EVENT_KINDS)} events" in out
     assert "0 gaps" in out
+
+
+@given(st.lists(st.tuples(st.sampled_from(["p1", "p2", "p3"]), st.integers(1, 4)), max_size=40))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_gap_accounting_matches_a_model(tmp_path: Path, steps: list[tuple[str, int]]) -> None:
+    """Each step: publisher ``pid`` advances its seq by ``jump`` (1 = no loss).  A publisher id seen for the
+    first time is a (re)start at whatever seq it has: never a gap."""
+    seqs: dict[str, int] = {}
+    expected_gaps = expected_missing = 0
+    path = tmp_path / f"model-{uuid.uuid4().hex}.sqlite"
+    event = example_event(OrderCreated)
+    with EventStore(path) as store:
+        for pid, jump in steps:
+            expected: Gap | None = None
+            if pid in seqs:
+                if jump > 1:
+                    expected = Gap(pid, seqs[pid] + 1, seqs[pid] + jump - 1)
+                    expected_gaps += 1
+                    expected_missing += jump - 1
+                seqs[pid] += jump
+            else:
+                seqs[pid] = jump
+            assert store.record(_message(event, seqs[pid], pid), 1.0) == expected
+        stats = store.statistics()
+    assert (stats.gaps, stats.missing, stats.publishers, stats.recorded) == (
+        expected_gaps, expected_missing, len(seqs), len(steps))
+    assert _rows(path, "SELECT COALESCE(SUM(missing), 0) FROM gaps") == [(expected_missing,)]

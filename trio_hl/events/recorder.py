@@ -21,6 +21,7 @@ reads the tables back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -215,6 +216,9 @@ class RecorderStatistics:
 @attrs.define
 class _PublisherState:
     last_seq: int
+    #: Not yet written to the ``publishers`` row (flushed once per transaction, not once per event).
+    unflushed: int = 0
+    last_seen: float = 0.0
 
 
 class EventStore:
@@ -265,6 +269,14 @@ class EventStore:
 
     def commit(self) -> None:
         if self._in_tx:
+            for pid, state in self._publishers.items():
+                if state.unflushed:
+                    self._db.execute(
+                        "UPDATE publishers SET last_seq = ?, last_seen = ?, received = received + ?"
+                        " WHERE publisher_id = ?",
+                        (state.last_seq, state.last_seen, state.unflushed, pid),
+                    )
+                    state.unflushed = 0
             self._db.execute("COMMIT")
             self._in_tx = False
 
@@ -365,10 +377,8 @@ class EventStore:
             # through a second connection.  Recorded; the gap row stays as the record of the disorder.
             log.info("recorder: publisher %s seq %d arrived after seq %d", pid, seq, state.last_seq)
         state.last_seq = max(state.last_seq, seq)
-        self._db.execute(
-            "UPDATE publishers SET last_seq = ?, last_seen = ?, received = received + 1 WHERE publisher_id = ?",
-            (state.last_seq, received_at, pid),
-        )
+        state.unflushed += 1
+        state.last_seen = received_at
         return gap
 
     def _apply_order_event(self, message: Message) -> None:
@@ -406,14 +416,7 @@ class EventStore:
             value = event.get(column)
             if value is not None and not isinstance(value, dict | list):
                 values[column] = value
-        columns = ", ".join(values)
-        placeholders = ", ".join("?" for _ in values)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in values if c not in ("client_order_id", "created_at"))
-        self._db.execute(
-            f"INSERT INTO orders ({columns}) VALUES ({placeholders})"
-            f" ON CONFLICT (client_order_id) DO UPDATE SET {updates}",
-            tuple(values.values()),
-        )
+        self._db.execute(_upsert_order_sql(tuple(values)), tuple(values.values()))
         self._db.execute(
             "INSERT INTO state_history (client_order_id, kind, from_state, to_state, note, event_time,"
             " publisher_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -445,6 +448,16 @@ class EventStore:
             ),
         )
         self._fills += cur.rowcount
+
+
+@functools.cache
+def _upsert_order_sql(columns: tuple[str, ...]) -> str:
+    """The upsert for one set of present columns (a handful of distinct sets: one per event kind)."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("client_order_id", "created_at"))
+    return (
+        f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        f" ON CONFLICT (client_order_id) DO UPDATE SET {updates}"
+    )
 
 
 def _opt_str(value: Any) -> str | None:
