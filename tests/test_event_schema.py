@@ -158,6 +158,7 @@ def _valid_payload() -> dict[str, Any]:
         ([b"orders.hyperliquid.filled", json.dumps(_valid_payload()).encode()], "does not match"),
         ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "seq": True}).encode()], r"\$\.seq"),
         ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "seq": 0}).encode()], "seq must be"),
+        ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "seq": 2**64}).encode()], "seq"),
         ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "publisher": None}).encode()], "publisher"),
         ([b"orders.hyperliquid.created", json.dumps({**_valid_payload(), "timestamp": "x"}).encode()], "timestamp"),
         ([b"\xff", b"{}"], "undecodable"),

@@ -340,7 +340,8 @@ class EventStore:
             return None
         self._recorded += 1
         gap = self._check_sequence(message, received_at)
-        if message.family == DEFAULT_FAMILY and isinstance(event.get("client_order_id"), str):
+        cid = event.get("client_order_id")
+        if message.family == DEFAULT_FAMILY and isinstance(cid, str) and cid:  # "": a fill with no known order
             self._apply_order_event(message)
         for trade in _trades_in(event):
             self._insert_fill(message, trade)
@@ -415,7 +416,7 @@ class EventStore:
         for column in _ORDER_COLUMNS:
             value = event.get(column)
             if value is not None and not isinstance(value, dict | list):
-                values[column] = value
+                values[column] = _sql_scalar(value)
         self._db.execute(_upsert_order_sql(tuple(values)), tuple(values.values()))
         self._db.execute(
             "INSERT INTO state_history (client_order_id, kind, from_state, to_state, note, event_time,"
@@ -441,7 +442,7 @@ class EventStore:
                 _opt_str(trade.get("fee")),
                 _opt_str(trade.get("fee_asset")),
                 None if is_taker is None else int(bool(is_taker)),
-                trade.get("timestamp") if isinstance(trade.get("timestamp"), int | float) else None,
+                _time_or_none(trade.get("timestamp")),
                 message.kind,
                 message.publisher_id,
                 message.seq,
@@ -458,6 +459,20 @@ def _upsert_order_sql(columns: tuple[str, ...]) -> str:
         f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
         f" ON CONFLICT (client_order_id) DO UPDATE SET {updates}"
     )
+
+
+_SQLITE_INT = range(-(2**63), 2**63)
+
+
+def _sql_scalar(value: Any) -> Any:
+    """A JSON scalar as SQLite can store it: integers beyond 64 bits become their text (SQLite would raise)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _SQLITE_INT:
+        return str(value)
+    return value
+
+
+def _time_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _opt_str(value: Any) -> str | None:

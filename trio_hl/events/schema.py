@@ -342,8 +342,8 @@ def decode_message(frames: list[bytes]) -> Message:
     if topic != topic_for(envelope.family, envelope.venue, envelope.kind):
         claimed = f"{envelope.family}.{envelope.venue}.{envelope.kind}"
         raise ProtocolError(f"topic {topic!r} does not match payload {claimed}")
-    if envelope.seq < 1:
-        raise ProtocolError(f"seq must be >= 1, got {envelope.seq}")
+    if not 1 <= envelope.seq < 2**63:
+        raise ProtocolError(f"seq must be in [1, 2**63), got {envelope.seq}")
     return Message(topic, envelope, payload_b)
 
 

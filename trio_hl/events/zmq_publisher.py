@@ -57,7 +57,7 @@ _SUBSCRIPTION_RECHECK = 0.1
 @attrs.frozen
 class PublisherStatistics:
     publisher_id: str
-    endpoint: str | None
+    endpoint: str
     #: Messages accepted by the socket (with no subscriber they go nowhere, by ZMQ design).
     published: int
     #: Messages refused because a subscriber queue was at the high-water mark.
