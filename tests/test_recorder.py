@@ -513,3 +513,25 @@ def test_a_fill_without_an_order_is_recorded_without_inventing_one(db: Path) -> 
         assert (store.statistics().recorded, store.statistics().fills) == (1, 1)
     assert _rows(db, "SELECT COUNT(*) FROM orders") == [(0,)]
     assert _rows(db, "SELECT trade_id, client_order_id, kind FROM fills") == [("T-orphan", "", "unmatched_fill")]
+
+
+async def test_one_recorder_two_publishers(ctx: zmq.Context[Any], db: Path) -> None:
+    with ZmqPublisher("tcp://127.0.0.1:*", context=ctx) as a, ZmqPublisher("tcp://127.0.0.1:*", context=ctx) as b, \
+            EventStore(db) as store:
+        recorder = EventRecorder(store, [a.endpoint, b.endpoint], context=ctx)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(a.watch_subscriptions)
+            nursery.start_soon(b.watch_subscriptions)
+            await nursery.start(recorder.serve)
+            with trio.fail_after(10):
+                await a.wait_for_subscribers(1)
+                await b.wait_for_subscribers(1)
+            for i in range(5):
+                a.publish(example_event(OrderCreated, f"a{i}"))
+                b.publish(example_event(OrderCreated, f"b{i}"))
+            with trio.fail_after(10):
+                stats = await recorder.wait_until(lambda s: s.recorded == 10)
+            nursery.cancel_scope.cancel()
+    assert (stats.publishers, stats.gaps) == (2, 0)
+    assert _rows(db, "SELECT publisher_id, last_seq FROM publishers ORDER BY publisher_id") == sorted(
+        [(a.publisher_id, 5), (b.publisher_id, 5)])
