@@ -1,8 +1,11 @@
 """Events the connector emits: frozen values, one class per kind, delivered through memory channels.
 
 Ordering guarantees (enforced by the tracker): for each order, ``OrderCreated`` (or a pre-creation
-``OrderFailed``) comes first, then any number of ``OrderPartiallyFilled`` / ``OrderModified`` /
-``OrderUnknown``, then exactly one terminal event (``OrderFilled``, ``OrderCancelled`` or ``OrderFailed``).
+``OrderFailed``) comes before any fill or terminal event, then any number of ``OrderPartiallyFilled`` /
+``OrderModified``, then exactly one terminal event (``OrderFilled``, ``OrderCancelled`` or ``OrderFailed``).
+``OrderUnknown`` (ambiguous submit), ``OrderLost`` and ``OrderAnomaly`` describe the *submission* or the
+tracker's knowledge and may precede ``OrderCreated``.  ``UnmatchedFill`` reports a fill that never found
+its order (its ``client_order_id`` is the fill's, or ``""`` when the venue gave only an exchange id).
 Fills that arrive after the terminal event are still applied and reported as ``LateFill``; nothing is
 dropped.  ``OrderAnomaly`` reports what the tracker refused or found inconsistent (over-fills etc.).
 
@@ -32,6 +35,7 @@ __all__ = [
     "OrderModified",
     "OrderPartiallyFilled",
     "OrderUnknown",
+    "UnmatchedFill",
     "event_kind",
 ]
 
@@ -129,6 +133,16 @@ class OrderAnomaly(OrderEvent):
     detail: str
 
 
+@attrs.frozen
+class UnmatchedFill(OrderEvent):
+    """A fill no tracked order claimed within the tracker's orphan window (another session's order, or one
+    evicted from the finished-orders cache).  Reported, never dropped; ``exchange_order_id`` as the venue
+    gave it."""
+
+    trade: TradeUpdate
+    exchange_order_id: str | None
+
+
 Event = (
     OrderCreated
     | OrderPartiallyFilled
@@ -140,6 +154,7 @@ Event = (
     | OrderLost
     | LateFill
     | OrderAnomaly
+    | UnmatchedFill
 )
 
 EVENT_KINDS: dict[type[OrderEvent], str] = {
@@ -153,6 +168,7 @@ EVENT_KINDS: dict[type[OrderEvent], str] = {
     OrderLost: "lost",
     LateFill: "late_fill",
     OrderAnomaly: "anomaly",
+    UnmatchedFill: "unmatched_fill",
 }
 
 

@@ -22,7 +22,9 @@ class OrderUpdate:
     """A new state for one order, from the venue or from the submit path.
 
     ``reason`` carries the venue's text for rejections and cancels; ``venue_status`` the raw status name
-    (kept for logs and the journal, never matched on by the tracker).
+    (kept for logs and the journal, never matched on by the tracker).  ``amount`` / ``price`` are set only
+    when the venue confirms a modify: the tracker then updates the order and emits ``OrderModified``
+    (together with a new ``exchange_order_id`` when the venue re-keys modified orders).
     """
 
     pair: str
@@ -32,6 +34,8 @@ class OrderUpdate:
     exchange_order_id: str | None = None
     reason: str | None = None
     venue_status: str | None = None
+    amount: Decimal | None = None
+    price: Decimal | None = None
 
 
 @attrs.frozen

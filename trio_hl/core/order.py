@@ -1,0 +1,192 @@
+"""``InFlightOrder``: everything the tracker knows about one order, and the transition table it obeys.
+
+Rule followed: an order's state moves only forward through ranks
+``PENDING_CREATE (0) < UNKNOWN (1) < live {OPEN, PARTIALLY_FILLED, PENDING_CANCEL} (2) < terminal (3)``;
+terminal states (CANCELED, FILLED, FAILED) are absorbing.  The three live states share one rank because
+they are *views* of one fact ("the order rests on the venue"): PARTIALLY_FILLED is derived from fills (the
+venue has no such status) and PENDING_CANCEL from the ``cancel_requested`` flag.  A rejected cancel clears
+the flag and the order shows OPEN/PARTIALLY_FILLED again; that is not a step backwards, because nothing
+the venue told us is un-learned.
+
+Alternative rejected: a linear ladder OPEN < PARTIALLY_FILLED < PENDING_CANCEL.  It forces either a
+"backwards" edge when a cancel is rejected or a lie (an order that is still resting shown as cancelling
+forever), and it cannot express "cancel requested while the submission is still UNKNOWN".
+
+The order is a mutable ``attrs`` slots class (100 000 tracked orders must fit in well under 1 KiB each, and
+copying a frozen value per fill would dominate the hot path).  Only ``OrderTracker`` mutates it, through
+:data:`TRANSITIONS`; callers get the live object from ``tracker.get()`` and must treat it as read-only.
+Everything is ``Decimal``: ``executed_amount`` never exceeds ``amount``; an over-fill is kept in
+``overfill_amount`` and reported by the tracker (see ``trio_hl.core.tracker``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from types import MappingProxyType
+
+import attrs
+
+from trio_hl.core.types import OrderParams, OrderState, OrderType, PositionAction, Side, TimeInForce
+from trio_hl.core.updates import TradeUpdate
+
+__all__ = ["LIVE_STATES", "STATE_RANK", "TRANSITIONS", "InFlightOrder", "is_allowed"]
+
+_ZERO = Decimal(0)
+
+_S = OrderState
+
+#: Rank of each state; an allowed transition never lowers it (tests pin this).
+STATE_RANK: Mapping[OrderState, int] = MappingProxyType({
+    _S.PENDING_CREATE: 0,
+    _S.UNKNOWN: 1,
+    _S.OPEN: 2,
+    _S.PARTIALLY_FILLED: 2,
+    _S.PENDING_CANCEL: 2,
+    _S.CANCELED: 3,
+    _S.FILLED: 3,
+    _S.FAILED: 3,
+})
+
+#: The states of an order resting on the venue (one rank; which one is shown is derived, see module doc).
+LIVE_STATES: frozenset[OrderState] = frozenset({_S.OPEN, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL})
+
+_TERMINALS = frozenset({_S.CANCELED, _S.FILLED, _S.FAILED})
+
+#: The transition table: ``TRANSITIONS[current]`` is the set of states an order may move to.  Staying in the
+#: same state is a no-op (a duplicate), never a transition.
+#:
+#: ============== ==========================================================================================
+#: from           to
+#: ============== ==========================================================================================
+#: PENDING_CREATE UNKNOWN (ambiguous submit), any live state (venue accepted / first fill), any terminal
+#: UNKNOWN        any live state (resolution found it), any terminal (resolution: filled/canceled/refused)
+#: OPEN           PARTIALLY_FILLED (fill), PENDING_CANCEL (cancel requested), any terminal
+#: PARTIALLY_F.   PENDING_CANCEL, any terminal
+#: PENDING_CANCEL OPEN / PARTIALLY_FILLED (cancel rejected), any terminal
+#: terminal       nothing (absorbing; late fills are still applied to the totals and reported)
+#: ============== ==========================================================================================
+#:
+#: Notably refused: live -> UNKNOWN (once the venue has shown us the order, ambiguity about a later request
+#: does not make its existence unknown), anything -> PENDING_CREATE, PARTIALLY_FILLED -> OPEN.
+TRANSITIONS: Mapping[OrderState, frozenset[OrderState]] = MappingProxyType({
+    _S.PENDING_CREATE: frozenset({_S.UNKNOWN, *LIVE_STATES, *_TERMINALS}),
+    _S.UNKNOWN: frozenset({*LIVE_STATES, *_TERMINALS}),
+    _S.OPEN: frozenset({_S.PARTIALLY_FILLED, _S.PENDING_CANCEL, *_TERMINALS}),
+    _S.PARTIALLY_FILLED: frozenset({_S.PENDING_CANCEL, *_TERMINALS}),
+    _S.PENDING_CANCEL: frozenset({_S.OPEN, _S.PARTIALLY_FILLED, *_TERMINALS}),
+    _S.CANCELED: frozenset(),
+    _S.FILLED: frozenset(),
+    _S.FAILED: frozenset(),
+})
+
+
+def is_allowed(current: OrderState, new: OrderState) -> bool:
+    """Whether the table allows ``current -> new`` (a same-state "transition" is not one)."""
+    return new in TRANSITIONS[current]
+
+
+@attrs.define(slots=True, eq=True, weakref_slot=False)
+class InFlightOrder:
+    """One tracked order.  Build with :meth:`new` or :meth:`from_params`; mutate only through the tracker.
+
+    ``fills`` maps trade id -> fill (``None`` until the first fill, to keep idle orders small);
+    ``fee_by_asset`` likewise.  ``notional`` is ``sum(price * amount)`` over *all* fills, including an
+    over-fill, so ``average_price`` is the true average of what traded.
+    """
+
+    client_order_id: str
+    pair: str
+    side: Side
+    order_type: OrderType
+    amount: Decimal
+    price: Decimal | None
+    tif: TimeInForce
+    position_action: PositionAction
+    created_at: float
+    last_update: float
+    exchange_order_id: str | None = None
+    state: OrderState = OrderState.PENDING_CREATE
+    executed_amount: Decimal = _ZERO
+    #: Fill amount beyond ``amount`` (venue inconsistency or a missed modify); reported as an anomaly.
+    overfill_amount: Decimal = _ZERO
+    notional: Decimal = _ZERO
+    fee_by_asset: dict[str, Decimal] | None = None
+    fills: dict[str, TradeUpdate] | None = None
+    not_found_count: int = 0
+    #: Past the tracker's ``not_found_limit``: listed in ``tracker.lost_orders()`` until a definitive answer.
+    is_lost: bool = False
+    #: A cancel was sent and not yet answered; shown as PENDING_CANCEL while the order is live.
+    cancel_requested: bool = False
+    #: The venue said FILLED before all fills arrived; the tracker completes the order when they do or when
+    #: this deadline (caller's clock) passes.
+    fill_wait_deadline: float | None = None
+    #: ``OrderCreated`` was emitted (the venue showed the order exists).
+    created_emitted: bool = False
+    #: Exchange ids this order had before a modify; fills quoting them still find the order.
+    previous_exchange_ids: tuple[str, ...] = ()
+    #: The venue's text for the last rejection / cancel.
+    reason: str | None = None
+    #: Caller-clock time the order became terminal (drives the finished-orders TTL cache).
+    finished_at: float | None = None
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        client_order_id: str,
+        pair: str,
+        side: Side,
+        amount: Decimal,
+        price: Decimal | None,
+        created_at: float,
+        order_type: OrderType = OrderType.LIMIT,
+        tif: TimeInForce = TimeInForce.GTC,
+        position_action: PositionAction = PositionAction.OPEN,
+    ) -> InFlightOrder:
+        """A PENDING_CREATE order (amount and price already quantized by the caller)."""
+        if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+            raise ValueError(f"amount must be a finite Decimal > 0, got {amount!r}")
+        if price is not None and (not isinstance(price, Decimal) or not price.is_finite() or price <= 0):
+            raise ValueError(f"price must be None or a finite Decimal > 0, got {price!r}")
+        if not client_order_id:
+            raise ValueError("client_order_id must be a non-empty string")
+        return cls(
+            client_order_id=client_order_id, pair=pair, side=side, order_type=order_type, amount=amount,
+            price=price, tif=tif, position_action=position_action, created_at=created_at, last_update=created_at,
+        )
+
+    @classmethod
+    def from_params(cls, params: OrderParams, *, side: Side, client_order_id: str, created_at: float) -> InFlightOrder:
+        """From validated user params (``params.client_order_id`` is ignored in favour of the one given)."""
+        return cls.new(
+            client_order_id=client_order_id, pair=params.pair, side=side, amount=params.amount, price=params.price,
+            created_at=created_at, order_type=params.order_type, tif=params.tif,
+            position_action=params.position_action,
+        )
+
+    @property
+    def is_done(self) -> bool:
+        """Terminal (CANCELED, FILLED, FAILED)."""
+        return self.state in _TERMINALS
+
+    @property
+    def remaining_amount(self) -> Decimal:
+        return self.amount - self.executed_amount
+
+    @property
+    def average_price(self) -> Decimal | None:
+        """Volume-weighted average fill price over every fill, or ``None`` before the first fill."""
+        total = self.executed_amount + self.overfill_amount
+        return self.notional / total if total else None
+
+    @property
+    def total_fee(self) -> Decimal:
+        """Sum of fees.  Venues charge one order's fees in one asset; see ``fee_by_asset`` if not."""
+        if not self.fee_by_asset:
+            return _ZERO
+        return sum(self.fee_by_asset.values(), _ZERO)
+
+    @property
+    def fill_count(self) -> int:
+        return len(self.fills) if self.fills else 0

@@ -1,0 +1,831 @@
+"""``OrderTracker``: a pure, synchronous state machine from order/trade updates to events.
+
+Rules it follows (DESIGN §3, "orders are never lost"):
+
+* **States only move forward** through :data:`trio_hl.core.order.TRANSITIONS`; terminal states are absorbing.
+  An update the table refuses is counted, reported as ``OrderAnomaly(kind="transition_refused")`` and not
+  applied.  Nothing here raises on venue input: a venue that contradicts itself is a fact to report, not a
+  reason to crash the stream that told us.
+* **Fills are facts.**  They are de-duplicated by trade id per order and always applied, even to a terminal
+  order (``LateFill``) - including one we wrongly believed CANCELED or FAILED.  ``executed_amount`` never
+  exceeds ``amount``: the excess of an over-fill goes to ``overfill_amount`` (and into ``notional``/fees,
+  because it did trade) and is reported as ``OrderAnomaly(kind="overfill")``.  Clipping silently would hide
+  a position change; letting ``executed_amount`` exceed ``amount`` would break every "remaining" computation.
+* **PARTIALLY_FILLED is derived** from fills; a fill is also proof that the order landed, so it moves a
+  PENDING_CREATE/UNKNOWN order to live (emitting ``OrderCreated`` first).
+* **FILLED waits for its fills.**  A FILLED status that arrives before the fills covering the amount arms a
+  deadline (``fill_wait_timeout`` on the caller's clock); the completing fill emits ``OrderFilled``; if
+  ``poll(now)`` finds the deadline passed it emits ``OrderFilled`` with what is known plus
+  ``OrderAnomaly(kind="fill_timeout")``, and later fills become ``LateFill``.
+* **Ambiguity is UNKNOWN, never FAILED.**  Only a definitive FAILED update makes an order FAILED.
+  ``needs_resolution()`` lists UNKNOWN orders.  ``process_not_found`` counts "the venue does not know this
+  order"; at ``not_found_limit`` consecutive answers the order is flagged lost (``OrderLost``) and listed
+  in ``lost_orders()``; any definitive answer or fill clears the flag.  A lost order keeps its last known
+  state: "lost" is our ignorance, not a venue state.
+* **Cancel is a request, not a state change by itself.**  ``start_cancel`` sets ``cancel_requested`` and a
+  live order shows PENDING_CANCEL; ``process_cancel_rejected`` clears it (the order shows OPEN or
+  PARTIALLY_FILLED again).  A rejected cancel never fails the order: the usual reason is that it was
+  already filled or canceled, which the venue's status/fills will tell us.
+* **Orphans are buffered, then reported.**  A fill or status naming an order we cannot find (its exchange
+  id is not known yet, say) waits up to ``orphan_ttl`` seconds; when an order learns that id (or starts
+  being tracked with that client id) the buffered messages are applied in arrival order; otherwise
+  ``poll`` reports them (``UnmatchedFill`` / ``OrderAnomaly(kind="unmatched_update")``).
+* **Finished orders stay findable** for ``finished_ttl`` seconds (bounded by ``max_finished``) so late
+  fills and duplicate statuses still land on them.
+
+Event order per order: ``OrderCreated`` (or a pre-creation ``OrderFailed``) before any fill or terminal
+event; exactly one terminal event.  ``OrderUnknown`` / ``OrderLost`` / ``OrderAnomaly`` may precede
+``OrderCreated`` because they describe the submission, not the venue order.
+
+Time: event timestamps are the updates' own timestamps.  Deadlines (fill wait, orphan window, finished TTL)
+use the injected ``clock`` when an update arrives and the ``now`` passed to ``poll``.
+
+Journal: with a journal attached, every call that feeds the tracker (``start_tracking``, updates, fills,
+not-found answers, cancel requests and rejections, and ``poll`` calls that changed something) is appended
+with the clock reading it used, *including* duplicates and refused updates, so that replaying the journal
+(``Journal.restore``) rebuilds an identical tracker, statistics included.  Appending is a deque append;
+encoding and committing happen in ``Journal.flush()``.
+
+Alternative rejected: a per-exchange tracker that interprets venue status strings (the Hummingbot way).
+Venue mapping lives in the venue package; this module sees only ``OrderState`` and works for any venue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any, Protocol
+
+import attrs
+
+from trio_hl.core.events import (
+    Event,
+    LateFill,
+    OrderAnomaly,
+    OrderCancelled,
+    OrderCreated,
+    OrderFailed,
+    OrderFilled,
+    OrderLost,
+    OrderModified,
+    OrderPartiallyFilled,
+    OrderUnknown,
+    UnmatchedFill,
+)
+from trio_hl.core.order import LIVE_STATES, TRANSITIONS, InFlightOrder
+from trio_hl.core.types import OrderState
+from trio_hl.core.updates import OrderUpdate, TradeUpdate
+from trio_hl.errors import InvalidOrderError
+
+__all__ = ["JournalSink", "OrderTracker", "TrackerConfig", "TrackerSnapshot", "TrackerStats"]
+
+_ZERO = Decimal(0)
+_PENDING_CREATE = OrderState.PENDING_CREATE
+_UNKNOWN = OrderState.UNKNOWN
+_OPEN = OrderState.OPEN
+_PARTIAL = OrderState.PARTIALLY_FILLED
+_PENDING_CANCEL = OrderState.PENDING_CANCEL
+_CANCELED = OrderState.CANCELED
+_FILLED = OrderState.FILLED
+_FAILED = OrderState.FAILED
+_TERMINAL = frozenset({_CANCELED, _FILLED, _FAILED})
+
+
+class JournalSink(Protocol):
+    """What the tracker needs from a journal: a cheap, non-blocking append (``trio_hl.core.journal.Journal``)."""
+
+    def append(self, kind: str, now: float, payload: Any) -> None: ...
+
+
+@attrs.frozen
+class TrackerConfig:
+    """Tracker tunables (journaled, so a restore uses the settings the journal was written with).
+
+    ``not_found_limit``: consecutive "venue does not know it" answers before an order is flagged lost.
+    ``finished_ttl`` / ``max_finished``: how long / how many terminal orders stay findable for late messages.
+    ``fill_wait_timeout``: how long a FILLED status waits for the fills that cover the amount.
+    ``orphan_ttl`` / ``max_orphans``: how long / how many messages for not-yet-known orders are buffered.
+    """
+
+    not_found_limit: int = 3
+    finished_ttl: float = 600.0
+    fill_wait_timeout: float = 10.0
+    orphan_ttl: float = 30.0
+    max_finished: int = 100_000
+    max_orphans: int = 10_000
+
+    def __attrs_post_init__(self) -> None:
+        if self.not_found_limit < 1:
+            raise ValueError(f"not_found_limit must be >= 1, got {self.not_found_limit}")
+        for name in ("finished_ttl", "fill_wait_timeout", "orphan_ttl"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.max_finished < 0 or self.max_orphans < 0:
+            raise ValueError("max_finished and max_orphans must be >= 0")
+
+
+@attrs.frozen
+class TrackerStats:
+    """Point-in-time counters.  Gauges first (current sizes), then totals since the tracker was built."""
+
+    active: int
+    pending_create: int
+    unknown: int
+    lost: int
+    awaiting_fills: int
+    finished_cached: int
+    orphans_buffered: int
+    orders_tracked: int
+    updates_processed: int
+    trades_processed: int
+    transitions: int
+    duplicate_updates: int
+    refused_transitions: int
+    fills_applied: int
+    duplicate_fills: int
+    invalid_fills: int
+    overfills: int
+    late_fills: int
+    fill_wait_timeouts: int
+    lost_total: int
+    modifies: int
+    orphans_matched: int
+    unmatched_fills: int
+    unmatched_updates: int
+    finished_evicted: int
+
+
+@attrs.frozen
+class TrackerSnapshot:
+    """A comparable picture of a tracker's whole state (used to prove a journal restore is exact)."""
+
+    config: TrackerConfig
+    stats: TrackerStats
+    active: tuple[InFlightOrder, ...]
+    finished: tuple[InFlightOrder, ...]
+    exchange_ids: tuple[tuple[str, str], ...]
+    orphans: tuple[tuple[float, OrderUpdate | TradeUpdate], ...]
+
+
+_COUNTERS = (
+    "orders_tracked", "updates_processed", "trades_processed", "transitions", "duplicate_updates",
+    "refused_transitions", "fills_applied", "duplicate_fills", "invalid_fills", "overfills", "late_fills",
+    "fill_wait_timeouts", "lost_total", "modifies", "orphans_matched", "unmatched_fills", "unmatched_updates",
+    "finished_evicted",
+)
+
+
+class OrderTracker:
+    """Tracks in-flight orders; every ``process_*`` call returns the events it caused (see module doc).
+
+    Not thread-safe and not async: call it from one task (the connector's).  ``clock`` is read once per call.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        journal: JournalSink | None = None,
+        not_found_limit: int = 3,
+        finished_ttl: float = 600.0,
+        fill_wait_timeout: float = 10.0,
+        orphan_ttl: float = 30.0,
+        max_finished: int = 100_000,
+        max_orphans: int = 10_000,
+    ) -> None:
+        self._clock = clock
+        self._config = TrackerConfig(
+            not_found_limit=not_found_limit, finished_ttl=finished_ttl, fill_wait_timeout=fill_wait_timeout,
+            orphan_ttl=orphan_ttl, max_finished=max_finished, max_orphans=max_orphans,
+        )
+        self._active: dict[str, InFlightOrder] = {}
+        #: Terminal orders, in finishing order (so TTL eviction pops from the front).
+        self._finished: dict[str, InFlightOrder] = {}
+        self._by_eid: dict[str, InFlightOrder] = {}
+        self._unknown: dict[str, InFlightOrder] = {}
+        self._lost: dict[str, InFlightOrder] = {}
+        self._fill_waits: dict[str, InFlightOrder] = {}
+        #: Buffered messages for orders not found yet: id -> (arrival time, message), in arrival order.
+        self._orphans: dict[int, tuple[float, OrderUpdate | TradeUpdate]] = {}
+        self._orphan_by_cid: dict[str, list[int]] = {}
+        self._orphan_by_eid: dict[str, list[int]] = {}
+        self._orphan_trade_keys: dict[tuple[str, str | None, str | None], int] = {}
+        self._orphan_seq = 0
+        self.orders_tracked = 0
+        self.updates_processed = 0
+        self.trades_processed = 0
+        self.transitions = 0
+        self.duplicate_updates = 0
+        self.refused_transitions = 0
+        self.fills_applied = 0
+        self.duplicate_fills = 0
+        self.invalid_fills = 0
+        self.overfills = 0
+        self.late_fills = 0
+        self.fill_wait_timeouts = 0
+        self.lost_total = 0
+        self.modifies = 0
+        self.orphans_matched = 0
+        self.unmatched_fills = 0
+        self.unmatched_updates = 0
+        self.finished_evicted = 0
+        self._journal: JournalSink | None = None
+        if journal is not None:
+            self.attach_journal(journal, fresh=True)
+
+    # ------------------------------------------------------------------ configuration & journal
+
+    @property
+    def config(self) -> TrackerConfig:
+        return self._config
+
+    def attach_journal(self, journal: JournalSink, *, fresh: bool) -> None:
+        """Start journaling into ``journal``.
+
+        ``fresh=True`` (what the constructor does) writes a config record that marks the start of a new
+        tracker: a restore replays from the last such record.  ``Journal.restore`` re-attaches with
+        ``fresh=False`` so the restored tracker continues the same history.
+        """
+        self._journal = journal
+        if fresh:
+            journal.append("config", self._clock(), attrs.asdict(self._config))
+
+    # ------------------------------------------------------------------ lookups
+
+    def get(self, client_order_id: str) -> InFlightOrder | None:
+        """The order (active, or finished and still cached), or ``None``.  Treat the result as read-only."""
+        return self._active.get(client_order_id) or self._finished.get(client_order_id)
+
+    def get_by_exchange_id(self, exchange_order_id: str) -> InFlightOrder | None:
+        """By the venue's id, current or pre-modify."""
+        return self._by_eid.get(exchange_order_id)
+
+    def active_orders(self) -> list[InFlightOrder]:
+        """Every non-terminal order (a copy of the list; the orders themselves are live)."""
+        return list(self._active.values())
+
+    def finished_orders(self) -> list[InFlightOrder]:
+        """Terminal orders still in the TTL cache, oldest first."""
+        return list(self._finished.values())
+
+    def needs_resolution(self) -> list[InFlightOrder]:
+        """UNKNOWN orders: submissions without a definitive answer, to resolve (status query, then noop)."""
+        return list(self._unknown.values())
+
+    def lost_orders(self) -> list[InFlightOrder]:
+        """Orders the venue repeatedly did not know; re-poll and cancel them."""
+        return list(self._lost.values())
+
+    def awaiting_fills(self) -> list[InFlightOrder]:
+        """Orders the venue reported FILLED whose fills have not all arrived yet (re-request their fills)."""
+        return list(self._fill_waits.values())
+
+    def __len__(self) -> int:
+        return len(self._active)
+
+    def __contains__(self, client_order_id: object) -> bool:
+        return client_order_id in self._active or client_order_id in self._finished
+
+    def __iter__(self) -> Iterator[InFlightOrder]:
+        return iter(list(self._active.values()))
+
+    def statistics(self) -> TrackerStats:
+        pending = sum(1 for o in self._active.values() if o.state is _PENDING_CREATE)
+        counters = {name: getattr(self, name) for name in _COUNTERS}
+        return TrackerStats(
+            active=len(self._active), pending_create=pending, unknown=len(self._unknown), lost=len(self._lost),
+            awaiting_fills=len(self._fill_waits), finished_cached=len(self._finished),
+            orphans_buffered=len(self._orphans), **counters,
+        )
+
+    def snapshot(self) -> TrackerSnapshot:
+        """Everything, comparable with ``==`` (orders are copied, so later changes do not leak in)."""
+        return TrackerSnapshot(
+            config=self._config,
+            stats=self.statistics(),
+            active=tuple(_copy_order(o) for o in self._active.values()),
+            finished=tuple(_copy_order(o) for o in self._finished.values()),
+            exchange_ids=tuple(sorted((eid, o.client_order_id) for eid, o in self._by_eid.items())),
+            orphans=tuple(self._orphans.values()),
+        )
+
+    # ------------------------------------------------------------------ inputs
+
+    def start_tracking(self, order: InFlightOrder) -> list[Event]:
+        """Track a new PENDING_CREATE order; journals the intent (durable once ``journal.flush()`` returns).
+
+        Raises ``InvalidOrderError`` if the client order id is already tracked (a caller bug: replacing the
+        order would lose it).  Returns events from buffered messages that already named this client id.
+        """
+        if order.state is not _PENDING_CREATE or order.executed_amount or order.fills:
+            raise InvalidOrderError(f"start_tracking needs a fresh PENDING_CREATE order, got {order.state.name}")
+        cid = order.client_order_id
+        if cid in self._active or cid in self._finished:
+            raise InvalidOrderError(f"client_order_id {cid!r} is already tracked")
+        if order.exchange_order_id is not None and order.exchange_order_id in self._by_eid:
+            raise InvalidOrderError(f"exchange_order_id {order.exchange_order_id!r} is already tracked")
+        now = self._clock()
+        if self._journal is not None:
+            self._journal.append("track", now, _order_intent(order))
+        return self._track(order, now)
+
+    def process_order_update(self, update: OrderUpdate) -> list[Event]:
+        """Apply a new state for one order (found by client id, else exchange id)."""
+        now = self._clock()
+        if self._journal is not None:
+            self._journal.append("order", now, update)
+        return self._on_order_update(update, now)
+
+    def process_trade_update(self, trade: TradeUpdate) -> list[Event]:
+        """Apply one fill (found by client id, else exchange id); duplicates by trade id are ignored."""
+        now = self._clock()
+        if self._journal is not None:
+            self._journal.append("trade", now, trade)
+        return self._on_trade(trade, now)
+
+    def process_not_found(self, client_order_id: str) -> list[Event]:
+        """The venue said it does not know this order.  At ``not_found_limit`` in a row: ``OrderLost``."""
+        now = self._clock()
+        if self._journal is not None:
+            self._journal.append("not_found", now, client_order_id)
+        return self._on_not_found(client_order_id, now)
+
+    def start_cancel(self, client_order_id: str) -> bool:
+        """Record that a cancel is being sent.  Returns ``False`` if there is nothing to cancel (unknown id,
+        terminal, or the venue already said FILLED), else ``True``; a live order now shows PENDING_CANCEL.
+
+        Allowed from PENDING_CREATE and UNKNOWN too (cancel-by-client-id of an order whose fate is open): the
+        flag is kept and the order shows PENDING_CANCEL once the venue shows it live.
+        """
+        now = self._clock()
+        if self._journal is not None:
+            self._journal.append("cancel", now, client_order_id)
+        return self._on_start_cancel(client_order_id, now)
+
+    def process_cancel_rejected(self, client_order_id: str, reason: str | None = None) -> list[Event]:
+        """The venue refused a cancel.  Clears the cancel request; never fails the order (the refusal
+        usually means it already filled or was canceled; its status and fills will say which)."""
+        now = self._clock()
+        if self._journal is not None:
+            self._journal.append("cancel_rejected", now, (client_order_id, reason))
+        return self._on_cancel_rejected(client_order_id, now)
+
+    def poll(self, now: float) -> list[Event]:
+        """Expire what is due at ``now`` (caller's clock): fill waits, orphan buffers, finished-order cache."""
+        events: list[Event] = []
+        now = float(now)
+        changed = self._on_poll(now, events)
+        if changed and self._journal is not None:
+            self._journal.append("poll", now, None)
+        return events
+
+    def replay(self, kind: str, now: float, payload: Any) -> list[Event]:
+        """Apply one journal record (``Journal.restore`` uses this; the record is not re-journaled)."""
+        if kind == "order":
+            return self._on_order_update(payload, now)
+        if kind == "trade":
+            return self._on_trade(payload, now)
+        if kind == "track":
+            return self._track(payload, now)
+        if kind == "not_found":
+            return self._on_not_found(payload, now)
+        if kind == "cancel":
+            self._on_start_cancel(payload, now)
+            return []
+        if kind == "cancel_rejected":
+            return self._on_cancel_rejected(payload[0], now)
+        if kind == "poll":
+            events: list[Event] = []
+            self._on_poll(now, events)
+            return events
+        raise ValueError(f"unknown journal record kind {kind!r}")
+
+    # ------------------------------------------------------------------ internals: tracking
+
+    def _track(self, order: InFlightOrder, now: float) -> list[Event]:
+        cid = order.client_order_id
+        self._active[cid] = order
+        self.orders_tracked += 1
+        if order.exchange_order_id is not None:
+            self._by_eid[order.exchange_order_id] = order
+        events: list[Event] = []
+        if self._orphan_by_cid and cid in self._orphan_by_cid:
+            self._match_orphans(self._orphan_by_cid.pop(cid), now, events)
+        if order.exchange_order_id is not None and self._orphan_by_eid:
+            ids = self._orphan_by_eid.pop(order.exchange_order_id, None)
+            if ids:
+                self._match_orphans(ids, now, events)
+        return events
+
+    def _find(self, cid: str | None, eid: str | None) -> InFlightOrder | None:
+        if cid is not None:
+            order = self._active.get(cid)
+            if order is not None:
+                return order
+            order = self._finished.get(cid)
+            if order is not None:
+                return order
+        if eid is not None:
+            return self._by_eid.get(eid)
+        return None
+
+    def _set_exchange_id(self, order: InFlightOrder, eid: str, now: float, events: list[Event]) -> None:
+        old = order.exchange_order_id
+        if old is not None:
+            order.previous_exchange_ids = (*order.previous_exchange_ids, old)
+        order.exchange_order_id = eid
+        self._by_eid[eid] = order
+        if self._orphan_by_eid:
+            ids = self._orphan_by_eid.pop(eid, None)
+            if ids:
+                self._match_orphans(ids, now, events)
+
+    # ------------------------------------------------------------------ internals: status updates
+
+    def _on_order_update(self, u: OrderUpdate, now: float) -> list[Event]:
+        self.updates_processed += 1
+        order = self._find(u.client_order_id, u.exchange_order_id)
+        if order is None:
+            return self._buffer_orphan(u, now)
+        events: list[Event] = []
+        state = order.state
+        target = u.new_state
+        eid = u.exchange_order_id
+        pending_eid = eid is not None and eid != order.exchange_order_id
+        if target is not _UNKNOWN and target is not _PENDING_CREATE and order.not_found_count:
+            self._clear_not_found(order)
+        if state in _TERMINAL:
+            # Absorbing.  A duplicate terminal status is expected (stream + REST + reconcile); a different one
+            # means we (or the venue) got something wrong: report it, keep the first verdict.
+            if pending_eid and eid is not None:
+                self._set_exchange_id(order, eid, now, events)
+            if target is state:
+                self.duplicate_updates += 1
+            else:
+                self._refuse(order, target, u, events)
+            return events
+        if target in LIVE_STATES:
+            if target is _PENDING_CANCEL:
+                order.cancel_requested = True
+            target = self._live_state(order)
+            if pending_eid and eid is not None:
+                self._ensure_created(order, u.timestamp, events, eid)
+                self._set_exchange_id(order, eid, now, events)
+                if order.state in _TERMINAL:  # a buffered fill completed it
+                    return events
+                state = order.state
+                target = self._live_state(order)
+            if u.amount is not None or u.price is not None:
+                self._modify(order, u, events)
+            if target is state:
+                if not pending_eid:
+                    self.duplicate_updates += 1
+                return events
+            if target not in TRANSITIONS[state]:
+                self._refuse(order, target, u, events)
+                return events
+            self._ensure_created(order, u.timestamp, events, eid)
+            self._set_state(order, target, now)
+            return events
+        if target is _UNKNOWN or target is _PENDING_CREATE:
+            if pending_eid and eid is not None:
+                self._set_exchange_id(order, eid, now, events)
+            if target is state:
+                self.duplicate_updates += 1
+                return events
+            if target not in TRANSITIONS[state]:
+                self._refuse(order, target, u, events)
+                return events
+            self._set_state(order, target, now)
+            events.append(OrderUnknown(order.client_order_id, order.pair, u.timestamp, u.reason or "outcome unknown"))
+            return events
+        # terminal target
+        if order.fill_wait_deadline is not None:
+            if target is _FILLED:
+                self.duplicate_updates += 1
+            else:
+                self._refuse(order, target, u, events)
+            return events
+        if target is not _FAILED:
+            self._ensure_created(order, u.timestamp, events, eid)
+        if pending_eid and eid is not None:
+            self._set_exchange_id(order, eid, now, events)
+            if order.state in _TERMINAL:  # a buffered fill completed it first
+                if order.state is not target:
+                    self._refuse(order, target, u, events)
+                return events
+        if target is _FILLED and order.executed_amount < order.amount:
+            self._await_fills(order, now)
+            return events
+        if u.reason is not None:
+            order.reason = u.reason
+        self._finish(order, target, now)
+        events.append(self._terminal_event(order, target, u.timestamp, None))
+        return events
+
+    def _live_state(self, order: InFlightOrder) -> OrderState:
+        if order.cancel_requested:
+            return _PENDING_CANCEL
+        return _PARTIAL if order.executed_amount else _OPEN
+
+    def _ensure_created(self, order: InFlightOrder, ts: float, events: list[Event], eid: str | None) -> None:
+        if not order.created_emitted:
+            order.created_emitted = True
+            events.append(OrderCreated(
+                order.client_order_id, order.pair, ts, eid if eid is not None else order.exchange_order_id,
+                order.side, order.order_type, order.amount, order.price,
+            ))
+
+    def _set_state(self, order: InFlightOrder, new: OrderState, now: float) -> None:
+        old = order.state
+        order.state = new
+        order.last_update = now
+        self.transitions += 1
+        if old is _UNKNOWN:
+            self._unknown.pop(order.client_order_id, None)
+        elif new is _UNKNOWN:
+            self._unknown[order.client_order_id] = order
+
+    def _refuse(self, order: InFlightOrder, target: OrderState, u: OrderUpdate, events: list[Event]) -> None:
+        self.refused_transitions += 1
+        status = f" (venue status {u.venue_status!r})" if u.venue_status else ""
+        detail = f"{order.state.name} -> {target.name}{status} refused by the transition table"
+        if order.fill_wait_deadline is not None:
+            detail += "; the venue already reported FILLED"
+        events.append(OrderAnomaly(order.client_order_id, order.pair, u.timestamp, "transition_refused", detail))
+
+    def _modify(self, order: InFlightOrder, u: OrderUpdate, events: list[Event]) -> None:
+        amount = u.amount if u.amount is not None else order.amount
+        if amount <= order.executed_amount or amount <= 0 or (u.price is not None and u.price <= 0):
+            self.refused_transitions += 1
+            events.append(OrderAnomaly(
+                order.client_order_id, order.pair, u.timestamp, "modify_refused",
+                f"modify to amount {amount} price {u.price} with {order.executed_amount} executed",
+            ))
+            return
+        order.amount = amount
+        if u.price is not None:
+            order.price = u.price
+        self.modifies += 1
+        self._ensure_created(order, u.timestamp, events, order.exchange_order_id)
+        events.append(OrderModified(
+            order.client_order_id, order.pair, u.timestamp, order.exchange_order_id, order.amount, order.price,
+        ))
+
+    def _await_fills(self, order: InFlightOrder, now: float) -> None:
+        """FILLED status ahead of its fills: the order is landed; hold the terminal event for the fills."""
+        live = self._live_state(order)
+        if order.state is not live and live in TRANSITIONS[order.state]:
+            self._set_state(order, live, now)
+        order.fill_wait_deadline = now + self._config.fill_wait_timeout
+        self._fill_waits[order.client_order_id] = order
+
+    def _finish(self, order: InFlightOrder, state: OrderState, now: float) -> None:
+        self._set_state(order, state, now)
+        cid = order.client_order_id
+        order.finished_at = now
+        order.cancel_requested = False
+        if order.fill_wait_deadline is not None:
+            order.fill_wait_deadline = None
+            del self._fill_waits[cid]
+        if order.is_lost:
+            order.is_lost = False
+            del self._lost[cid]
+        del self._active[cid]
+        self._finished[cid] = order
+        if len(self._finished) > self._config.max_finished:
+            self._evict(next(iter(self._finished.values())))
+
+    def _terminal_event(self, order: InFlightOrder, state: OrderState, ts: float, trade: TradeUpdate | None) -> Event:
+        cid = order.client_order_id
+        if state is _FILLED:
+            avg = order.average_price
+            return OrderFilled(
+                cid, order.pair, ts, order.exchange_order_id, order.side, order.executed_amount,
+                avg if avg is not None else _ZERO, order.total_fee, trade,
+            )
+        if state is _CANCELED:
+            return OrderCancelled(cid, order.pair, ts, order.exchange_order_id, order.executed_amount, order.reason)
+        return OrderFailed(cid, order.pair, ts, order.reason or "rejected")
+
+    # ------------------------------------------------------------------ internals: fills
+
+    def _on_trade(self, t: TradeUpdate, now: float) -> list[Event]:
+        self.trades_processed += 1
+        order = self._find(t.client_order_id, t.exchange_order_id)
+        if order is None:
+            return self._buffer_orphan(t, now)
+        return self._apply_fill(order, t, now)
+
+    def _apply_fill(self, order: InFlightOrder, t: TradeUpdate, now: float) -> list[Event]:
+        fills = order.fills
+        if fills is None:
+            order.fills = fills = {}
+        elif t.trade_id in fills:
+            self.duplicate_fills += 1
+            return []
+        amount = t.fill_amount
+        if not amount > 0 or not t.fill_price > 0:
+            self.invalid_fills += 1
+            return [OrderAnomaly(order.client_order_id, order.pair, t.timestamp, "invalid_fill",
+                                 f"trade {t.trade_id}: amount {amount} price {t.fill_price}")]
+        fills[t.trade_id] = t
+        self.fills_applied += 1
+        events: list[Event] = []
+        if order.not_found_count:
+            self._clear_not_found(order)
+        order.notional += t.fill_price * amount
+        fees = order.fee_by_asset
+        if fees is None:
+            order.fee_by_asset = {t.fee_asset: t.fee}
+        else:
+            fees[t.fee_asset] = fees.get(t.fee_asset, _ZERO) + t.fee
+        executed = order.executed_amount + amount
+        if executed > order.amount:
+            excess = executed - order.amount
+            order.overfill_amount += excess
+            executed = order.amount
+            self.overfills += 1
+            events.append(OrderAnomaly(
+                order.client_order_id, order.pair, t.timestamp, "overfill",
+                f"trade {t.trade_id} fills {amount}; executed would be {order.amount + order.overfill_amount} "
+                f"of {order.amount} (excess {excess} kept in overfill_amount)",
+            ))
+        order.executed_amount = executed
+        order.last_update = now
+        if order.exchange_order_id is None and t.exchange_order_id is not None:
+            self._set_exchange_id(order, t.exchange_order_id, now, events)
+        state = order.state
+        if state in _TERMINAL:
+            self.late_fills += 1
+            events.append(LateFill(order.client_order_id, order.pair, t.timestamp, t, state, executed))
+            return events
+        self._ensure_created(order, t.timestamp, events, order.exchange_order_id)
+        if executed == order.amount:
+            self._finish(order, _FILLED, now)
+            events.append(self._terminal_event(order, _FILLED, t.timestamp, t))
+            return events
+        target = self._live_state(order)
+        if target is not state and target in TRANSITIONS[state]:
+            self._set_state(order, target, now)
+        events.append(OrderPartiallyFilled(
+            order.client_order_id, order.pair, t.timestamp, t, executed, order.amount - executed,
+        ))
+        return events
+
+    # ------------------------------------------------------------------ internals: not found, cancel
+
+    def _on_not_found(self, cid: str, now: float) -> list[Event]:
+        order = self._active.get(cid)
+        if order is None or order.fill_wait_deadline is not None:
+            return []
+        order.not_found_count += 1
+        order.last_update = now
+        if order.not_found_count >= self._config.not_found_limit and not order.is_lost:
+            order.is_lost = True
+            self._lost[cid] = order
+            self.lost_total += 1
+            return [OrderLost(cid, order.pair, now, order.not_found_count)]
+        return []
+
+    def _clear_not_found(self, order: InFlightOrder) -> None:
+        order.not_found_count = 0
+        if order.is_lost:
+            order.is_lost = False
+            self._lost.pop(order.client_order_id, None)
+
+    def _on_start_cancel(self, cid: str, now: float) -> bool:
+        order = self._active.get(cid)
+        if order is None or order.fill_wait_deadline is not None:
+            return False
+        order.cancel_requested = True
+        order.last_update = now
+        if order.state in LIVE_STATES and order.state is not _PENDING_CANCEL:
+            self._set_state(order, _PENDING_CANCEL, now)
+        return True
+
+    def _on_cancel_rejected(self, cid: str, now: float) -> list[Event]:
+        order = self._active.get(cid)
+        if order is None or not order.cancel_requested:
+            return []
+        order.cancel_requested = False
+        order.last_update = now
+        if order.state is _PENDING_CANCEL:
+            self._set_state(order, self._live_state(order), now)
+        return []
+
+    # ------------------------------------------------------------------ internals: orphans & expiry
+
+    def _buffer_orphan(self, msg: OrderUpdate | TradeUpdate, now: float) -> list[Event]:
+        cid, eid = msg.client_order_id, msg.exchange_order_id
+        events: list[Event] = []
+        if cid is None and eid is None:
+            self._report_orphan(msg, events)
+            return events
+        if isinstance(msg, TradeUpdate):
+            key = (msg.trade_id, cid, eid)
+            if key in self._orphan_trade_keys:
+                self.duplicate_fills += 1
+                return events
+        self._orphan_seq += 1
+        oid = self._orphan_seq
+        self._orphans[oid] = (now, msg)
+        if isinstance(msg, TradeUpdate):
+            self._orphan_trade_keys[(msg.trade_id, cid, eid)] = oid
+        if cid is not None:
+            self._orphan_by_cid.setdefault(cid, []).append(oid)
+        if eid is not None:
+            self._orphan_by_eid.setdefault(eid, []).append(oid)
+        while len(self._orphans) > self._config.max_orphans:
+            first = next(iter(self._orphans))
+            self._report_orphan(self._drop_orphan(first), events)
+        return events
+
+    def _drop_orphan(self, oid: int) -> OrderUpdate | TradeUpdate:
+        _, msg = self._orphans.pop(oid)
+        if isinstance(msg, TradeUpdate):
+            self._orphan_trade_keys.pop((msg.trade_id, msg.client_order_id, msg.exchange_order_id), None)
+        for index, key in ((self._orphan_by_cid, msg.client_order_id), (self._orphan_by_eid, msg.exchange_order_id)):
+            if key is not None:
+                ids = index.get(key)
+                if ids is not None:
+                    if oid in ids:
+                        ids.remove(oid)
+                    if not ids:
+                        del index[key]
+        return msg
+
+    def _match_orphans(self, ids: list[int], now: float, events: list[Event]) -> None:
+        for oid in sorted(ids):
+            if oid not in self._orphans:
+                continue
+            msg = self._drop_orphan(oid)
+            self.orphans_matched += 1
+            if isinstance(msg, TradeUpdate):
+                self.trades_processed -= 1  # counted when it first arrived
+                events.extend(self._on_trade(msg, now))
+            else:
+                self.updates_processed -= 1
+                events.extend(self._on_order_update(msg, now))
+
+    def _report_orphan(self, msg: OrderUpdate | TradeUpdate, events: list[Event]) -> None:
+        if isinstance(msg, TradeUpdate):
+            self.unmatched_fills += 1
+            events.append(UnmatchedFill(msg.client_order_id or "", msg.pair, msg.timestamp, msg, msg.exchange_order_id))
+        else:
+            self.unmatched_updates += 1
+            events.append(OrderAnomaly(
+                msg.client_order_id or "", msg.pair, msg.timestamp, "unmatched_update",
+                f"{msg.new_state.name} for unknown order (exchange id {msg.exchange_order_id!r})",
+            ))
+
+    def _evict(self, order: InFlightOrder) -> None:
+        del self._finished[order.client_order_id]
+        self.finished_evicted += 1
+        for eid in (order.exchange_order_id, *order.previous_exchange_ids):
+            if eid is not None and self._by_eid.get(eid) is order:
+                del self._by_eid[eid]
+
+    def _on_poll(self, now: float, events: list[Event]) -> bool:
+        changed = False
+        if self._fill_waits:
+            due = [o for o in self._fill_waits.values() if o.fill_wait_deadline is not None
+                   and o.fill_wait_deadline <= now]
+            for order in due:
+                changed = True
+                self.fill_wait_timeouts += 1
+                events.append(OrderAnomaly(
+                    order.client_order_id, order.pair, now, "fill_timeout",
+                    f"FILLED without fills covering the amount: {order.executed_amount} of {order.amount} "
+                    f"after {self._config.fill_wait_timeout}s; later fills are reported as LateFill",
+                ))
+                self._finish(order, _FILLED, now)
+                events.append(self._terminal_event(order, _FILLED, now, None))
+        ttl = self._config.orphan_ttl
+        while self._orphans:
+            oid, (arrived, _) = next(iter(self._orphans.items()))
+            if arrived + ttl > now:
+                break
+            changed = True
+            self._report_orphan(self._drop_orphan(oid), events)
+        ttl = self._config.finished_ttl
+        while self._finished:
+            order = next(iter(self._finished.values()))
+            if order.finished_at is not None and order.finished_at + ttl > now:
+                break
+            changed = True
+            self._evict(order)
+        return changed
+
+
+def _copy_order(order: InFlightOrder) -> InFlightOrder:
+    return attrs.evolve(
+        order,
+        fills=None if order.fills is None else dict(order.fills),
+        fee_by_asset=None if order.fee_by_asset is None else dict(order.fee_by_asset),
+    )
+
+
+def _order_intent(order: InFlightOrder) -> InFlightOrder:
+    """The immutable copy journaled at ``start_tracking`` (the live object changes after this call)."""
+    return attrs.evolve(order)
