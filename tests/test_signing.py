@@ -206,6 +206,8 @@ def test_key_order_changes_the_hash() -> None:
         ({"expires_after": -5}, "expires_after"),
         ({"vault_address": "0x1234"}, "vault_address"),
         ({"vault_address": "0x" + "zz" * 20}, "vault_address"),
+        ({"vault_address": "0x" + "ab " * 13 + "a"}, "vault_address"),
+        ({"vault_address": 12}, "vault_address"),
         ({"action": {"type": object()}}, "msgpack"),
         ({"action": {"n": 2**70}}, "msgpack"),
     ],
@@ -353,6 +355,8 @@ def test_mistyped_user_signed_fields(action: dict[str, Any]) -> None:
         {"type": "order"},
         {"type": "usdSend", "destination": "x", "amount": "1", "time": 1, "hyperliquidChain": "Mainnet"},
         {"type": "usdSend", "signatureChainId": "66eee", "destination": "x", "amount": "1", "time": 1},
+        {"type": "usdSend", "signatureChainId": "0x6_6eee", "destination": "x", "amount": "1", "time": 1},
+        {"type": "usdSend", "signatureChainId": 421614, "destination": "x", "amount": "1", "time": 1},
         ["usdSend"],
     ],
 )
@@ -435,6 +439,9 @@ def test_recovery_of_arbitrary_signatures_matches_eth_account(r: int, s: int, v:
         {"r": "", "s": "0x1", "v": 27},
         {"r": "0x", "s": "0x1", "v": 27},
         {"r": "0x-1", "s": "0x1", "v": 27},
+        {"r": "0x1_2", "s": "0x1", "v": 27},
+        {"r": " 0x12", "s": "0x1", "v": 27},
+        {"r": "0x12 ", "s": "0x1", "v": 27},
         {"r": 1.5, "s": "0x1", "v": 27},
         {"r": "0x1", "s": "0x1", "v": 29},
         {"r": "0x1", "s": "0x1", "v": True},
@@ -482,6 +489,8 @@ def test_signer_never_shows_its_key() -> None:
     "bad",
     [
         "0x" + "ab" * 31 + "zz",
+        "0x" + "ab" * 31 + "_1",
+        "0x" + "ab " * 21 + "a",
         "0x" + "ab" * 31,
         "ab" * 33,
         "0x" + "00" * 32,
@@ -527,3 +536,21 @@ def test_struct_type_reports_missing_and_mistyped_fields() -> None:
     with pytest.raises(ValueError, match=r"T\.b"):
         struct.hash_struct({"a": 1, "b": "0x12"})
     assert struct.hash_struct({"a": 1, "b": "0x" + "00" * 32}) == struct.hash_struct({"a": 1, "b": b"\x00" * 32})
+
+
+def test_pycryptodome_fallback_is_the_same_keccak(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from trio_hl.hyperliquid import _eip712
+
+    monkeypatch.setitem(sys.modules, "sha3", None)  # import sha3 -> ImportError
+    fallback = _eip712._make_keccak()
+    assert fallback.__name__ == "_pycryptodome"
+    for data in (b"", b"a", bytes(range(256)) * 3):
+        assert fallback(data) == keccak256(data) == bytes(ref_keccak(data))
+
+
+@pytest.mark.parametrize("bad", ["0x" + "g" * 40, "0x" + "a" * 39, "0x" + "a b" * 13 + "a", b"\x00" * 19])
+def test_checksum_address_rejects_malformed(bad: Any) -> None:
+    with pytest.raises(ValueError, match="address"):
+        S.to_checksum_address(bad)

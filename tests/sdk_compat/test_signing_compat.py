@@ -6,7 +6,7 @@ whose ``_post_action`` records what it would have posted (action, nonce, signatu
 dict the SDK builds, for orders (limit/trigger, grouping, builder, cloid), cancels, cancelByCloid,
 batchModify, scheduleCancel, updateLeverage, updateIsolatedMargin and noop, with and without a vault and
 expiresAfter, on mainnet and testnet; and for every user-signed action the SDK's ``Exchange`` can send.
-Example counts are fixed here (≈ 900 in total), independent of the Hypothesis profile.
+Example counts are at least 500 + 100 + 300 here whatever the Hypothesis profile (``ci-deep`` raises them).
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ SPOT_META = {
     ],
 }
 COINS = ["BTC", "ETH", "SOL", "PURR/USDC", "@1"]
+
+
+def at_least(n: int) -> settings:
+    """``n`` examples, or the active profile's count if that is larger (``HYPOTHESIS_PROFILE=ci-deep``)."""
+    return settings(max_examples=max(n, settings().max_examples))
 
 
 class RecordingExchange(Exchange):  # type: ignore[misc]
@@ -163,7 +168,7 @@ l1_calls = st.one_of(order_calls, cancel_calls, cancel_by_cloid_calls, modify_ca
 # --------------------------------------------------------------------------------------------------- L1
 
 
-@settings(max_examples=500)
+@at_least(500)
 @given(
     call=l1_calls,
     is_mainnet=st.booleans(),
@@ -185,7 +190,7 @@ def test_l1_actions_sign_like_the_sdk(
     assert sdk.recover_agent_or_user_from_l1_action(action, ours, vault, nonce, expires, is_mainnet) == WALLET.address
 
 
-@settings(max_examples=100)
+@at_least(100)
 @given(
     reqs=st.lists(order_requests(), min_size=1, max_size=3),
     is_mainnet=st.booleans(),
@@ -261,7 +266,7 @@ user_calls = st.one_of(
 )
 
 
-@settings(max_examples=300)
+@at_least(300)
 @given(call=user_calls, is_mainnet=st.booleans(), vault=st.none() | addresses, nonce=nonces)
 def test_user_signed_actions_sign_like_the_sdk(
     call: Callable[[Any], Any], is_mainnet: bool, vault: str | None, nonce: int

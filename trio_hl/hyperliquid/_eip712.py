@@ -18,6 +18,7 @@ typed JSON, so a loosely-typed value is a bug to report, not to paper over.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -29,6 +30,7 @@ __all__ = [
     "Eip712EncodingError",
     "StructType",
     "domain_separator",
+    "hex_body",
     "keccak256",
     "typed_data_digest",
 ]
@@ -70,6 +72,23 @@ class Eip712EncodingError(ValueError):
     """A message value does not fit its declared EIP-712 field type (or is missing)."""
 
 
+_HEX_DIGITS: Final = re.compile(r"[0-9a-fA-F]+")
+
+
+def hex_body(value: Any, *, require_prefix: bool = True) -> str | None:
+    """The hex digits of ``"0x…"`` (or of bare hex when ``require_prefix`` is false), or ``None`` if ``value``
+    is not such a string.  Stricter than ``int(x, 16)``/``bytes.fromhex``, which accept whitespace and ``_``."""
+    if not isinstance(value, str):
+        return None
+    if value[:2] in ("0x", "0X"):
+        body = value[2:]
+    elif require_prefix:
+        return None
+    else:
+        body = value
+    return body if _HEX_DIGITS.fullmatch(body) else None
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -78,11 +97,9 @@ def _short(value: Any) -> str:
 def _address_bytes(value: Any) -> bytes:
     if isinstance(value, bytes) and len(value) == 20:
         return value
-    if isinstance(value, str) and len(value) == 42 and value[:2] in ("0x", "0X"):
-        try:
-            return bytes.fromhex(value[2:])
-        except ValueError:
-            pass
+    body = hex_body(value)
+    if body is not None and len(body) == 40:
+        return bytes.fromhex(body)
     raise ValueError("expected a 0x-prefixed 20-byte hex address")
 
 
@@ -118,11 +135,9 @@ def _uint_encoder(bits: int) -> Callable[[Any], bytes]:
 def _encode_bytes32(value: Any) -> bytes:
     if isinstance(value, bytes | bytearray) and len(value) == 32:
         return bytes(value)
-    if isinstance(value, str) and len(value) == 66 and value[:2] in ("0x", "0X"):
-        try:
-            return bytes.fromhex(value[2:])
-        except ValueError:
-            pass
+    body = hex_body(value)
+    if body is not None and len(body) == 64:
+        return bytes.fromhex(body)
     raise ValueError("expected 32 bytes or a 0x-prefixed 64-digit hex string")
 
 

@@ -43,11 +43,13 @@ from trio_hl.hyperliquid._eip712 import (
     Eip712EncodingError,
     StructType,
     domain_separator,
+    hex_body,
     keccak256,
     typed_data_digest,
 )
 
 __all__ = [
+    "AGENT_TYPE",
     "APPROVE_AGENT",
     "APPROVE_BUILDER_FEE",
     "CONVERT_TO_MULTI_SIG_USER",
@@ -154,13 +156,9 @@ def to_checksum_address(address: str | bytes) -> str:
             raise ValueError(f"address must be 20 bytes, got {len(address)}")
         hex_lower = address.hex()
     else:
-        body = address[2:] if address[:2] in ("0x", "0X") else address
-        if len(body) != 40:
-            raise ValueError(f"address must have 40 hex digits, got {address!r}")
-        try:
-            bytes.fromhex(body)
-        except ValueError:
-            raise ValueError(f"address is not hex: {address!r}") from None
+        body = hex_body(address, require_prefix=False)
+        if body is None or len(body) != 40:
+            raise ValueError(f"address must be 40 hex digits (optionally 0x-prefixed), got {str(address)[:60]!r}")
         hex_lower = body.lower()
     digest = keccak256(hex_lower.encode()).hex()
     return "0x" + "".join(c.upper() if d in "89abcdef" else c for c, d in zip(hex_lower, digest[:40], strict=True))
@@ -240,15 +238,14 @@ def _parse_private_key(private_key: str | bytes) -> bytes:
         return bytes(private_key)
     if not isinstance(private_key, str):
         raise ConfigError(f"private key must be a hex str or 32 bytes, got {type(private_key).__name__}")
-    body = private_key.strip()
-    if body[:2] in ("0x", "0X"):
-        body = body[2:]
-    if len(body) != 64:
-        raise ConfigError(f"private key must be 64 hex digits (optionally 0x-prefixed), got {len(body)} characters")
-    try:
-        return bytes.fromhex(body)
-    except ValueError:
-        raise ConfigError("private key is not valid hex") from None
+    stripped = private_key.strip()
+    length = len(stripped) - 2 if stripped[:2] in ("0x", "0X") else len(stripped)
+    if length != 64:
+        raise ConfigError(f"private key must be 64 hex digits (optionally 0x-prefixed), got {length} characters")
+    body = hex_body(stripped, require_prefix=False)
+    if body is None:
+        raise ConfigError("private key is not valid hex")
+    return bytes.fromhex(body)
 
 
 # --------------------------------------------------------------------------------------------- signature I/O
@@ -261,15 +258,10 @@ def format_signature(r: int, s: int, v: int) -> Signature:
 
 def _parse_scalar(name: str, value: Any) -> int:
     if isinstance(value, str):
-        body = value[2:] if value[:2] in ("0x", "0X") else value
-        if not body or len(body) > 64:
+        body = hex_body(value, require_prefix=False)
+        if body is None or len(body) > 64:
             raise ProtocolError(f"signature.{name} must be hex of 1..64 digits, got {value[:80]!r}")
-        try:
-            number = int(body, 16)
-        except ValueError:
-            raise ProtocolError(f"signature.{name} is not hex: {value[:80]!r}") from None
-        if body[0] in "+-_ " or body[-1] in "_ ":
-            raise ProtocolError(f"signature.{name} is not hex: {value[:80]!r}")
+        number = int(body, 16)
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
@@ -319,13 +311,9 @@ def _check_uint64(name: str, value: Any) -> int:
 
 
 def _vault_bytes(vault_address: Any) -> bytes:
-    if isinstance(vault_address, str):
-        body = vault_address[2:] if vault_address[:2] in ("0x", "0X") else vault_address
-        if len(body) == 40:
-            try:
-                return bytes.fromhex(body)
-            except ValueError:
-                pass
+    body = hex_body(vault_address, require_prefix=False)
+    if body is not None and len(body) == 40:
+        return bytes.fromhex(body)
     raise InvalidOrderError(f"vault_address must be a 0x-prefixed 20-byte hex address, got {str(vault_address)[:60]!r}")
 
 
@@ -551,11 +539,9 @@ def _struct_for(primary_type: str, payload_types: Sequence[Mapping[str, str]]) -
 
 
 def _chain_id(signature_chain_id: Any) -> int:
-    if isinstance(signature_chain_id, str) and signature_chain_id[:2] in ("0x", "0X"):
-        try:
-            return int(signature_chain_id[2:], 16)
-        except ValueError:
-            pass
+    body = hex_body(signature_chain_id)
+    if body is not None and len(body) <= 64:
+        return int(body, 16)
     raise ValueError(f"signatureChainId must be a 0x-prefixed hex string, got {str(signature_chain_id)[:40]!r}")
 
 
