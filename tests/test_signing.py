@@ -554,3 +554,38 @@ def test_pycryptodome_fallback_is_the_same_keccak(monkeypatch: pytest.MonkeyPatc
 def test_checksum_address_rejects_malformed(bad: Any) -> None:
     with pytest.raises(ValueError, match="address"):
         S.to_checksum_address(bad)
+
+
+class _RemoteSigner:
+    """A Signer that is not a LocalSigner (as a user's HSM adapter would be); returns raw recovery ids."""
+
+    def __init__(self, inner: S.LocalSigner, *, broken: bool = False) -> None:
+        self.address = inner.address
+        self._inner = inner
+        self._broken = broken
+
+    def sign_digest(self, digest: bytes) -> tuple[int, int, int]:
+        r, s, v = self._inner.sign_digest(digest)
+        return (0 if self._broken else r), s, v - 27
+
+
+def test_any_signer_protocol_implementation_works_and_v_is_normalised() -> None:
+    remote = _RemoteSigner(SIGNER)
+    assert isinstance(remote, S.Signer)
+    action = {"type": "noop"}
+    assert S.sign_l1_action(remote, action, None, 3, None, True) == S.sign_l1_action(
+        SIGNER, action, None, 3, None, True
+    )
+    with pytest.raises(ConfigError, match="invalid signature"):
+        S.sign_l1_action(_RemoteSigner(SIGNER, broken=True), action, None, 3, None, True)
+
+
+def test_user_signed_typed_data_is_the_sdk_payload() -> None:
+    action = {"type": "approveBuilderFee", "maxFeeRate": "0.001%", "builder": "0x" + "ab" * 20, "nonce": 8}
+    S.sign_user_action(SIGNER, action, True)
+    kind = S.APPROVE_BUILDER_FEE
+    doc = S.user_signed_typed_data(action, kind.payload_types, kind.primary_type)
+    assert doc == ref_user_payload(action, kind.payload_types, kind.primary_type)
+    assert encode_typed_data(full_message=doc) == encode_typed_data(
+        full_message=ref_user_payload(action, kind.payload_types, kind.primary_type)
+    )

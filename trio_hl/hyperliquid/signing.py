@@ -251,6 +251,17 @@ def _parse_private_key(private_key: str | bytes) -> bytes:
 # --------------------------------------------------------------------------------------------- signature I/O
 
 
+def _sign(signer: Signer, digest: bytes) -> Signature:
+    """Sign through any :class:`Signer`, normalising ``v`` 0/1 to 27/28 and refusing impossible output (a
+    remote signer's bug must not turn into a request the venue attributes to some random address)."""
+    r, s, v = signer.sign_digest(digest)
+    if v in (0, 1):
+        v += 27
+    if not (0 < r < _N and 0 < s < _N and v in (27, 28)):
+        raise ConfigError(f"signer {signer.address} returned an invalid signature (r, s out of range or v={v!r})")
+    return format_signature(r, s, v)
+
+
 def format_signature(r: int, s: int, v: int) -> Signature:
     """``{"r": hex(r), "s": hex(s), "v": v}`` exactly as the SDK (``eth_utils.to_hex``: no zero padding)."""
     return {"r": hex(r), "s": hex(s), "v": v}
@@ -392,8 +403,7 @@ def sign_l1_action(
     is_mainnet: bool,
 ) -> Signature:
     """Sign an L1 action; the result equals the SDK's ``sign_l1_action`` for the same key and inputs."""
-    r, s, v = signer.sign_digest(l1_digest(action, vault_address, nonce, expires_after, is_mainnet))
-    return format_signature(r, s, v)
+    return _sign(signer, l1_digest(action, vault_address, nonce, expires_after, is_mainnet))
 
 
 def recover_l1_signer(
@@ -601,8 +611,7 @@ def sign_user_signed_action(
     """
     action["signatureChainId"] = signature_chain_id
     action["hyperliquidChain"] = hyperliquid_chain(is_mainnet)
-    r, s, v = signer.sign_digest(user_signed_digest(action, payload_types, primary_type))
-    return format_signature(r, s, v)
+    return _sign(signer, user_signed_digest(action, payload_types, primary_type))
 
 
 def sign_user_action(
