@@ -589,3 +589,13 @@ def test_user_signed_typed_data_is_the_sdk_payload() -> None:
     assert encode_typed_data(full_message=doc) == encode_typed_data(
         full_message=ref_user_payload(action, kind.payload_types, kind.primary_type)
     )
+
+
+@pytest.mark.parametrize("network", [None, 1, 0, "mainnet", "Testnet"])
+def test_network_must_be_an_explicit_bool(network: Any) -> None:
+    with pytest.raises(InvalidOrderError, match="is_mainnet"):
+        S.sign_l1_action(SIGNER, {"type": "noop"}, None, 1, None, network)
+    action = {"type": "usdSend", "destination": "x", "amount": "1", "time": 1}
+    with pytest.raises(InvalidOrderError, match="is_mainnet"):
+        S.sign_user_action(SIGNER, action, network)
+    assert "signatureChainId" not in action  # nothing mutated on a refused call

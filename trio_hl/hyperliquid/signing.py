@@ -121,9 +121,16 @@ class Signature(TypedDict):
     v: int
 
 
+def _network(is_mainnet: Any) -> bool:
+    # A truthy/falsy stand-in (None, "testnet", 1) would silently sign for the wrong network.
+    if is_mainnet is True or is_mainnet is False:
+        return is_mainnet
+    raise InvalidOrderError(f"is_mainnet must be True or False, got {str(is_mainnet)[:20]!r}")
+
+
 def hyperliquid_chain(is_mainnet: bool) -> str:
     """The ``hyperliquidChain`` value of user-signed actions: ``"Mainnet"`` or ``"Testnet"``."""
-    return "Mainnet" if is_mainnet else "Testnet"
+    return "Mainnet" if _network(is_mainnet) else "Testnet"
 
 
 # --------------------------------------------------------------------------------------------------- signers
@@ -355,11 +362,11 @@ def action_hash(action: Any, vault_address: str | None, nonce: int, expires_afte
 
 def construct_phantom_agent(hash: bytes, is_mainnet: bool) -> dict[str, Any]:
     """The SDK's phantom agent ``{"source": "a"|"b", "connectionId": hash}`` (the signed L1 message)."""
-    return {"source": _SOURCE[bool(is_mainnet)], "connectionId": hash}
+    return {"source": _SOURCE[_network(is_mainnet)], "connectionId": hash}
 
 
 def _l1_digest_from_hash(connection_id: bytes, is_mainnet: bool) -> bytes:
-    struct_hash = keccak256(AGENT_TYPE.type_hash + _SOURCE_HASH[bool(is_mainnet)] + connection_id)
+    struct_hash = keccak256(AGENT_TYPE.type_hash + _SOURCE_HASH[_network(is_mainnet)] + connection_id)
     return typed_data_digest(L1_DOMAIN_SEPARATOR, struct_hash)
 
 
@@ -390,7 +397,7 @@ def l1_typed_data(
     ``connectionId`` is ``0x``-hex so the document is JSON-serialisable."""
     connection_id = action_hash(action, vault_address, nonce, expires_after)
     domain = {"chainId": L1_CHAIN_ID, "name": "Exchange", "verifyingContract": ZERO_ADDRESS, "version": "1"}
-    message = {"source": _SOURCE[bool(is_mainnet)], "connectionId": "0x" + connection_id.hex()}
+    message = {"source": _SOURCE[_network(is_mainnet)], "connectionId": "0x" + connection_id.hex()}
     return _typed_data(domain, "Agent", AGENT_TYPE.fields, message)
 
 
@@ -609,8 +616,9 @@ def sign_user_signed_action(
     ``signature_chain_id`` says otherwise) and ``action["hyperliquidChain"]`` (``"Mainnet"``/``"Testnet"``),
     which land after the other keys, so the dict is then ready to post.
     """
+    chain = hyperliquid_chain(is_mainnet)  # validate before mutating
     action["signatureChainId"] = signature_chain_id
-    action["hyperliquidChain"] = hyperliquid_chain(is_mainnet)
+    action["hyperliquidChain"] = chain
     return _sign(signer, user_signed_digest(action, payload_types, primary_type))
 
 
