@@ -3,9 +3,11 @@
 Rules it follows (DESIGN §3, "orders are never lost"):
 
 * **States only move forward** through :data:`trio_hl.core.order.TRANSITIONS`; terminal states are absorbing.
-  An update the table refuses is counted, reported as ``OrderAnomaly(kind="transition_refused")`` and not
-  applied.  Nothing here raises on venue input: a venue that contradicts itself is a fact to report, not a
-  reason to crash the stream that told us.
+  An update the table refuses is counted (``refused_transitions``) and not applied; when it contradicts a
+  terminal verdict (CANCELED after FILLED, say) it is also reported as
+  ``OrderAnomaly(kind="transition_refused")``.  Stale live statuses and late submit timeouts are ordinary
+  races and are only counted.  Nothing here raises on venue input: a venue that contradicts itself is a
+  fact to report, not a reason to crash the stream that told us.
 * **Fills are facts.**  They are de-duplicated by trade id per order and always applied, even to a terminal
   order (``LateFill``) - including one we wrongly believed CANCELED or FAILED.  ``executed_amount`` never
   exceeds ``amount``: the excess of an over-fill goes to ``overfill_amount`` (and into ``notional``/fees,
@@ -547,7 +549,16 @@ class OrderTracker:
             self._unknown[order.client_order_id] = order
 
     def _refuse(self, order: InFlightOrder, target: OrderState, u: OrderUpdate, events: list[Event]) -> None:
+        """Count a refused update; report it as an anomaly only when it contradicts a *verdict*.
+
+        A stale live status for a terminal order, or a submit timeout (UNKNOWN) for an order the stream
+        already showed live, are ordinary races between the stream, REST answers and reconciliation:
+        counted, not reported.  Two different terminal verdicts (CANCELED after FILLED...) are a real
+        inconsistency the user must hear about.
+        """
         self.refused_transitions += 1
+        if target not in _TERMINAL:
+            return
         status = f" (venue status {u.venue_status!r})" if u.venue_status else ""
         detail = f"{order.state.name} -> {target.name}{status} refused by the transition table"
         if order.fill_wait_deadline is not None:
