@@ -15,7 +15,8 @@ de-duplication makes the re-delivery harmless).
 Records: ``(seq, kind, body, crc)``.  ``seq`` is contiguous from 1; ``body`` is compact JSON with every
 Decimal stored as its exact string and floats in their round-tripping ``repr``; ``crc`` is CRC-32 of
 ``"{seq}:{kind}:{body}"``.  SQLite already discards a torn commit (WAL frame checksums); the per-record
-CRC and the sequence catch what SQLite cannot (bit rot inside a page, records edited or deleted by hand,
+CRC, the sequence and a high-water mark committed with each batch (so a lost tail shows too) catch what
+SQLite cannot (bit rot inside a page, records edited or deleted by hand,
 a copy taken mid-write).  ``restore()`` replays every record that checks out, skips the ones that do not,
 and returns a :class:`JournalCorruption` report listing them - never silently.
 
@@ -57,7 +58,8 @@ CREATE TABLE IF NOT EXISTS records (
     kind TEXT NOT NULL,
     body TEXT NOT NULL,
     crc INTEGER NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
@@ -123,9 +125,8 @@ class Journal:
             conn.close()
             raise sqlite3.OperationalError(f"could not enable WAL on {self.path!r} (journal_mode={mode})")
         conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute(_SCHEMA)
-        row = conn.execute("SELECT max(seq) FROM records").fetchone()
-        self._last_seq: int = row[0] or 0
+        conn.executescript(_SCHEMA)
+        self._last_seq: int = max(self._max_seq(conn), self._high_water(conn))
         self._pending: deque[tuple[str, float, Any]] = deque()
         self._records_written = 0
         self._flushes = 0
@@ -163,6 +164,7 @@ class Journal:
             try:
                 conn.execute("BEGIN")
                 conn.executemany("INSERT INTO records (seq, kind, body, crc) VALUES (?, ?, ?, ?)", rows)
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (seq,))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -201,6 +203,17 @@ class Journal:
 
     # ------------------------------------------------------------------ reading
 
+    @staticmethod
+    def _max_seq(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT max(seq) FROM records").fetchone()
+        return int(row[0] or 0)
+
+    @staticmethod
+    def _high_water(conn: sqlite3.Connection) -> int:
+        """The last sequence committed, kept apart from the records so a lost tail is detected too."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        return int(row[0]) if row else 0
+
     def restore(self, *, clock: Callable[[], float]) -> RestoreResult:
         """Rebuild the tracker that wrote this journal (from its last fresh start) and attach it here.
 
@@ -236,6 +249,9 @@ class Journal:
                     if kind == "config":
                         last_config = len(records)
                     records.append((seq, kind, float(now), payload))
+                high_water = self._high_water(conn)
+                if high_water >= expected:
+                    skipped.append(SkippedRecord(expected, high_water, "missing records at the end (lost tail)"))
             except sqlite3.DatabaseError as exc:
                 skipped.append(SkippedRecord(expected, expected, f"database error, later records unreadable: {exc}"))
         config = TrackerConfig()

@@ -1,0 +1,295 @@
+"""Journal: exact restore, durability point, corruption reporting, threads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import trio
+import trio.lowlevel
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trio_hl.core.journal import Journal
+from trio_hl.core.order import InFlightOrder
+from trio_hl.core.tracker import OrderTracker
+from trio_hl.core.types import OrderState, Side
+from trio_hl.core.updates import OrderUpdate, TradeUpdate
+from trio_hl.testing.strategies import Lifecycle, order_lifecycles
+
+S = OrderState
+D = Decimal
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def order(cid: str, amount: str = "2", price: str = "100.10") -> InFlightOrder:
+    return InFlightOrder.new(client_order_id=cid, pair="BTC", side=Side.SELL, amount=D(amount), price=D(price),
+                             created_at=0.25)
+
+
+def busy_tracker(path: Path, clock: Clock, **kw: object) -> tuple[OrderTracker, Journal]:
+    """A tracker with one order in every interesting condition."""
+    journal = Journal(path)
+    tr = OrderTracker(clock=clock, journal=journal, not_found_limit=2, fill_wait_timeout=5.0, **kw)  # type: ignore[arg-type]
+    for cid in ("open", "partial", "unknown", "lost", "cancelling", "filled", "failed", "waiting"):
+        tr.start_tracking(order(cid))
+    tr.process_order_update(OrderUpdate("BTC", S.OPEN, 1.0, "open", "e-open"))
+    tr.process_order_update(OrderUpdate("BTC", S.OPEN, 1.0, "partial", "e-partial"))
+    tr.process_trade_update(TradeUpdate("t1", "BTC", D("100.10"), D("0.500"), D("0.0100"), "USDC", 1.5, None,
+                                        "e-partial"))
+    tr.process_order_update(OrderUpdate("BTC", S.UNKNOWN, 1.0, "unknown", None, "timeout"))
+    tr.process_order_update(OrderUpdate("BTC", S.UNKNOWN, 1.0, "lost", None, "timeout"))
+    tr.process_not_found("lost")
+    tr.process_not_found("lost")
+    tr.process_order_update(OrderUpdate("BTC", S.OPEN, 1.0, "cancelling", "e-c"))
+    tr.start_cancel("cancelling")
+    tr.process_trade_update(TradeUpdate("t2", "BTC", D("100.1"), D("2"), D("0.02"), "USDC", 2.0, "filled", "e-f"))
+    tr.process_order_update(OrderUpdate("BTC", S.FAILED, 1.0, "failed", None, "Insufficient margin"))
+    clock.now = 3.0
+    tr.process_order_update(OrderUpdate("BTC", S.FILLED, 3.0, "waiting", "e-w"))
+    tr.process_trade_update(TradeUpdate("t9", "BTC", D("1"), D("1"), D("0"), "USDC", 3.0, None, "e-orphan"))
+    tr.process_order_update(OrderUpdate("BTC", S.OPEN, 3.0, "open", "e-open2", amount=D("3.0"), price=D("99.5")))
+    return tr, journal
+
+
+def test_restore_is_identical(tmp_path: Path) -> None:
+    clock = Clock()
+    tr, journal = busy_tracker(tmp_path / "j.sqlite", clock)
+    journal.flush()
+    result = journal.restore(clock=clock)
+    assert result.corruption is None
+    restored = result.tracker
+    assert restored.snapshot() == tr.snapshot()
+    assert [o.client_order_id for o in restored.needs_resolution()] == ["unknown", "lost"]
+    assert [o.client_order_id for o in restored.lost_orders()] == ["lost"]
+    assert [o.client_order_id for o in restored.awaiting_fills()] == ["waiting"]
+    partial = restored.get("partial")
+    assert partial is not None and str(partial.executed_amount) == "0.500"  # Decimal-exact, exponent kept
+    # the restored tracker keeps journaling into the same history, and behaves the same from here on
+    clock.now = 10.0
+    assert restored.poll(10.0) == tr.poll(10.0)
+    journal.close()
+    again = Journal(tmp_path / "j.sqlite")
+    assert again.restore(clock=clock).tracker.snapshot() == tr.snapshot()
+    again.close()
+
+
+def test_unflushed_records_are_not_durable_and_flushed_ones_are(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=clock, journal=journal)
+    tr.start_tracking(order("a"))
+    assert journal.flush() == 2  # config + intent
+    tr.start_tracking(order("b"))
+    assert journal.statistics().pending == 1
+    # a second process opening the file sees exactly what was flushed
+    other = Journal(path)
+    restored = other.restore(clock=clock).tracker
+    assert restored.get("a") is not None and restored.get("b") is None
+    other.close()
+    journal.close()
+
+
+def test_survives_sigkill_after_flush(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from decimal import Decimal
+        from trio_hl.core.journal import Journal
+        from trio_hl.core.order import InFlightOrder
+        from trio_hl.core.tracker import OrderTracker
+        from trio_hl.core.types import Side
+        j = Journal({str(path)!r})
+        t = OrderTracker(clock=lambda: 1.0, journal=j)
+        for i in range(100):
+            t.start_tracking(InFlightOrder.new(client_order_id=f"c{{i}}", pair="BTC", side=Side.BUY,
+                                               amount=Decimal("1.5"), price=Decimal("7"), created_at=1.0))
+        j.flush()
+        t.start_tracking(InFlightOrder.new(client_order_id="unflushed", pair="BTC", side=Side.BUY,
+                                           amount=Decimal("1"), price=Decimal("7"), created_at=1.0))
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], check=False, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    journal = Journal(path)
+    result = journal.restore(clock=Clock())
+    assert result.corruption is None
+    assert len(result.tracker) == 100 and result.tracker.get("unflushed") is None
+    journal.close()
+
+
+def _tamper(path: Path, sql: str) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+def test_corrupt_record_is_reported_and_skipped(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=clock, journal=journal)
+    for cid in ("a", "b", "c"):
+        tr.start_tracking(order(cid))
+    journal.close()
+    _tamper(path, "UPDATE records SET body = replace(body, '\"b\"', '\"x\"') WHERE seq = 3")
+    _tamper(path, "DELETE FROM records WHERE seq = 4")
+    journal = Journal(path)
+    result = journal.restore(clock=clock)
+    assert result.corruption is not None
+    problems = [(s.first_seq, s.last_seq, s.reason.split(" ")[0]) for s in result.corruption.skipped]
+    assert problems == [(3, 3, "checksum"), (4, 4, "missing")]
+    assert "seq 3" in str(result.corruption)
+    assert result.tracker.get("a") is not None and result.tracker.get("x") is None
+    # appending continues after the highest sequence; the gap stays reported
+    result.tracker.start_tracking(order("d"))
+    journal.flush()
+    again = journal.restore(clock=clock)
+    assert again.corruption is not None
+    assert [(r.first_seq, r.last_seq) for r in again.corruption.skipped] == [(3, 3), (4, 4)]
+    assert again.tracker.get("d") is not None
+    journal.close()
+
+
+def test_undecodable_record_is_reported(tmp_path: Path) -> None:
+    import zlib
+
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    OrderTracker(clock=Clock(), journal=journal).start_tracking(order("a"))
+    journal.close()
+    body = '[1.0,["only-one-field"]]'
+    crc = zlib.crc32(f"2:track:{body}".encode())
+    _tamper(path, f"UPDATE records SET body = '{body}', crc = {crc} WHERE seq = 2")
+    journal = Journal(path)
+    result = journal.restore(clock=Clock())
+    assert result.corruption is not None and "undecodable" in result.corruption.skipped[0].reason
+    journal.close()
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        Journal(path)
+
+
+def test_failed_flush_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=Clock(), journal=journal)
+    journal.flush()
+    _tamper(path, "CREATE TRIGGER boom BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    tr.start_tracking(order("a"))
+    tr.start_tracking(order("b"))
+    with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+        journal.flush()
+    assert journal.statistics().pending == 2
+    _tamper(path, "DROP TRIGGER boom")
+    assert journal.flush() == 2
+    restored = journal.restore(clock=Clock())
+    assert restored.corruption is None and restored.tracker.snapshot() == tr.snapshot()
+    journal.close()
+
+
+def test_new_tracker_on_a_journal_starts_a_fresh_history(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    OrderTracker(clock=Clock(), journal=journal).start_tracking(order("old"))
+    second = OrderTracker(clock=Clock(), journal=journal, not_found_limit=7)
+    second.start_tracking(order("new"))
+    result = journal.restore(clock=Clock())
+    assert result.tracker.get("old") is None and result.tracker.get("new") is not None
+    assert result.tracker.config.not_found_limit == 7
+    journal.close()
+
+
+def test_wal_and_synchronous_settings(tmp_path: Path) -> None:
+    with Journal(tmp_path / "a.sqlite", synchronous="FULL") as journal:
+        journal.flush()
+    conn = sqlite3.connect(tmp_path / "a.sqlite")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    with pytest.raises(ValueError, match="synchronous"):
+        Journal(tmp_path / "b.sqlite", synchronous="OFF")  # type: ignore[arg-type]
+
+
+def test_closed_journal_refuses_writes(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.close()
+    journal.close()  # idempotent
+    journal.append("poll", 1.0, None)
+    with pytest.raises(sqlite3.ProgrammingError):
+        journal.flush()
+
+
+async def test_flush_in_a_worker_thread_while_appending(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    tracker = OrderTracker(clock=trio.current_time, journal=journal)
+    done = trio.Event()
+
+    async def flusher() -> None:
+        while not done.is_set():
+            await trio.to_thread.run_sync(journal.flush)
+        await trio.to_thread.run_sync(journal.flush)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(flusher)
+        for i in range(2000):
+            tracker.start_tracking(order(f"c{i}"))
+            if i % 50 == 0:
+                await trio.lowlevel.checkpoint()
+        done.set()
+    restored = journal.restore(clock=trio.current_time)
+    assert restored.corruption is None
+    assert restored.tracker.snapshot() == tracker.snapshot()
+    assert [o.client_order_id for o in restored.tracker.active_orders()] == [f"c{i}" for i in range(2000)]
+    journal.close()
+
+
+@settings(max_examples=30)
+@given(st.lists(order_lifecycles(), min_size=1, max_size=4, unique_by=lambda lc: lc.order.client_order_id))
+def test_restore_matches_for_any_lifecycles(tmp_path_factory: pytest.TempPathFactory,
+                                            lifes: list[Lifecycle]) -> None:
+    clock = Clock()
+    path = tmp_path_factory.mktemp("j") / "j.sqlite"
+    with Journal(path) as journal:
+        tracker = OrderTracker(clock=clock, journal=journal)
+        for life in lifes:
+            tracker.start_tracking(life.order)
+        for i, message in enumerate(m for life in lifes for m in life.messages):
+            clock.now = float(i)
+            if isinstance(message, TradeUpdate):
+                tracker.process_trade_update(message)
+            else:
+                tracker.process_order_update(message)
+            if i % 3 == 0:
+                tracker.poll(clock.now)
+        journal.flush()
+        result = journal.restore(clock=clock)
+        assert result.corruption is None
+        assert result.tracker.snapshot() == tracker.snapshot()
+
+
+def test_env_has_no_leftover_wal_lock(tmp_path: Path) -> None:
+    # closing checkpoints the WAL: nothing but the database file need be copied for a backup
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as journal:
+        OrderTracker(clock=Clock(), journal=journal).start_tracking(order("a"))
+    assert not os.path.exists(f"{path}-wal") or os.path.getsize(f"{path}-wal") == 0
