@@ -1,0 +1,879 @@
+"""The emulator's ASGI application: ``POST /info``, ``POST /exchange`` and the ``/ws`` WebSocket.
+
+Rule followed: this layer does exactly what the venue's front end does before an action reaches the
+matching engine — parse (malformed → HTTP 422 plain text), charge the IP rate weight (→ 429), recover the
+signer from the signature (L1 phantom-agent or user-signed EIP-712, testnet parameters unless
+``is_mainnet``), check ``expiresAfter`` and the signer's nonce set — and then hands the engine a verified
+``(signer, action, nonce)``.  The engine (``engine.py``) is pure and synchronous; everything that waits
+(sockets, timers, faults) lives here, and every stream message the engine produces is routed from one
+place (:meth:`EmulatorApp.publish`) to the WebSocket connections subscribed to its ``(channel, key)``.
+
+A slow WebSocket client never stalls the engine: each connection has a bounded outbound queue filled with
+``send_nowait``; when it overflows the connection is dropped (and the drop logged), as a real venue drops a
+consumer that cannot keep up.  Alternative rejected: awaiting each connection's send from the publisher,
+which lets one stuck client freeze market data and order acknowledgements for everyone.
+
+Decisions where the venue is undocumented (PROTOCOL appendix, UNSURE):
+
+- HTTP 429 body: plain text ``Too many requests: IP weight limit of N per minute exceeded`` (never JSON, so
+  the SDK raises its ``ClientError`` instead of a ``KeyError`` on a JSON body without ``code``/``msg``).
+- Expired action: ``{"status":"err","response":"Action already expired: expiresAfter E < now T"}``.
+- A user-signed action whose ``nonce``/``time`` field differs from the body's ``nonce``: ``{"status":"err",
+  "response":"Nonce in action N does not match request nonce M."}``.
+- WS post error payload: ``"<status> <reason>: <body text>"`` (it mirrors the HTTP answer).
+- WS malformed request: ``Error parsing JSON into valid websocket request: <text>``; unknown subscription:
+  ``Invalid subscription: <json>``.
+- Forged signatures under auto-funding: see :class:`AutoFund`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, Final, Protocol
+
+import attrs
+import msgspec
+import trio
+
+from trio_hl.emulator._ratelimit import (
+    Limits,
+    TokenBuckets,
+    exchange_weight,
+    info_base_weight,
+    info_extra_weight,
+)
+from trio_hl.emulator.faults import FaultKind, FaultLog, FaultPlan, HttpFault
+from trio_hl.errors import ProtocolError
+from trio_hl.hyperliquid.nonce import NonceRegistry, NonceRejected
+from trio_hl.hyperliquid.signing import (
+    USER_SIGNED_ACTION_TYPES,
+    recover_l1_signer,
+    recover_user_signed_signer,
+)
+
+__all__ = [
+    "DESERIALIZE_ERROR",
+    "AppStatistics",
+    "AutoFund",
+    "EmulatorApp",
+    "EngineAPI",
+    "TrioWallClock",
+]
+
+logger = logging.getLogger("trio_hl.emulator")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+DESERIALIZE_ERROR: Final = "Failed to deserialize the JSON body into the target type"
+WELCOME_TEXT: Final = "Websocket connection established."
+PONG_FRAME: Final = '{"channel":"pong"}'
+MAX_BODY_BYTES: Final = 1 << 20
+_REASONS: Final = {422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+                   502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+# Which field of a user-signed action must repeat the body's nonce.
+_TIME_FIELD: Final = {"usdSend": "time", "spotSend": "time", "withdraw3": "time"}
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class StreamMessageLike(Protocol):
+    @property
+    def channel(self) -> str: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def data(self) -> Any: ...
+
+
+class EngineAPI(Protocol):
+    """The part of ``engine.Engine`` this layer calls (see notes/EMULATOR_INTERFACE.md)."""
+
+    def info(self, req: dict[str, Any], now_ms: int) -> Any: ...
+    def action(self, *, signer: str, action: dict[str, Any], nonce: int, vault_address: str | None,
+               now_ms: int, user_signed: bool = False) -> dict[str, Any]: ...
+    def acting_user(self, signer: str, vault_address: str | None) -> str | None: ...
+    def tick(self, now_ms: int) -> None: ...
+    def drain_messages(self) -> Iterable[StreamMessageLike]: ...
+    def subscription_snapshot(self, sub: dict[str, Any], now_ms: int) -> list[tuple[str, Any]]: ...
+
+
+class AutoFund(enum.Enum):
+    """Which unknown signers the emulator funds, and so how a forged signature is told apart.
+
+    A wrong signature recovers *some* address (PROTOCOL §1.4).  If every recovered address were funded, a
+    forged request would silently trade from a fresh account instead of failing.  So by default
+    (``NAMED``) an address is funded when a client first *names* it: an ``/info`` request or a WS
+    subscription with that ``user`` (every client — the SDK's own examples, our connector — reads its
+    state before trading), or ``Emulator.fund(address)``.  A signer nobody named gets the venue's
+    ``User or API Wallet 0x… does not exist.``.  ``ANY`` funds every recovered signer (forged ones too);
+    ``OFF`` funds nobody (accounts come only from ``Emulator.fund``).
+    """
+
+    OFF = "off"
+    NAMED = "named"
+    ANY = "any"
+
+    @classmethod
+    def coerce(cls, value: bool | AutoFund | str) -> AutoFund:
+        if isinstance(value, AutoFund):
+            return value
+        if isinstance(value, bool):
+            return cls.NAMED if value else cls.OFF
+        return cls(value)
+
+
+class TrioWallClock:
+    """Unix ms that follow the Trio clock: a wall-clock base plus ``trio.current_time()`` elapsed.
+
+    Under ``MockClock`` (autojump) the emulator's time jumps with the test, so a 60 s idle timeout or an
+    hourly funding payment can be tested in milliseconds of real time.  Must be created inside ``trio.run``.
+    """
+
+    def __init__(self, start_ms: int | None = None) -> None:
+        self._base_ms = time.time_ns() // 1_000_000 if start_ms is None else start_ms
+        self._base_t = trio.current_time()
+
+    def __call__(self) -> int:
+        return self._base_ms + int((trio.current_time() - self._base_t) * 1000)
+
+
+@attrs.frozen
+class AppStatistics:
+    http_requests: int
+    ws_connections: int
+    ws_subscriptions: int
+    ws_frames_queued: int
+    ws_overflow_drops: int
+    rate_limited: int
+    messages_published: int
+
+
+@attrs.frozen
+class _Answer:
+    """An HTTP-shaped answer: JSON for 200, plain text otherwise."""
+
+    status: int
+    payload: Any = None
+    text: str = ""
+
+    @classmethod
+    def error(cls, status: int, text: str) -> _Answer:
+        return cls(status, None, text)
+
+    @classmethod
+    def unprocessable(cls, detail: str) -> _Answer:
+        return cls(422, None, f"{DESERIALIZE_ERROR}: {detail}")
+
+    def mirror(self) -> str:
+        """The WS post ``error`` payload: the HTTP status and body text."""
+        return f"{self.status} {_REASONS.get(self.status, 'Error')}: {self.text}"
+
+
+def _err(message: str) -> _Answer:
+    return _Answer(200, {"status": "err", "response": message})
+
+
+# ------------------------------------------------------------------------------------------ subscriptions
+_COIN: Final = ("coin",)
+_USER: Final = ("user",)
+_SUB_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "allMids": (),
+    "l2Book": _COIN,
+    "trades": _COIN,
+    "bbo": _COIN,
+    "candle": ("coin", "interval"),
+    "activeAssetCtx": _COIN,
+    "activeAssetData": ("user", "coin"),
+    "orderUpdates": _USER,
+    "userEvents": _USER,
+    "userFills": _USER,
+    "userFundings": _USER,
+    "userNonFundingLedgerUpdates": _USER,
+    "webData2": _USER,
+    "webData3": _USER,
+    "notification": _USER,
+    "twapStates": _USER,
+    "clearinghouseState": _USER,
+    "openOrders": _USER,
+    "userTwapSliceFills": _USER,
+    "userTwapHistory": _USER,
+}
+
+
+@attrs.frozen
+class _Subscription:
+    """A parsed subscription: its identity, the (channel, key) routes it receives, and its user if any."""
+
+    ident: str
+    sub: dict[str, Any]
+    routes: tuple[tuple[str, str | None], ...]
+    user: str | None
+    aggregation: tuple[tuple[str, Any], ...] | None  # l2Book nSigFigs/mantissa, re-aggregated per message
+
+
+def _parse_subscription(sub: Any) -> _Subscription | None:
+    if not isinstance(sub, dict):
+        return None
+    kind = sub.get("type")
+    fields = _SUB_FIELDS.get(kind) if isinstance(kind, str) else None
+    if fields is None:
+        return None
+    for name in fields:
+        if not isinstance(sub.get(name), str) or not sub[name]:
+            return None
+    canonical = dict(sub)
+    user: str | None = None
+    if "user" in fields:
+        user = sub["user"].lower()
+        canonical["user"] = user
+    coin: str | None = sub.get("coin")
+    assert isinstance(kind, str)
+    aggregation = None
+    if kind == "allMids":
+        routes: tuple[tuple[str, str | None], ...] = (("allMids", None),)
+    elif kind == "candle":
+        routes = (("candle", f"{coin}:{sub['interval']}"),)
+    elif kind == "activeAssetCtx":
+        routes = (("activeAssetCtx", coin), ("activeSpotAssetCtx", coin))
+    elif kind == "userEvents":
+        routes = (("user", user),)
+    elif kind == "activeAssetData":
+        routes = (("activeAssetData", f"{coin}:{user}"),)
+    elif user is not None:
+        routes = ((kind, user),)
+    else:
+        routes = ((kind, coin),)
+        if kind == "l2Book":
+            extra = tuple((k, sub[k]) for k in ("nSigFigs", "mantissa") if sub.get(k) is not None)
+            aggregation = extra or None
+    ident = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return _Subscription(ident, sub, routes, user, aggregation)
+
+
+class _WsConnection:
+    """One client connection: its bounded outbound queue, subscriptions and fault state."""
+
+    def __init__(self, conn_id: int, ip: str, queue_size: int, opened_at: float) -> None:
+        self.id = conn_id
+        self.ip = ip
+        self.out_send, self.out_recv = trio.open_memory_channel[str](queue_size)
+        self.subs: dict[str, _Subscription] = {}
+        self.frames_sent = 0
+        self.opened_at = opened_at
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.client_gone = False
+        self.cancel_scope: trio.CancelScope | None = None
+        self.stalled = False
+        self.unstalled = trio.Event()
+        self.held: str | None = None  # a data frame waiting to be swapped with the next (reorder fault)
+        self.inflight_posts = 0
+        self.nursery: trio.Nursery | None = None
+
+    def close(self, code: int, reason: str) -> None:
+        if self.close_code is None:
+            self.close_code = code
+            self.close_reason = reason
+        if self.cancel_scope is not None:
+            self.cancel_scope.cancel()
+
+
+class EmulatorApp:
+    """The ASGI callable plus the clock task that drives the engine; one per emulator.
+
+    ``idle_timeout_s``: a connection that has not sent anything for this long is closed (venue: 60 s).
+    ``ws_queue_size``: outbound frames a connection may have waiting before it is dropped (4096: several
+    seconds of every market channel at once; a client further behind than that is not coming back).
+    ``welcome_message``: send the legacy text frame ``Websocket connection established.`` on connect (off by
+    default: the SDK ignores it, but strict JSON clients would not).
+    """
+
+    def __init__(
+        self,
+        engine: EngineAPI,
+        *,
+        info_error: type[Exception],
+        clock_ms: Callable[[], int],
+        faults: FaultPlan | None = None,
+        log: FaultLog | None = None,
+        limits: Limits | None = None,
+        auto_fund: bool | AutoFund | str = AutoFund.NAMED,
+        is_mainnet: bool = False,
+        idle_timeout_s: float = 60.0,
+        ws_queue_size: int = 4096,
+        welcome_message: bool = False,
+        tick_interval_s: float = 0.05,
+    ) -> None:
+        self.engine = engine
+        self.faults = faults if faults is not None else FaultPlan()
+        self.log = log if log is not None else FaultLog()
+        self.limits = limits if limits is not None else Limits()
+        self.auto_fund = AutoFund.coerce(auto_fund)
+        self.is_mainnet = is_mainnet
+        self.idle_timeout_s = idle_timeout_s
+        self.ws_queue_size = ws_queue_size
+        self.welcome_message = welcome_message
+        self.tick_interval_s = tick_interval_s
+        self.nonces = NonceRegistry()
+        self._info_error = info_error
+        self._clock_ms = clock_ms
+        self._named: set[str] = set()
+        rest = self.limits.rest_weight_per_minute
+        wsm = self.limits.ws_messages_per_minute
+        self._rest_buckets = TokenBuckets(rest, trio.current_time) if rest is not None else None
+        self._ws_buckets = TokenBuckets(wsm, trio.current_time) if wsm is not None else None
+        self._routes: dict[tuple[str, str | None], dict[tuple[int, str], tuple[_WsConnection, _Subscription]]] = {}
+        self._connections: dict[int, _WsConnection] = {}
+        self._ip_connections: Counter[str] = Counter()
+        self._ip_subs: Counter[str] = Counter()
+        self._ip_users: dict[str, Counter[str]] = {}
+        self._next_conn_id = 0
+        self._http_requests = 0
+        self._frames_queued = 0
+        self._overflow_drops = 0
+        self._rate_limited = 0
+        self._published = 0
+
+    # ------------------------------------------------------------------------------------ public helpers
+    def now_ms(self) -> int:
+        return self._clock_ms()
+
+    def fund(self, address: str) -> None:
+        """Let ``address`` act (under ``AutoFund.NAMED`` it is then funded by the engine on first use)."""
+        self._named.add(address.lower())
+
+    def statistics(self) -> AppStatistics:
+        return AppStatistics(
+            http_requests=self._http_requests,
+            ws_connections=len(self._connections),
+            ws_subscriptions=sum(len(c.subs) for c in self._connections.values()),
+            ws_frames_queued=self._frames_queued,
+            ws_overflow_drops=self._overflow_drops,
+            rate_limited=self._rate_limited,
+            messages_published=self._published,
+        )
+
+    def _record(self, kind: FaultKind, **details: Any) -> None:
+        self.log.record(self._clock_ms(), kind, **details)
+
+    # ----------------------------------------------------------------------------------------- clock
+    async def run_clock(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Advance the engine every ``tick_interval_s`` of Trio time and push what it produced."""
+        task_status.started()
+        while True:
+            await trio.sleep(self.tick_interval_s)
+            self.tick()
+
+    def tick(self) -> None:
+        self.engine.tick(self._clock_ms())
+        self.publish(self.engine.drain_messages())
+
+    # ------------------------------------------------------------------------------------------- ASGI
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    @staticmethod
+    async def _lifespan(receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    @staticmethod
+    def _client_ip(scope: Scope) -> str:
+        client = scope.get("client")
+        return str(client[0]) if client else "unknown"
+
+    # ------------------------------------------------------------------------------------------- HTTP
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._http_requests += 1
+        path = scope.get("path", "")
+        if path not in ("/info", "/exchange"):
+            await _respond_text(send, 404, "Not Found")
+            return
+        if scope.get("method") != "POST":
+            await _respond_text(send, 405, "Method Not Allowed")
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES:
+                await _respond_text(send, 413, "Payload Too Large")
+                return
+            if not message.get("more_body", False):
+                break
+        is_action = path == "/exchange"
+        fault = await self._pre_request_faults(is_action=is_action, via="http")
+        if isinstance(fault, _Answer):
+            await _respond(send, fault)
+            return
+        ip = self._client_ip(scope)
+        try:
+            request = _decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            await _respond(send, _Answer.unprocessable(str(exc)))
+            return
+        if is_action:
+            answer = self.handle_exchange(request, ip, charge_rest=True)
+        else:
+            answer, _ = self.handle_info(request, ip, charge_rest=True)
+        if fault is HttpFault.ACCEPT_THEN_TIMEOUT and answer.status == 200:
+            self._record(FaultKind.ACCEPT_THEN_TIMEOUT, via="http", answer=answer.payload)
+            await self._hold_until_disconnect(receive)
+            return
+        await _respond(send, answer)
+
+    async def _pre_request_faults(self, *, is_action: bool, via: str) -> _Answer | HttpFault | None:
+        """Latency, then maybe a 5xx/429 answer (returned) or the accept-then-timeout marker."""
+        plan = self.faults
+        latency = plan.draw_http_latency()
+        if latency > 0.0:
+            self._record(FaultKind.HTTP_LATENCY, via=via, seconds=latency)
+            await trio.sleep(latency)
+        fault = plan.draw_http_fault(is_action=is_action)
+        if fault is HttpFault.SERVER_ERROR:
+            status = plan.http_5xx_status
+            self._record(FaultKind.HTTP_5XX, via=via, status=status)
+            return _Answer.error(status, _REASONS.get(status, "Server Error"))
+        if fault is HttpFault.RATE_LIMIT:
+            self._record(FaultKind.HTTP_429, via=via)
+            return _Answer.error(429, "Too many requests (injected fault)")
+        return fault
+
+    async def _hold_until_disconnect(self, receive: Receive) -> None:
+        with trio.move_on_after(self.faults.accept_then_timeout_hold_s):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+    def _rest_allowed(self, ip: str, weight: int) -> _Answer | None:
+        if self._rest_buckets is None or self._rest_buckets.try_take(ip, weight):
+            return None
+        self._rate_limited += 1
+        self._record(FaultKind.RATE_LIMITED, ip=ip, weight=weight)
+        return _Answer.error(
+            429, f"Too many requests: IP weight limit of {self.limits.rest_weight_per_minute} per minute exceeded"
+        )
+
+    # ------------------------------------------------------------------------------------------- info
+    def handle_info(self, request: Any, ip: str, *, charge_rest: bool) -> tuple[_Answer, str]:
+        """Answer one info request (HTTP body or WS post payload); returns the answer and the request type."""
+        if not isinstance(request, dict) or not isinstance(request.get("type"), str):
+            return _Answer.unprocessable("missing field `type`"), ""
+        req_type: str = request["type"]
+        if charge_rest:
+            limited = self._rest_allowed(ip, info_base_weight(req_type))
+            if limited is not None:
+                return limited, req_type
+        user = request.get("user")
+        if isinstance(user, str):
+            self._named.add(user.lower())
+        try:
+            answer = self.engine.info(request, self._clock_ms())
+        except self._info_error as exc:
+            return _Answer.unprocessable(str(exc)), req_type
+        if charge_rest and self._rest_buckets is not None:
+            self._rest_buckets.charge(ip, info_extra_weight(req_type, answer))
+        return _Answer(200, answer), req_type
+
+    # --------------------------------------------------------------------------------------- exchange
+    def handle_exchange(self, request: Any, ip: str, *, charge_rest: bool) -> _Answer:
+        """Verify and apply one action (HTTP body or WS post payload)."""
+        if not isinstance(request, dict):
+            return _Answer.unprocessable("expected an object")
+        action = request.get("action")
+        nonce = request.get("nonce")
+        signature = request.get("signature")
+        vault = request.get("vaultAddress")
+        expires_after = request.get("expiresAfter")
+        if not isinstance(action, dict) or not isinstance(action.get("type"), str):
+            return _Answer.unprocessable("missing field `action` (an object with a `type`)")
+        if type(nonce) is not int or not 0 <= nonce < 1 << 64:
+            return _Answer.unprocessable("missing field `nonce` (an unsigned 64-bit integer)")
+        if signature is None:
+            return _Answer.unprocessable("missing field `signature`")
+        if vault is not None and not isinstance(vault, str):
+            return _Answer.unprocessable("`vaultAddress` must be null or an address string")
+        if expires_after is not None and (type(expires_after) is not int or not 0 <= expires_after < 1 << 64):
+            return _Answer.unprocessable("`expiresAfter` must be null or an unsigned 64-bit integer")
+        if charge_rest:
+            limited = self._rest_allowed(ip, exchange_weight(action))
+            if limited is not None:
+                return limited
+        action_type: str = action["type"]
+        user_signed = action_type in USER_SIGNED_ACTION_TYPES
+        try:
+            if user_signed:
+                signer = recover_user_signed_signer(action, signature, self.is_mainnet)
+            else:
+                signer = recover_l1_signer(action, vault, nonce, expires_after, self.is_mainnet, signature)
+        except (ProtocolError, ValueError, TypeError, OverflowError):
+            return _err("Unable to recover signer.")
+        signer = signer.lower()
+        now = self._clock_ms()
+        if expires_after is not None and not user_signed and expires_after < now:
+            return _err(f"Action already expired: expiresAfter {expires_after} < now {now}")
+        if user_signed:
+            field = _TIME_FIELD.get(action_type, "nonce")
+            inner = action.get(field)
+            if inner != nonce:
+                return _err(f"Nonce in action {inner} does not match request nonce {nonce}.")
+        if (
+            self.auto_fund is AutoFund.NAMED
+            and signer not in self._named
+            and self.engine.acting_user(signer, None) is None
+        ):
+            return _err(f"User or API Wallet {signer} does not exist.")
+        try:
+            self.nonces.accept(signer, nonce, now)
+        except NonceRejected as exc:
+            return _err(str(exc))
+        result = self.engine.action(
+            signer=signer,
+            action=action,
+            nonce=nonce,
+            vault_address=vault.lower() if isinstance(vault, str) else None,
+            now_ms=now,
+            user_signed=user_signed,
+        )
+        self.publish(self.engine.drain_messages())
+        return _Answer(200, result)
+
+    # ----------------------------------------------------------------------------------------- publish
+    def publish(self, messages: Iterable[StreamMessageLike]) -> None:
+        """Route engine stream messages to subscribed connections (never blocks; slow clients are dropped)."""
+        now: int | None = None
+        for message in messages:
+            self._published += 1
+            targets = self._routes.get((message.channel, message.key))
+            if not targets:
+                continue
+            plain: str | None = None
+            aggregated: dict[tuple[tuple[str, Any], ...], str] = {}
+            for conn, sub in list(targets.values()):
+                if sub.aggregation is None:
+                    if plain is None:
+                        plain = _encode({"channel": message.channel, "data": message.data}).decode()
+                    frame = plain
+                else:
+                    cached = aggregated.get(sub.aggregation)
+                    if cached is None:
+                        if now is None:
+                            now = self._clock_ms()
+                        data = self.engine.info({"type": "l2Book", "coin": sub.sub["coin"], **dict(sub.aggregation)},
+                                                now)
+                        cached = aggregated[sub.aggregation] = _encode({"channel": "l2Book", "data": data}).decode()
+                    frame = cached
+                self._push_data(conn, frame)
+
+    def _push_data(self, conn: _WsConnection, frame: str) -> None:
+        """Queue a stream data frame, applying the duplicate / delay / reorder faults."""
+        plan = self.faults
+        if not plan.any_stream_fault:
+            self._push(conn, frame)
+            return
+        if plan.draw_delay() and conn.nursery is not None:
+            self._record(FaultKind.WS_DELAY, conn=conn.id, seconds=plan.ws_delay_s, frame=frame[:200])
+            conn.nursery.start_soon(self._push_later, conn, frame, plan.ws_delay_s)
+            return
+        if conn.held is not None:
+            held, conn.held = conn.held, None
+            self._push(conn, frame)
+            self._push(conn, held)
+            return
+        if plan.draw_reorder():
+            self._record(FaultKind.WS_REORDER, conn=conn.id, frame=frame[:200])
+            conn.held = frame
+            return
+        self._push(conn, frame)
+        if plan.draw_duplicate():
+            self._record(FaultKind.WS_DUPLICATE, conn=conn.id, frame=frame[:200])
+            self._push(conn, frame)
+
+    async def _push_later(self, conn: _WsConnection, frame: str, delay: float) -> None:
+        await trio.sleep(delay)
+        self._push(conn, frame)
+
+    def _push(self, conn: _WsConnection, frame: str) -> None:
+        if conn.close_code is not None:
+            return
+        try:
+            conn.out_send.send_nowait(frame)
+        except trio.WouldBlock:
+            self._overflow_drops += 1
+            self._record(FaultKind.WS_QUEUE_OVERFLOW, conn=conn.id, ip=conn.ip, queue_size=self.ws_queue_size)
+            logger.warning("emulator: dropping WS connection %d (%s): send queue of %d frames overflowed",
+                           conn.id, conn.ip, self.ws_queue_size)
+            conn.close(1008, "send queue overflow")
+            return
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return
+        self._frames_queued += 1
+
+    # -------------------------------------------------------------------------------------- websocket
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        ip = self._client_ip(scope)
+        cap = self.limits.ws_connections
+        if cap is not None and self._ip_connections[ip] >= cap:
+            self._record(FaultKind.RATE_LIMITED, ip=ip, ws_connections=cap)
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "websocket.accept"})
+        self._next_conn_id += 1
+        conn = _WsConnection(self._next_conn_id, ip, self.ws_queue_size, trio.current_time())
+        self._connections[conn.id] = conn
+        self._ip_connections[ip] += 1
+        try:
+            async with trio.open_nursery() as nursery:
+                conn.cancel_scope = nursery.cancel_scope
+                conn.nursery = nursery
+                nursery.start_soon(self._ws_writer, conn, send)
+                nursery.start_soon(self._ws_fault_monitor, conn)
+                if self.welcome_message:
+                    self._push(conn, WELCOME_TEXT)
+                await self._ws_reader(conn, receive)
+                nursery.cancel_scope.cancel()
+        finally:
+            self._forget(conn)
+        if conn.close_code is not None and not conn.client_gone:
+            await send({"type": "websocket.close", "code": conn.close_code, "reason": conn.close_reason})
+
+    def _forget(self, conn: _WsConnection) -> None:
+        for sub in list(conn.subs.values()):
+            self._remove_subscription(conn, sub)
+        self._connections.pop(conn.id, None)
+        self._ip_connections[conn.ip] -= 1
+        if self._ip_connections[conn.ip] <= 0:
+            del self._ip_connections[conn.ip]
+        conn.out_send.close()
+
+    async def _ws_writer(self, conn: _WsConnection, send: Send) -> None:
+        plan = self.faults
+        async for frame in conn.out_recv:
+            while conn.stalled:
+                await conn.unstalled.wait()
+            if plan.ws_latency_s > 0.0:
+                self._record(FaultKind.WS_LATENCY, conn=conn.id, seconds=plan.ws_latency_s)
+                await trio.sleep(plan.ws_latency_s)
+            conn.frames_sent += 1
+            nth = plan.ws_disconnect_at_message
+            if nth is not None and conn.frames_sent >= nth:
+                self._record(FaultKind.WS_DISCONNECT, conn=conn.id, at_message=conn.frames_sent)
+                conn.close(1001, "injected disconnect")
+                return
+            await send({"type": "websocket.send", "text": frame})
+
+    async def _ws_fault_monitor(self, conn: _WsConnection) -> None:
+        """Time-based WS faults (disconnect every N s, periodic stalls), re-read from the plan every 50 ms so
+        a test can switch them on for a live connection."""
+        plan = self.faults
+        stall_index = 0
+        while True:
+            await trio.sleep(0.05)
+            age = trio.current_time() - conn.opened_at
+            every = plan.ws_disconnect_every_s
+            if every is not None and age >= every:
+                self._record(FaultKind.WS_DISCONNECT, conn=conn.id, after_s=every)
+                conn.close(1001, "injected disconnect")
+                return
+            stall_every = plan.ws_stall_every_s
+            if stall_every is None or plan.ws_stall_duration_s <= 0.0:
+                continue
+            index = int(age // stall_every)
+            if index > stall_index and not conn.stalled:
+                stall_index = index
+                self._record(FaultKind.WS_STALL, conn=conn.id, seconds=plan.ws_stall_duration_s)
+                conn.stalled = True
+                conn.unstalled = trio.Event()
+                await trio.sleep(plan.ws_stall_duration_s)
+                conn.stalled = False
+                conn.unstalled.set()
+
+    async def _ws_reader(self, conn: _WsConnection, receive: Receive) -> None:
+        while True:
+            with trio.move_on_after(self.idle_timeout_s) as idle:
+                message = await receive()
+            if idle.cancelled_caught:
+                self._record(FaultKind.WS_IDLE_CLOSE, conn=conn.id, idle_s=self.idle_timeout_s)
+                conn.close(1000, "idle timeout")
+                return
+            if message["type"] == "websocket.disconnect":
+                conn.client_gone = True
+                return
+            if message["type"] != "websocket.receive":
+                continue
+            text = message.get("text")
+            if text is None:
+                raw = message.get("bytes") or b""
+                try:
+                    text = raw.decode()
+                except UnicodeDecodeError:
+                    text = repr(raw[:200])
+            self._on_ws_message(conn, text)
+
+    def _ws_error(self, conn: _WsConnection, text: str) -> None:
+        self._push(conn, _encode({"channel": "error", "data": text}).decode())
+
+    def _on_ws_message(self, conn: _WsConnection, text: str) -> None:
+        if self._ws_buckets is not None and not self._ws_buckets.try_take(conn.ip, 1):
+            self._rate_limited += 1
+            self._ws_error(conn, f"Cannot send more than {self.limits.ws_messages_per_minute} messages per minute.")
+            return
+        try:
+            request = _decode(text)
+        except msgspec.DecodeError:
+            request = None
+        method = request.get("method") if isinstance(request, dict) else None
+        if method == "ping":
+            self._push(conn, PONG_FRAME)
+        elif method in ("subscribe", "unsubscribe"):
+            assert isinstance(request, dict)
+            self._on_subscription(conn, method, request.get("subscription"))
+        elif method == "post":
+            assert isinstance(request, dict)
+            self._on_post(conn, request, text)
+        else:
+            self._ws_error(conn, f"Error parsing JSON into valid websocket request: {text[:1000]}")
+
+    def _on_subscription(self, conn: _WsConnection, method: str, raw: Any) -> None:
+        sub = _parse_subscription(raw)
+        shown = json.dumps(raw, separators=(",", ":"))[:1000]
+        if sub is None:
+            self._ws_error(conn, f"Invalid subscription: {shown}")
+            return
+        if method == "unsubscribe":
+            existing = conn.subs.get(sub.ident)
+            if existing is None:
+                self._ws_error(conn, f"Already unsubscribed: {shown}")
+                return
+            self._remove_subscription(conn, existing)
+            self._push(conn, _encode({"channel": "subscriptionResponse",
+                                      "data": {"method": "unsubscribe", "subscription": raw}}).decode())
+            return
+        if sub.ident in conn.subs:
+            self._ws_error(conn, f"Already subscribed: {shown}")
+            return
+        cap = self.limits.ws_subscriptions
+        if cap is not None and self._ip_subs[conn.ip] >= cap:
+            self._ws_error(conn, f"Cannot subscribe to more than {cap} channels.")
+            return
+        users = self._ip_users.setdefault(conn.ip, Counter())
+        user_cap = self.limits.ws_users
+        if sub.user is not None and sub.user not in users and user_cap is not None and len(users) >= user_cap:
+            self._ws_error(conn, f"Cannot track more than {user_cap} total users.")
+            return
+        if sub.user is not None:
+            users[sub.user] += 1
+            self._named.add(sub.user)
+        self._ip_subs[conn.ip] += 1
+        conn.subs[sub.ident] = sub
+        for route in sub.routes:
+            self._routes.setdefault(route, {})[(conn.id, sub.ident)] = (conn, sub)
+        self._push(conn, _encode({"channel": "subscriptionResponse",
+                                  "data": {"method": "subscribe", "subscription": raw}}).decode())
+        for channel, data in self.engine.subscription_snapshot(raw, self._clock_ms()):
+            self._push(conn, _encode({"channel": channel, "data": data}).decode())
+
+    def _remove_subscription(self, conn: _WsConnection, sub: _Subscription) -> None:
+        conn.subs.pop(sub.ident, None)
+        for route in sub.routes:
+            targets = self._routes.get(route)
+            if targets is not None:
+                targets.pop((conn.id, sub.ident), None)
+                if not targets:
+                    del self._routes[route]
+        self._ip_subs[conn.ip] -= 1
+        if self._ip_subs[conn.ip] <= 0:
+            del self._ip_subs[conn.ip]
+        if sub.user is not None:
+            users = self._ip_users.get(conn.ip)
+            if users is not None:
+                users[sub.user] -= 1
+                if users[sub.user] <= 0:
+                    del users[sub.user]
+                if not users:
+                    del self._ip_users[conn.ip]
+
+    # ------------------------------------------------------------------------------------------- post
+    def _on_post(self, conn: _WsConnection, request: dict[str, Any], text: str) -> None:
+        post_id = request.get("id")
+        body = request.get("request")
+        kind = body.get("type") if isinstance(body, dict) else None
+        if type(post_id) is not int or kind not in ("info", "action") or not isinstance(body, dict):
+            self._ws_error(conn, f"Error parsing JSON into valid websocket request: {text[:1000]}")
+            return
+        cap = self.limits.ws_inflight_posts
+        if cap is not None and conn.inflight_posts >= cap:
+            self._ws_error(conn, f"too many pending post requests id={post_id}")
+            return
+        assert conn.nursery is not None
+        conn.inflight_posts += 1
+        conn.nursery.start_soon(self._ws_post, conn, post_id, kind, body.get("payload"))
+
+    async def _ws_post(self, conn: _WsConnection, post_id: int, kind: str, payload: Any) -> None:
+        try:
+            is_action = kind == "action"
+            fault = await self._pre_request_faults(is_action=is_action, via="ws")
+            if isinstance(fault, _Answer):
+                response: dict[str, Any] = {"type": "error", "payload": fault.mirror()}
+            else:
+                if is_action:
+                    answer = self.handle_exchange(payload, conn.ip, charge_rest=False)
+                    req_type = ""
+                else:
+                    answer, req_type = self.handle_info(payload, conn.ip, charge_rest=False)
+                if answer.status != 200:
+                    response = {"type": "error", "payload": answer.mirror()}
+                elif is_action:
+                    if fault is HttpFault.ACCEPT_THEN_TIMEOUT:
+                        self._record(FaultKind.ACCEPT_THEN_TIMEOUT, via="ws", id=post_id, answer=answer.payload)
+                        return
+                    response = {"type": "action", "payload": answer.payload}
+                else:
+                    response = {"type": "info", "payload": {"type": req_type, "data": answer.payload}}
+            self._push(conn, _encode({"channel": "post", "data": {"id": post_id, "response": response}}).decode())
+        finally:
+            conn.inflight_posts -= 1
+
+
+async def _respond(send: Send, answer: _Answer) -> None:
+    if answer.status == 200:
+        await _respond_bytes(send, 200, _encode(answer.payload), b"application/json")
+    else:
+        await _respond_text(send, answer.status, answer.text)
+
+
+async def _respond_text(send: Send, status: int, text: str) -> None:
+    await _respond_bytes(send, status, text.encode(), b"text/plain; charset=utf-8")
+
+
+async def _respond_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
