@@ -45,7 +45,6 @@ from typing import Any, Literal
 
 import attrs
 
-from trio_hl.core.order import InFlightOrder
 from trio_hl.core.tracker import OrderTracker, TrackerConfig
 from trio_hl.core.types import OrderState, OrderType, PositionAction, Side, TimeInForce
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
@@ -294,9 +293,9 @@ def _encode(kind: str, payload: Any) -> Any:
         return [u.pair, u.new_state.value, u.timestamp, u.client_order_id, u.exchange_order_id, u.reason,
                 u.venue_status, _d(u.amount), _d(u.price)]
     if kind == "track":
-        o: InFlightOrder = payload
-        return [o.client_order_id, o.pair, o.side.value, o.order_type.value, str(o.amount), _d(o.price),
-                o.tif.value, o.position_action.value, o.created_at, o.last_update, o.exchange_order_id]
+        cid, pair, side, otype, amount, price, tif, action, created_at, last_update, eid = payload
+        return [cid, pair, side.value, otype.value, str(amount), _d(price), tif.value, action.value, created_at,
+                last_update, eid]
     if kind in ("not_found", "cancel", "poll"):
         return payload
     if kind == "cancel_rejected":
@@ -315,11 +314,8 @@ def _decode(kind: str, raw: Any) -> Any:
         return OrderUpdate(pair, OrderState(state), ts, cid, eid, reason, venue_status, _dec(amount), _dec(price))
     if kind == "track":
         cid, pair, side, otype, amount, price, tif, action, created_at, last_update, eid = raw
-        return InFlightOrder(
-            client_order_id=cid, pair=pair, side=Side(side), order_type=OrderType(otype), amount=Decimal(amount),
-            price=_dec(price), tif=TimeInForce(tif), position_action=PositionAction(action), created_at=created_at,
-            last_update=last_update, exchange_order_id=eid,
-        )
+        return (cid, pair, Side(side), OrderType(otype), Decimal(amount), _dec(price), TimeInForce(tif),
+                PositionAction(action), created_at, last_update, eid)
     if kind in ("not_found", "cancel"):
         if not isinstance(raw, str):
             raise TypeError(f"expected a client order id, got {raw!r}")

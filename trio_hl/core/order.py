@@ -90,8 +90,10 @@ def is_allowed(current: OrderState, new: OrderState) -> bool:
 class InFlightOrder:
     """One tracked order.  Build with :meth:`new` or :meth:`from_params`; mutate only through the tracker.
 
-    ``fills`` maps trade id -> fill (``None`` until the first fill, to keep idle orders small);
-    ``fee_by_asset`` likewise.  ``notional`` is ``sum(price * amount)`` over *all* fills, including an
+    ``fills`` maps trade id -> fill (``None`` until the first fill, to keep idle orders small).  Fees
+    accumulate in ``fee`` in ``fee_asset`` (the first fill's asset: a venue charges one order's fees in one
+    asset); a fill charged in another asset goes to ``other_fees`` and is never added to ``fee``.
+    ``notional`` is ``sum(price * amount)`` over *all* fills, including an
     over-fill, so ``average_price`` is the true average of what traded.
     """
 
@@ -111,7 +113,9 @@ class InFlightOrder:
     #: Fill amount beyond ``amount`` (venue inconsistency or a missed modify); reported as an anomaly.
     overfill_amount: Decimal = _ZERO
     notional: Decimal = _ZERO
-    fee_by_asset: dict[str, Decimal] | None = None
+    fee: Decimal = _ZERO
+    fee_asset: str | None = None
+    other_fees: dict[str, Decimal] | None = None
     fills: dict[str, TradeUpdate] | None = None
     not_found_count: int = 0
     #: Past the tracker's ``not_found_limit``: listed in ``tracker.lost_orders()`` until a definitive answer.
@@ -182,10 +186,16 @@ class InFlightOrder:
 
     @property
     def total_fee(self) -> Decimal:
-        """Sum of fees.  Venues charge one order's fees in one asset; see ``fee_by_asset`` if not."""
-        if not self.fee_by_asset:
-            return _ZERO
-        return sum(self.fee_by_asset.values(), _ZERO)
+        """Cumulative fee in ``fee_asset`` (what ``OrderFilled.total_fee`` reports)."""
+        return self.fee
+
+    @property
+    def fee_by_asset(self) -> dict[str, Decimal]:
+        """Every fee asset -> cumulative fee (a new dict)."""
+        fees = {} if self.fee_asset is None else {self.fee_asset: self.fee}
+        if self.other_fees:
+            fees.update(self.other_fees)
+        return fees
 
     @property
     def fill_count(self) -> int:

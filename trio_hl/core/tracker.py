@@ -388,7 +388,7 @@ class OrderTracker:
         if kind == "trade":
             return self._on_trade(payload, now)
         if kind == "track":
-            return self._track(payload, now)
+            return self._track(payload if isinstance(payload, InFlightOrder) else _intent_order(payload), now)
         if kind == "not_found":
             return self._on_not_found(payload, now)
         if kind == "cancel":
@@ -646,11 +646,16 @@ class OrderTracker:
         if order.not_found_count:
             self._clear_not_found(order)
         order.notional += t.fill_price * amount
-        fees = order.fee_by_asset
-        if fees is None:
-            order.fee_by_asset = {t.fee_asset: t.fee}
+        if order.fee_asset == t.fee_asset:
+            order.fee += t.fee
+        elif order.fee_asset is None:
+            order.fee_asset = t.fee_asset
+            order.fee = t.fee
         else:
-            fees[t.fee_asset] = fees.get(t.fee_asset, _ZERO) + t.fee
+            others = order.other_fees
+            if others is None:
+                order.other_fees = others = {}
+            others[t.fee_asset] = others.get(t.fee_asset, _ZERO) + t.fee
         executed = order.executed_amount + amount
         if executed > order.amount:
             excess = executed - order.amount
@@ -833,10 +838,22 @@ def _copy_order(order: InFlightOrder) -> InFlightOrder:
     return attrs.evolve(
         order,
         fills=None if order.fills is None else dict(order.fills),
-        fee_by_asset=None if order.fee_by_asset is None else dict(order.fee_by_asset),
+        other_fees=None if order.other_fees is None else dict(order.other_fees),
     )
 
 
-def _order_intent(order: InFlightOrder) -> InFlightOrder:
-    """The immutable copy journaled at ``start_tracking`` (the live object changes after this call)."""
-    return attrs.evolve(order)
+def _intent_order(intent: tuple[Any, ...]) -> InFlightOrder:
+    cid, pair, side, order_type, amount, price, tif, action, created_at, last_update, eid = intent
+    return InFlightOrder(
+        client_order_id=cid, pair=pair, side=side, order_type=order_type, amount=amount, price=price, tif=tif,
+        position_action=action, created_at=created_at, last_update=last_update, exchange_order_id=eid,
+    )
+
+
+def _order_intent(order: InFlightOrder) -> tuple[Any, ...]:
+    """What ``start_tracking`` journals: the order's fields as of now (the live object changes later).
+    A plain tuple because this sits on ``buy()``'s path; ``Journal`` encodes it at flush time."""
+    return (
+        order.client_order_id, order.pair, order.side, order.order_type, order.amount, order.price, order.tif,
+        order.position_action, order.created_at, order.last_update, order.exchange_order_id,
+    )

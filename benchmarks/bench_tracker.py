@@ -1,0 +1,242 @@
+"""Order tracker and journal: throughput, per-order cost, memory, journal append/flush, scaling.
+
+Measures (pure Python, one core, updates pre-built so only the tracker is timed):
+
+* ``mixed updates``: ``process_order_update`` / ``process_trade_update`` calls per second over a realistic mix
+  per order (OPEN ack, stream OPEN duplicate, two partial fills, the completing fill, FILLED status; every
+  fourth order is canceled instead after one fill, every tenth fill is delivered twice), with and without a
+  journal attached (appends only; flushing is measured separately);
+* ``start_tracking``: microseconds per new order (journal attached: includes the intent copy);
+* ``memory``: tracemalloc bytes per tracked order at 100 000 open orders (ids, Decimals, indexes included),
+  then after one fill each;
+* ``journal``: records/s through append + flush (encode, CRC, one transaction per batch) and the latency of
+  the flush the submit worker does before signing (a handful of intents), p50/p99, ``synchronous=NORMAL``
+  and ``FULL``;
+* ``scaling``: mixed updates/s on random orders among 1k / 10k / 100k resident open orders.
+
+    python benchmarks/bench_tracker.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import statistics
+import tempfile
+import time
+import tracemalloc
+from decimal import Decimal
+from typing import Any
+
+from trio_hl.core.journal import Journal
+from trio_hl.core.order import InFlightOrder
+from trio_hl.core.tracker import OrderTracker
+from trio_hl.core.types import OrderState, Side
+from trio_hl.core.updates import OrderUpdate, TradeUpdate
+
+GOAL_UPDATES_PER_S = 200_000
+GOAL_BYTES_PER_ORDER = 1024
+PAIR = "BTC"
+
+
+def _clock() -> float:
+    return 0.0
+
+
+def _cid(i: int) -> str:
+    return f"0x{i:032x}"
+
+
+def _orders(n: int, start: int = 0) -> list[InFlightOrder]:
+    return [
+        InFlightOrder.new(client_order_id=_cid(start + i), pair=PAIR, side=Side.BUY if i % 2 else Side.SELL,
+                          amount=Decimal("0.0300"), price=Decimal(f"{97000 + i % 500}.5"), created_at=0.0)
+        for i in range(n)
+    ]
+
+
+def _workload(n: int, start: int = 0) -> tuple[list[InFlightOrder], list[OrderUpdate | TradeUpdate]]:
+    orders = _orders(n, start)
+    messages: list[OrderUpdate | TradeUpdate] = []
+    tid = start * 10
+    for i, o in enumerate(orders):
+        cid, eid = o.client_order_id, str(10_000_000 + start + i)
+        messages.append(OrderUpdate(PAIR, OrderState.OPEN, 1.0, cid, eid))
+        messages.append(OrderUpdate(PAIR, OrderState.OPEN, 1.0, cid, eid))
+        parts = ["0.0100", "0.0100", "0.0100"] if i % 4 else ["0.0100"]
+        for part in parts:
+            tid += 1
+            trade = TradeUpdate(str(tid), PAIR, o.price or Decimal(1), Decimal(part), Decimal("0.0043"), "USDC",
+                                1.5, cid if i % 2 else None, eid)
+            messages.append(trade)
+            if tid % 10 == 0:
+                messages.append(trade)
+        messages.append(OrderUpdate(PAIR, OrderState.FILLED if i % 4 else OrderState.CANCELED, 2.0, cid, eid))
+    return orders, messages
+
+
+def _run_messages(tracker: OrderTracker, messages: list[OrderUpdate | TradeUpdate]) -> float:
+    on_order, on_trade = tracker.process_order_update, tracker.process_trade_update
+    started = time.perf_counter()
+    for m in messages:
+        if type(m) is TradeUpdate:
+            on_trade(m)
+        else:
+            on_order(m)  # type: ignore[arg-type]
+    return time.perf_counter() - started
+
+
+def bench_mixed(n: int, journal: bool) -> float:
+    best = 0.0
+    for _ in range(3):
+        orders, messages = _workload(n)
+        with tempfile.TemporaryDirectory() as tmp:
+            j = Journal(os.path.join(tmp, "j.sqlite")) if journal else None
+            tracker = OrderTracker(clock=_clock, journal=j)
+            for o in orders:
+                tracker.start_tracking(o)
+            if j is not None:
+                j.flush()
+            gc.collect()
+            elapsed = _run_messages(tracker, messages)
+            best = max(best, len(messages) / elapsed)
+            assert tracker.statistics().active == 0
+            if j is not None:
+                j.close()
+    return best
+
+
+def bench_start_tracking(n: int, journal: bool) -> float:
+    best = float("inf")
+    for _ in range(3):
+        orders = _orders(n)
+        with tempfile.TemporaryDirectory() as tmp:
+            j = Journal(os.path.join(tmp, "j.sqlite")) if journal else None
+            tracker = OrderTracker(clock=_clock, journal=j)
+            gc.collect()
+            start = tracker.start_tracking
+            started = time.perf_counter()
+            for o in orders:
+                start(o)
+            best = min(best, (time.perf_counter() - started) / n)
+            if j is not None:
+                j.close()
+    return best * 1e6
+
+
+def bench_memory(n: int) -> tuple[float, float]:
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracker = OrderTracker(clock=_clock)
+    for i, o in enumerate(_orders(n)):
+        tracker.start_tracking(o)
+        tracker.process_order_update(OrderUpdate(PAIR, OrderState.OPEN, 1.0, o.client_order_id, str(10_000_000 + i)))
+    gc.collect()
+    open_bytes = (tracemalloc.get_traced_memory()[0] - base) / n
+    for i, o in enumerate(tracker.active_orders()):
+        tracker.process_trade_update(TradeUpdate(str(i), PAIR, Decimal("97000.5"), Decimal("0.0100"),
+                                                 Decimal("0.0043"), "USDC", 1.5, o.client_order_id,
+                                                 o.exchange_order_id))
+    gc.collect()
+    filled_bytes = (tracemalloc.get_traced_memory()[0] - base) / n
+    tracemalloc.stop()
+    assert len(tracker) == n
+    return open_bytes, filled_bytes
+
+
+def bench_journal_throughput(n: int) -> float:
+    _, messages = _workload(n // 6)
+    with tempfile.TemporaryDirectory() as tmp:
+        j = Journal(os.path.join(tmp, "j.sqlite"))
+        started = time.perf_counter()
+        for i, m in enumerate(messages):
+            j.append("trade" if type(m) is TradeUpdate else "order", 1.0, m)
+            if i % 1000 == 999:
+                j.flush()
+        j.flush()
+        elapsed = time.perf_counter() - started
+        j.close()
+    return len(messages) / elapsed
+
+
+def bench_flush_latency(n: int, synchronous: str, batch: int = 4) -> tuple[float, float]:
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        j = Journal(os.path.join(tmp, "j.sqlite"), synchronous=synchronous)  # type: ignore[arg-type]
+        tracker = OrderTracker(clock=_clock, journal=j)
+        orders = _orders(n * batch)
+        for k in range(n):
+            for o in orders[k * batch:(k + 1) * batch]:
+                tracker.start_tracking(o)
+            started = time.perf_counter()
+            j.flush()
+            samples.append(time.perf_counter() - started)
+        j.close()
+    samples.sort()
+    return statistics.median(samples) * 1e6, samples[max(0, int(len(samples) * 0.99) - 1)] * 1e6
+
+
+def bench_scaling(resident: int, n_updates: int) -> float:
+    rng = random.Random(resident)
+    tracker = OrderTracker(clock=_clock)
+    orders = _orders(resident)
+    for i, o in enumerate(orders):
+        tracker.start_tracking(o)
+        tracker.process_order_update(OrderUpdate(PAIR, OrderState.OPEN, 1.0, o.client_order_id, str(10_000_000 + i)))
+    messages: list[OrderUpdate | TradeUpdate] = []
+    for k in range(n_updates):
+        i = rng.randrange(resident)
+        o = orders[i]
+        if k % 2:
+            messages.append(TradeUpdate(f"s{k}", PAIR, Decimal("97000.5"), Decimal("0.0001"), Decimal("0"), "USDC",
+                                        1.5, None, str(10_000_000 + i)))
+        else:
+            messages.append(OrderUpdate(PAIR, OrderState.OPEN, 1.0, o.client_order_id, str(10_000_000 + i)))
+    gc.collect()
+    return len(messages) / _run_messages(tracker, messages)
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    n = 20_000 if quick else 100_000
+    rows: list[dict[str, Any]] = []
+    rows.append({"name": "tracker: mixed order/trade updates, no journal", "value": round(bench_mixed(n // 5, False)),
+                 "unit": "updates/s", "goal": f">= {GOAL_UPDATES_PER_S}"})
+    rows.append({"name": "tracker: mixed order/trade updates, journal appends", "unit": "updates/s",
+                 "value": round(bench_mixed(n // 5, True)), "goal": f">= {GOAL_UPDATES_PER_S}"})
+    rows.append({"name": "tracker: start_tracking, no journal", "value": round(bench_start_tracking(n // 2, False), 2),
+                 "unit": "us/order"})
+    rows.append({"name": "tracker: start_tracking, journal (intent buffered)", "unit": "us/order",
+                 "value": round(bench_start_tracking(n // 2, True), 2)})
+    open_b, fill_b = bench_memory(100_000)
+    rows.append({"name": "tracker: memory per open order at 100k orders (tracemalloc)", "value": round(open_b),
+                 "unit": "bytes/order", "goal": f"<= {GOAL_BYTES_PER_ORDER}"})
+    rows.append({"name": "tracker: memory per order at 100k orders, one fill each", "value": round(fill_b),
+                 "unit": "bytes/order", "goal": f"<= {GOAL_BYTES_PER_ORDER}"})
+    rows.append({"name": "journal: append + flush (batches of 1000)", "unit": "records/s",
+                 "value": round(bench_journal_throughput(n))})
+    for sync in ("NORMAL", "FULL"):
+        p50, p99 = bench_flush_latency(200 if quick else 1000, sync)
+        rows.append({"name": f"journal: flush of 4 intents, synchronous={sync}, p50", "value": round(p50, 1),
+                     "unit": "us"})
+        rows.append({"name": f"journal: flush of 4 intents, synchronous={sync}, p99", "value": round(p99, 1),
+                     "unit": "us"})
+    for resident in (1_000, 10_000, 100_000):
+        rows.append({"name": f"tracker: updates/s with {resident:,} resident open orders", "unit": "updates/s",
+                     "value": round(bench_scaling(resident, 50_000 if quick else 200_000))})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short run")
+    args = parser.parse_args()
+    for row in run(args.quick):
+        goal = f"  (goal {row['goal']})" if "goal" in row else ""
+        print(f"{row['name']:<66} {row['value']:>12} {row['unit']}{goal}")
+
+
+if __name__ == "__main__":
+    main()
