@@ -441,6 +441,14 @@ def test_modify_remaps_exchange_id_and_keeps_the_old_one(tracker: OrderTracker) 
     assert o.amount == D(3) and tracker.statistics().modifies == 1
 
 
+def test_stale_message_with_a_pre_modify_id_does_not_rekey(tracker: OrderTracker) -> None:
+    o = open_order(tracker)
+    tracker.process_order_update(status(S.OPEN, eid="e2", amount=D(3)))
+    assert tracker.process_order_update(status(S.OPEN, eid="e1")) == []
+    assert tracker.process_order_update(status(S.OPEN, cid=None, eid="e1")) == []
+    assert o.exchange_order_id == "e2" and o.previous_exchange_ids == ("e1",)
+
+
 def test_remap_without_modify_emits_nothing(tracker: OrderTracker) -> None:
     o = open_order(tracker)
     assert tracker.process_order_update(status(S.OPEN, eid="e2")) == []

@@ -453,7 +453,8 @@ class OrderTracker:
         state = order.state
         target = u.new_state
         eid = u.exchange_order_id
-        pending_eid = eid is not None and eid != order.exchange_order_id
+        # a message quoting a pre-modify id is stale: it must not re-key the order back
+        pending_eid = eid is not None and eid != order.exchange_order_id and eid not in order.previous_exchange_ids
         if target is not _UNKNOWN and target is not _PENDING_CREATE and order.not_found_count:
             self._clear_not_found(order)
         if state in _TERMINAL:

@@ -149,9 +149,7 @@ class IpRateLimiter:
         self.rate = capacity / per_seconds
         # A 429 penalty starts at 1 s: the venue's window is a minute, so sub-second retries would only
         # collect more 429s.
-        self._penalty = Backoff(
-            penalty if penalty is not None else BackoffPolicy(initial=1.0, maximum=60.0), rng=rng
-        )
+        self._penalty = Backoff(penalty if penalty is not None else BackoffPolicy(initial=1.0, maximum=60.0), rng=rng)
         self._tokens = float(capacity)
         self._stamp: float | None = None  # Trio time of the last refill (None until first use)
         self._blocked_until = -math.inf

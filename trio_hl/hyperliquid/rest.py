@@ -113,9 +113,7 @@ class _Endpoint:
         content = json.dumps(body, separators=(",", ":")).encode()
         await self._limiter.acquire(weight)
         try:
-            response = await self._http.post(
-                self._path, content=content, headers={"Content-Type": "application/json"}
-            )
+            response = await self._http.post(self._path, content=content, headers={"Content-Type": "application/json"})
         except _NOT_SENT as exc:
             raise TransportError(f"POST {self._path}: request not sent ({type(exc).__name__}: {exc})") from exc
         except httpx.TransportError as exc:
@@ -161,9 +159,7 @@ class RetryPolicy:
             raise ValueError(f"attempts must be >= 1, got {self.attempts}")
 
 
-def _make_http(
-    base_url: str, transport: httpx.AsyncBaseTransport | None, timeouts: httpx.Timeout
-) -> httpx.AsyncClient:
+def _make_http(base_url: str, transport: httpx.AsyncBaseTransport | None, timeouts: httpx.Timeout) -> httpx.AsyncClient:
     if not base_url.startswith(("http://", "https://")):
         raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
     return httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport, timeout=timeouts)
