@@ -1,0 +1,630 @@
+"""``open_connector(config)``: the Hyperliquid connector and the nursery that owns all of its tasks.
+
+Shape (DESIGN §1): ``async with open_connector(config) as conn:`` loads the venue's metadata, checks the identity,
+restores the journal, connects one WebSocket session (user channels, books, posts), gap-fills, and then runs as
+tasks of one nursery: the stream consumers, the connection watcher (reconnect ⇒ close the submit gate ⇒ gap-fill
+⇒ reopen), the submit worker, the UNKNOWN resolver, the reconciler, the journal flusher and the event pump.
+Leaving the block cancels them all and flushes the journal.
+
+``buy()``/``sell()``/``cancel()`` are plain methods: validate and quantize (raising before anything is tracked),
+track and journal, queue, return.  They never await, so a strategy's hot path never yields to the scheduler.
+
+Crash policy: stream consumers never see a venue error they cannot skip (they count it); connection loss is the
+``WsSession``'s business (it reconnects forever).  Any other exception in a task is a bug: it propagates and
+cancels the connector loudly, out of the ``async with``.  Nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import attrs
+import httpx
+import trio
+
+from trio_hl.core.book import OrderBook
+from trio_hl.core.events import Event
+from trio_hl.core.fanout import EventFanout
+from trio_hl.core.journal import Journal
+from trio_hl.core.order import InFlightOrder
+from trio_hl.core.tracker import OrderTracker
+from trio_hl.core.types import OrderParams, OrderState, OrderType, Side
+from trio_hl.core.updates import OrderUpdate, TradeUpdate
+from trio_hl.errors import (
+    ConfigError,
+    InvalidOrderError,
+    ProtocolError,
+    TransportError,
+    TrioHLError,
+    VenueRejectedError,
+)
+from trio_hl.hyperliquid import wire
+from trio_hl.hyperliquid.config import ConnectorConfig
+from trio_hl.hyperliquid.messages import parse_all_mids, parse_l2_book
+from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
+from trio_hl.hyperliquid.nonce import NonceService
+from trio_hl.hyperliquid.orders import order_to_wire, prepare_order
+from trio_hl.hyperliquid.rest import RestClients, open_rest_clients
+from trio_hl.hyperliquid.signing import LocalSigner, Signer, sign_l1_action
+from trio_hl.hyperliquid.statuses import ActionErrorKind, classify_action_error
+from trio_hl.hyperliquid.streams import StreamCounters, consume_book, consume_user_channel, gap_fill
+from trio_hl.hyperliquid.submit import CancelRequest, ModifyRequest, PlaceRequest, SubmitRequest, SubmitWorker
+from trio_hl.hyperliquid.ws import Disconnected, Ready, WsSession, WsSettings, serve_ws_session
+
+__all__ = ["ConnectorHealth", "HyperliquidConnector", "open_connector"]
+
+logger = logging.getLogger("trio_hl.connector")
+
+
+class SubmitQueueFullError(TrioHLError):
+    """``buy()`` found the submit queue full (``submit_queue_size``); nothing was tracked."""
+
+
+@attrs.frozen
+class ConnectorHealth:
+    """A point-in-time picture for dashboards and strategies (``conn.health()``)."""
+
+    trading_ready: bool
+    ws_connected: bool
+    ws_generation: int
+    ws_reconnects: int
+    ws_last_frame_age: float | None
+    user_stream_age: float | None
+    book_ages: dict[str, float | None]
+    ip_tokens: float
+    orders_active: int
+    orders_unknown: int
+    orders_lost: int
+    orders_unresolved: int
+    submit_queue: int
+    actions_in_flight: int
+    actions_sent: int
+    resends: int
+    ack_latency_p50_ms: float | None
+    ack_latency_p99_ms: float | None
+    event_backlog: int
+    malformed_frames: int
+    gap_fills: int
+
+
+class _WallClock:
+    """Unix seconds that follow the Trio clock (wall-anchored, so journal times survive a restart; MockClock-able)."""
+
+    def __init__(self) -> None:
+        self._base = time.time() - trio.current_time()
+
+    def __call__(self) -> float:
+        return self._base + trio.current_time()
+
+
+class HyperliquidConnector:
+    """The public handle (see module doc).  Built by :func:`open_connector`; never construct it directly."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        rest: RestClients,
+        registry: AssetRegistry,
+        signer: Signer,
+        user: str,
+        tracker: OrderTracker,
+        journal: Journal | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.user = user
+        self.signer_address = signer.address
+        self._rest = rest
+        self._signer = signer
+        self._tracker = tracker
+        self._journal = journal
+        self._clock = clock
+        self._fanout: EventFanout[Event] = EventFanout()
+        self._books: dict[str, OrderBook] = {}
+        self._book_changed: dict[str, trio.Event] = {}
+        self._mids: dict[str, Decimal] = {}
+        self._counters = StreamCounters()
+        self._nonces = NonceService(lambda: int(clock() * 1000))
+        self._submit_tx, submit_rx = trio.open_memory_channel[SubmitRequest](config.submit_queue_size)
+        self._trigger_info: dict[str, tuple[Decimal | None, Any, bool]] = {}
+        self._session: WsSession | None = None
+        self._last_fill_ms = 0
+        self._ws_generation_seen = 0
+        self.submit = SubmitWorker(
+            submit_rx,
+            signer=signer,
+            nonces=self._nonces,
+            is_mainnet=config.mainnet,
+            vault_address=config.vault_address.lower() if config.vault_address else None,
+            user=user,
+            send_action=self._send_action,
+            info=rest.info.post,
+            feed=self._feed,
+            before_send=self._flush_journal,
+            clock=clock,
+            max_batch=config.max_batch,
+            max_in_flight=config.max_actions_in_flight,
+        )
+
+    # ================================================================================== public: orders
+
+    def buy(self, params: OrderParams) -> str:
+        """Track and queue a buy; returns its client order id at once.  Invalid params raise before tracking."""
+        return self._place(Side.BUY, params)
+
+    def sell(self, params: OrderParams) -> str:
+        """Track and queue a sell; returns its client order id at once.  Invalid params raise before tracking."""
+        return self._place(Side.SELL, params)
+
+    def place_batch(self, orders: Iterable[tuple[Side, OrderParams]]) -> list[str]:
+        """Validate every order first, then track and queue them all (one action if they fit one batch).
+
+        All-or-nothing validation: if any order is invalid, none is tracked.
+        """
+        prepared = [(side, params, self._prepare(side, params)) for side, params in orders]
+        return [self._track_and_queue(side, params, asset, prep) for side, params, (asset, prep) in prepared]
+
+    def cancel(self, pair: str, client_order_id: str) -> bool:
+        """Queue a cancel by client order id.  Returns False if there is nothing to cancel (unknown id, already
+        terminal, or known FILLED).  The outcome arrives as an event (``OrderCancelled`` or a fill)."""
+        order = self._tracker.get(client_order_id)
+        if order is None or (order.pair != pair and self.registry.by_pair(pair).name != order.pair):
+            return False
+        if not self._tracker.start_cancel(client_order_id):
+            return False
+        asset = self.registry.by_pair(order.pair)
+        self._queue(CancelRequest(client_order_id, order.pair, asset.asset_id))
+        return True
+
+    def cancel_all(self, pair: str | None = None) -> int:
+        """Cancel every live order (of ``pair`` if given); batched into ``cancelByCloid`` actions.  Returns how
+        many cancels were queued."""
+        count = 0
+        for order in self._tracker.active_orders():
+            if pair is not None and order.pair != pair:
+                continue
+            if order.state in (OrderState.PENDING_CANCEL,) or order.cancel_requested:
+                continue
+            if self.cancel(order.pair, order.client_order_id):
+                count += 1
+        return count
+
+    def modify(self, client_order_id: str, *, price: Decimal | None = None, amount: Decimal | None = None) -> None:
+        """Queue a modify (``batchModify``) of a live limit order's price and/or amount.
+
+        The venue re-keys a modified order (new exchange id); the tracker follows it and emits ``OrderModified``.
+        """
+        order = self._tracker.get(client_order_id)
+        live = (OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CREATE)
+        if order is None or order.state not in live:
+            raise InvalidOrderError(f"cannot modify {client_order_id!r}: not a live order")
+        if order.order_type not in (OrderType.LIMIT, OrderType.LIMIT_MAKER):
+            raise InvalidOrderError(f"only limit orders can be modified; {client_order_id!r} is {order.order_type}")
+        params = OrderParams(
+            order.pair,
+            amount if amount is not None else order.amount,
+            price if price is not None else order.price,
+            order_type=order.order_type,
+            tif=order.tif,
+            position_action=order.position_action,
+        )
+        asset, prep = self._prepare(order.side, params)
+        draft = attrs.evolve(order, amount=prep.amount, price=prep.price)
+        self._queue(ModifyRequest(client_order_id, order.pair, order_to_wire(draft, asset, None, None, False)))
+
+    def events(self, buffer: int | None = None) -> trio.MemoryReceiveChannel[Event]:
+        """A new lossless channel of every event from now on (close it to unsubscribe)."""
+        return self._fanout.subscribe(self.config.event_buffer if buffer is None else buffer)
+
+    def get_order(self, client_order_id: str) -> InFlightOrder | None:
+        return self._tracker.get(client_order_id)
+
+    def open_orders(self) -> list[InFlightOrder]:
+        return self._tracker.active_orders()
+
+    @property
+    def tracker(self) -> OrderTracker:
+        return self._tracker
+
+    # ==================================================================================== public: data
+
+    def book(self, pair: str) -> OrderBook:
+        """The live L2 book of a streamed pair (``config.pairs``)."""
+        name = self.registry.by_pair(pair).name
+        try:
+            return self._books[name]
+        except KeyError:
+            raise InvalidOrderError(f"{pair!r} is not streamed; add it to ConnectorConfig.pairs") from None
+
+    async def watch_book(self, pair: str) -> AsyncIterator[OrderBook]:
+        """Yield the book each time it changed since the last yield (conflating: a slow reader sees the newest)."""
+        book = self.book(pair)
+        name = book.pair
+        while True:
+            event = self._book_changed.setdefault(name, trio.Event())
+            await event.wait()
+            yield book
+
+    def mid(self, pair: str) -> Decimal | None:
+        asset = self.registry.by_pair(pair)
+        book = self._books.get(asset.name)
+        if book is not None and book.mid is not None:
+            return book.mid
+        return self._mids.get(asset.coin)
+
+    async def user_state(self) -> dict[str, Any]:
+        """The venue's ``clearinghouseState`` of the account (positions, margin)."""
+        return await self._rest.info.clearinghouse_state(self.user)
+
+    def health(self) -> ConnectorHealth:
+        now = trio.current_time()
+        ws = self._session.statistics() if self._session is not None else None
+        stats = self._tracker.statistics()
+        submit = self.submit.statistics()
+        last = self._counters.last_user_frame
+        return ConnectorHealth(
+            trading_ready=self.submit.gate_open,
+            ws_connected=bool(ws and ws.connected),
+            ws_generation=ws.generation if ws else 0,
+            ws_reconnects=ws.reconnects if ws else 0,
+            ws_last_frame_age=ws.last_frame_age if ws else None,
+            user_stream_age=None if last is None else now - last,
+            book_ages={p: b.age(self._clock()) for p, b in self._books.items()},
+            ip_tokens=self._rest.limiter.statistics().tokens,
+            orders_active=stats.active,
+            orders_unknown=stats.unknown,
+            orders_lost=stats.lost,
+            orders_unresolved=submit.unresolved,
+            submit_queue=submit.queued,
+            actions_in_flight=submit.actions_in_flight,
+            actions_sent=submit.actions_sent,
+            resends=submit.resends,
+            ack_latency_p50_ms=submit.ack_latency_p50_ms,
+            ack_latency_p99_ms=submit.ack_latency_p99_ms,
+            event_backlog=self._fanout.statistics().backlog,
+            malformed_frames=self._counters.malformed + (ws.malformed_frames if ws else 0),
+            gap_fills=self._counters.gap_fills,
+        )
+
+    async def wait_trading_ready(self) -> None:
+        """Wait until the submit gate is open (after startup reconciliation or a reconnect gap-fill)."""
+        while not self.submit.gate_open:
+            await self.submit._gate_open.wait()
+
+    # ==================================================================================== internals
+
+    def _prepare(self, side: Side, params: OrderParams) -> tuple[AssetInfo, Any]:
+        if not isinstance(params, OrderParams):
+            raise InvalidOrderError(f"expected OrderParams, got {type(params).__name__}")
+        try:
+            asset = self.registry.by_pair(params.pair)
+        except (KeyError, ConfigError, ValueError) as exc:
+            raise InvalidOrderError(f"unknown pair {params.pair!r}") from exc
+        reference = None
+        if params.order_type is OrderType.MARKET and params.price is None:
+            book = self._books.get(asset.name)
+            if book is not None:
+                reference = book.size_to_price(side is Side.BUY, params.amount) or book.mid
+            if reference is None:
+                reference = self._mids.get(asset.coin)
+        prep = prepare_order(params, side, asset, reference_price=reference, slippage=self.config.market_slippage)
+        return asset, prep
+
+    def _place(self, side: Side, params: OrderParams) -> str:
+        asset, prep = self._prepare(side, params)
+        return self._track_and_queue(side, params, asset, prep)
+
+    def _track_and_queue(self, side: Side, params: OrderParams, asset: AssetInfo, prep: Any) -> str:
+        cid = params.client_order_id
+        if cid is None:
+            cid = wire.new_cloid()
+        else:
+            try:
+                cid = wire.validate_cloid(cid)
+            except (InvalidOrderError, ValueError) as exc:
+                raise InvalidOrderError(f"client_order_id must be '0x' + 32 hex digits, got {cid!r}") from exc
+        stats = self._submit_tx.statistics()
+        if stats.current_buffer_used >= stats.max_buffer_size:
+            raise SubmitQueueFullError(f"submit queue full ({stats.max_buffer_size} orders waiting)")
+        now = self._clock()
+        order = InFlightOrder(
+            client_order_id=cid,
+            pair=asset.name,
+            side=side,
+            order_type=params.order_type,
+            amount=prep.amount,
+            price=prep.price,
+            tif=params.tif,
+            position_action=params.position_action,
+            created_at=now,
+            last_update=now,
+        )
+        wire_order = order_to_wire(order, asset, prep.trigger_price, params.trigger_kind, params.trigger_is_market)
+        events = self._tracker.start_tracking(order)
+        if events:
+            self._fanout.publish(events)
+        self.submit.note_placing(cid)
+        self._queue(PlaceRequest(cid, asset.name, wire_order))
+        return cid
+
+    def _queue(self, request: SubmitRequest) -> None:
+        try:
+            self._submit_tx.send_nowait(request)
+        except trio.WouldBlock:
+            raise SubmitQueueFullError("submit queue full") from None
+
+    def _feed(self, kind: str, value: Any) -> list[Event]:
+        tracker = self._tracker
+        if kind == "order":
+            events = tracker.process_order_update(value)
+        elif kind == "trade":
+            trade: TradeUpdate = value
+            ms = int(trade.timestamp * 1000)
+            self._last_fill_ms = max(self._last_fill_ms, ms)
+            events = tracker.process_trade_update(trade)
+        elif kind == "not_found":
+            events = tracker.process_not_found(value)
+        elif kind == "cancel_rejected":
+            events = tracker.process_cancel_rejected(value[0], value[1])
+        else:  # pragma: no cover - programming error
+            raise ValueError(f"unknown feed kind {kind!r}")
+        if events:
+            self._fanout.publish(events)
+        return events
+
+    def _is_ours(self, trade: TradeUpdate) -> bool:
+        t = self._tracker
+        return bool(
+            (trade.client_order_id and t.get(trade.client_order_id) is not None)
+            or (trade.exchange_order_id and t.get_by_exchange_id(trade.exchange_order_id) is not None)
+        )
+
+    async def _flush_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.flush()
+
+    async def _send_action(self, body: Any) -> dict[str, Any]:
+        session = self._session
+        if self.config.use_ws_post and session is not None and session.is_ready:
+            payload = await session.post("action", body, response_timeout=self.config.request_timeout)
+            if not isinstance(payload, dict):
+                raise ProtocolError(f"post answer: expected an object, got {type(payload).__name__}")
+            return payload
+        return await self._rest.exchange.post_action(body)
+
+    def _book_updated(self, pair: str) -> None:
+        event = self._book_changed.pop(pair, None)
+        if event is not None:
+            event.set()
+
+    # ---------------------------------------------------------------------------------------- tasks
+
+    async def _start(self, nursery: trio.Nursery, ws_settings: WsSettings | None, rng: random.Random | None) -> None:
+        cfg = self.config
+        coin_to_pair = self.registry.coin_to_pair
+        nursery.start_soon(self._fanout.run)
+        # Books: REST snapshot first so conn.book() is usable at once.
+        for pair in cfg.pairs:
+            asset = self.registry.by_pair(pair)
+            book = self._books[asset.name] = OrderBook(asset.name)
+            try:
+                snap = parse_l2_book(await self._rest.info.l2_book(asset.coin))
+                book.apply_snapshot(snap.bids, snap.asks, snap.timestamp)
+            except (TransportError, ProtocolError, VenueRejectedError) as exc:
+                logger.warning("initial l2Book %s failed: %s", pair, exc)
+        try:
+            self._mids.update(parse_all_mids(await self._rest.info.all_mids()))
+        except (TransportError, ProtocolError, VenueRejectedError) as exc:
+            logger.warning("initial allMids failed: %s", exc)
+
+        settings = ws_settings if ws_settings is not None else WsSettings(
+            stale_timeout=max(cfg.stale_after, 51.0), post_timeout=cfg.request_timeout
+        )
+        session: WsSession = await nursery.start(partial(serve_ws_session, cfg.ws_url, settings=settings, rng=rng))
+        self._session = session
+        events = session.connection_events()
+        user = self.user
+        for channel in ("orderUpdates", "userFills", "userEvents"):
+            stream = await session.subscribe({"type": channel, "user": user})
+            nursery.start_soon(partial(
+                consume_user_channel, channel, stream, feed=self._feed, coin_to_pair=coin_to_pair,
+                counters=self._counters, is_ours=self._is_ours, clock=self._clock,
+            ))
+        for pair in cfg.pairs:
+            asset = self.registry.by_pair(pair)
+            stream = await session.subscribe({"type": "l2Book", "coin": asset.coin})
+            nursery.start_soon(partial(
+                consume_book, self._books[asset.name], stream, changed=self._book_updated, counters=self._counters
+            ))
+        mids_stream = await session.subscribe({"type": "allMids"})
+        nursery.start_soon(self._consume_mids, mids_stream)
+        # Startup reconciliation = the first gap-fill: restored orders and fills missed while we were down.
+        restored = self._tracker.active_orders()
+        since = min((int(o.created_at * 1000) for o in restored), default=int(self._clock() * 1000))
+        self._last_fill_ms = max(self._last_fill_ms, since)
+        self._ws_generation_seen = session.generation
+        await self._gap_fill_until_done()
+        unknown = {o.client_order_id: o.pair for o in self._tracker.needs_resolution()}
+        pending = [o for o in restored if o.state is OrderState.PENDING_CREATE]
+        for o in pending:  # intent journaled, never answered: its fate is as open as an UNKNOWN's
+            unknown[o.client_order_id] = o.pair
+            self._feed("order", OrderUpdate(pair=o.pair, new_state=OrderState.UNKNOWN, timestamp=self._clock(),
+                                            client_order_id=o.client_order_id, reason="restored without an answer"))
+        self.submit.add_unresolved(unknown)
+        nursery.start_soon(self._watch_connection, events)
+        await nursery.start(self.submit.run)
+        await nursery.start(self.submit.resolve_forever)
+        nursery.start_soon(self._reconcile_forever)
+        if self._journal is not None:
+            nursery.start_soon(self._flush_forever)
+        self.submit.open_gate()
+
+    async def _consume_mids(self, stream: trio.abc.ReceiveChannel[Any]) -> None:
+        async for data in stream:
+            try:
+                self._mids.update(parse_all_mids(data))
+            except ProtocolError as exc:
+                self._counters.malformed += 1
+                logger.warning("allMids: malformed frame skipped: %s", exc)
+
+    async def _gap_fill_until_done(self) -> None:
+        backoff_s = 0.25
+        while True:
+            try:
+                await gap_fill(
+                    self._rest.info, user=self.user, since_ms=self._last_fill_ms,
+                    orders=self._tracker.active_orders(), feed=self._feed,
+                    coin_to_pair=self.registry.coin_to_pair, counters=self._counters,
+                )
+                return
+            except (TransportError, ProtocolError) as exc:
+                logger.warning("gap-fill failed, retrying in %.2fs: %s", backoff_s, exc)
+                await trio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 10.0)
+
+    async def _watch_connection(self, events: trio.abc.ReceiveChannel[Any]) -> None:
+        """Disconnected ⇒ close the submit gate; Ready (a new generation) ⇒ gap-fill ⇒ reopen."""
+        async for event in events:
+            if isinstance(event, Disconnected):
+                self.submit.close_gate()
+            elif isinstance(event, Ready) and event.generation > self._ws_generation_seen:
+                self.submit.close_gate()
+                self._ws_generation_seen = event.generation
+                await self._gap_fill_until_done()
+                if self._session is not None and self._session.is_ready:
+                    self.submit.open_gate()
+
+    async def _reconcile_forever(self) -> None:
+        """Periodic safety net: tracker deadlines, lost orders cancelled, status polls when the stream is quiet."""
+        cfg = self.config
+        while True:
+            events = self._tracker.poll(self._clock())
+            if events:
+                self._fanout.publish(events)
+            for order in self._tracker.lost_orders():
+                if not order.cancel_requested:
+                    self.cancel(order.pair, order.client_order_id)
+            last = self._counters.last_user_frame
+            stale = last is None or trio.current_time() - last > cfg.stale_after
+            if stale and self.submit.gate_open:
+                # Nothing heard on the user stream for a while: ask about every live order directly.
+                live = [o for o in self._tracker.active_orders()
+                        if o.state not in (OrderState.PENDING_CREATE, OrderState.UNKNOWN)]
+                try:
+                    await gap_fill(
+                        self._rest.info, user=self.user, since_ms=self._last_fill_ms, orders=live, feed=self._feed,
+                        coin_to_pair=self.registry.coin_to_pair, counters=self._counters,
+                    )
+                except (TransportError, ProtocolError) as exc:
+                    logger.info("reconcile poll failed: %s", exc)
+            interval = cfg.reconcile_interval / (4 if stale else 1)
+            await trio.sleep(min(interval, 1.0) if self._tracker.awaiting_fills() else interval)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await trio.sleep(0.05)
+            await self._flush_journal()
+
+
+async def _load_registry(rest: RestClients) -> AssetRegistry:
+    info = rest.info
+    meta = await info.meta()
+    spot_meta = await info.spot_meta()
+    dex_metas: dict[str, Any] = {}
+    perp_dexs: list[Any] | None = None
+    try:
+        perp_dexs = await info.perp_dexs()
+    except (VenueRejectedError, ProtocolError):
+        perp_dexs = None
+    if perp_dexs:
+        for entry in perp_dexs[1:]:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                dex_metas[entry["name"]] = await info.meta(entry["name"])
+    return AssetRegistry.from_wire(meta, spot_meta, perp_dexs, dex_metas or None)
+
+
+async def _check_identity(rest: RestClients, signer: Signer, cfg: ConnectorConfig, user: str) -> None:
+    """Sign a ``noop`` so a wrong key/account/agent/network combination fails here, with an explanation, instead
+    of on the first order with the venue's terse ``User or API Wallet … does not exist``."""
+    await rest.info.clearinghouse_state(user)  # names the account (and checks the venue answers at all)
+    nonce = int(time.time() * 1000)
+    action = wire.noop_action()
+    vault = cfg.vault_address.lower() if cfg.vault_address else None
+    body = wire.exchange_body(action, nonce, sign_l1_action(signer, action, vault, nonce, None, cfg.mainnet), vault,
+                              None)
+    answer = await rest.exchange.post_action(body)
+    if answer.get("status") == "err":
+        error = classify_action_error(str(answer.get("response")))
+        if error.kind in (ActionErrorKind.UNKNOWN_SIGNER, ActionErrorKind.MUST_DEPOSIT, ActionErrorKind.SIGNATURE):
+            raise ConfigError(
+                f"the venue refused our signer {signer.address} (account {cfg.account_address or signer.address}, "
+                f"vault {cfg.vault_address}, {'mainnet' if cfg.mainnet else 'testnet'} signing): {error.message}. "
+                "If an agent (API wallet) key signs, set account_address to the master account and approve the "
+                "agent first; check is_mainnet matches the URL."
+            )
+
+
+@asynccontextmanager
+async def open_connector(
+    config: ConnectorConfig,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    ws_settings: WsSettings | None = None,
+    rng: random.Random | None = None,
+    check_identity: bool = True,
+) -> AsyncIterator[HyperliquidConnector]:
+    """``async with open_connector(config) as conn:`` — a running connector (see module doc)."""
+    signer: Signer
+    if config.signer is not None:
+        signer = config.signer  # type: ignore[assignment]
+    else:
+        assert config.private_key is not None
+        signer = LocalSigner(config.private_key)
+    user = (config.vault_address or config.account_address or signer.address).lower()
+    clock = _WallClock()
+    timeouts = httpx.Timeout(config.request_timeout, connect=min(config.request_timeout, 5.0))
+    async with open_rest_clients(config.base_url, transport=transport, timeouts=timeouts, rng=rng) as rest:
+        registry = await _load_registry(rest)
+        for pair in config.pairs:
+            try:
+                registry.by_pair(pair)
+            except (KeyError, ValueError, ConfigError) as exc:
+                raise ConfigError(f"pair {pair!r} is not listed by the venue") from exc
+        if check_identity:
+            await _check_identity(rest, signer, config, user)
+        journal: Journal | None = None
+        if config.journal_path is not None:
+            journal = Journal(config.journal_path)
+            if journal.statistics().last_seq == 0:
+                tracker = OrderTracker(clock=clock, not_found_limit=config.not_found_limit)
+                tracker.attach_journal(journal, fresh=True)
+            else:
+                restored = journal.restore(clock=clock)
+                if restored.corruption is not None:
+                    logger.error("journal %s: %s", config.journal_path, restored.corruption)
+                tracker = restored.tracker
+        else:
+            tracker = OrderTracker(clock=clock, not_found_limit=config.not_found_limit)
+        try:
+            async with trio.open_nursery() as nursery:
+                conn = HyperliquidConnector(config, rest=rest, registry=registry, signer=signer, user=user,
+                                            tracker=tracker, journal=journal, clock=clock)
+                await conn._start(nursery, ws_settings, rng)
+                try:
+                    yield conn
+                finally:
+                    nursery.cancel_scope.cancel()
+        finally:
+            if journal is not None:
+                journal.flush()
+                journal.close()
+

@@ -1,0 +1,521 @@
+"""The submit worker: queued order intents → signed, batched actions → tracker updates.
+
+Rules followed (PROTOCOL §4, §8; DESIGN §3):
+
+* **Track before submit.**  ``buy()`` has already tracked and journaled the order when its request reaches this
+  queue; the worker flushes the journal before signing, so an order that reaches the venue is always on disk.
+* **Batching.**  Whatever is queued when the worker wakes is grouped into one action per kind (orders,
+  cancels by cloid, batch modifies), at most ``max_batch`` items each, in queue order.  A burst of 1 000
+  ``buy()`` calls costs 25 signatures and 25 round trips, not 1 000.  Up to ``max_actions_in_flight`` actions
+  are on the wire at once; a cancel waits for the answer to its own order's placement so it can never overtake it.
+* **What is definitive.**  A per-order ``error`` status or a whole-action ``status:"err"`` means the venue did not
+  apply it: the orders become FAILED (nonce and rate-limit refusals are re-signed with a fresh nonce and sent
+  again instead, because the intent is still valid and nothing landed).  Not-sent transport failures are retried
+  the same way.  Anything after the bytes left — a timeout, a dropped socket, a 5xx — is **ambiguous**: the
+  orders become UNKNOWN and go to the resolver, never to FAILED and never back to the wire.
+* **Resolution of UNKNOWN** (:meth:`SubmitWorker.resolve`): ask ``orderStatus`` by cloid for each order.  Found ⇒
+  apply it.  Not found ⇒ sign a ``noop`` with the *same nonce* as the ambiguous action.  Accepted ⇒ that nonce is
+  now used by the noop, so the original can never land ⇒ FAILED.  Refused as a duplicate ⇒ the original landed ⇒
+  its orders either exist (keep asking) or were refused by the matching engine; after ``landed_polls`` more
+  not-found answers they are FAILED with that reason.  Refused as too low ⇒ the nonce fell out of the venue's
+  window, so the original can no longer land either ⇒ one more ``orderStatus`` decides.
+
+Rejected alternative: resubmitting an order whose submission timed out (with the same cloid, hoping the venue
+deduplicates).  Hyperliquid rejects a duplicate cloid only while the first order is still open; a first order
+that filled at once would be doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Final
+
+import attrs
+import trio
+
+from trio_hl.core.events import Event
+from trio_hl.core.types import OrderState
+from trio_hl.core.updates import OrderUpdate
+from trio_hl.errors import (
+    AmbiguousOutcomeError,
+    ProtocolError,
+    RateLimitedError,
+    TransportError,
+    VenueRejectedError,
+)
+from trio_hl.hyperliquid import wire
+from trio_hl.hyperliquid.backoff import Backoff, BackoffPolicy
+from trio_hl.hyperliquid.messages import (
+    ExchangeStatusKind,
+    OrderStatusResult,
+    parse_cancel_statuses,
+    parse_exchange_order_statuses,
+    parse_order_status_response,
+)
+from trio_hl.hyperliquid.nonce import NonceService
+from trio_hl.hyperliquid.signing import Signer, sign_l1_action
+from trio_hl.hyperliquid.statuses import ActionErrorKind, ActionRejectedError, classify_action_error
+
+__all__ = ["CancelRequest", "ModifyRequest", "PlaceRequest", "SubmitStats", "SubmitWorker"]
+
+logger = logging.getLogger("trio_hl.submit")
+
+#: Not-sent failures (connect refused, 429) of one action retried before its orders are FAILED.
+MAX_SEND_ATTEMPTS: Final = 12
+
+
+@attrs.frozen
+class PlaceRequest:
+    cid: str
+    pair: str
+    order: dict[str, Any]
+
+
+@attrs.frozen
+class CancelRequest:
+    cid: str
+    pair: str
+    asset: int
+
+
+@attrs.frozen
+class ModifyRequest:
+    cid: str
+    pair: str
+    order: dict[str, Any]
+
+
+SubmitRequest = PlaceRequest | CancelRequest | ModifyRequest
+
+
+@attrs.frozen
+class SubmitStats:
+    queued: int
+    actions_sent: int
+    orders_sent: int
+    actions_in_flight: int
+    ambiguous_actions: int
+    resends: int
+    unresolved: int
+    ack_latency_p50_ms: float | None
+    ack_latency_p99_ms: float | None
+
+
+@attrs.define
+class _Ambiguous:
+    """One action whose outcome is open: its nonce and the orders it carried."""
+
+    nonce: int
+    cids: list[str]
+    pair_of: dict[str, str]
+    #: None until the noop probe answered; then "free" (original cannot land) or "used" (it landed).
+    nonce_state: str | None = None
+    landed_polls: int = 0
+
+
+class _NotSent(Exception):
+    """An action that never reached the venue after every retry (its orders are definitively not placed)."""
+
+
+Transport = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+InfoCall = Callable[[Mapping[str, Any]], Awaitable[Any]]
+Apply = Callable[[str, Any], list[Event]]
+
+
+class SubmitWorker:
+    """Drains the submit channel; signs, sends and maps answers (see module doc).  One per connector.
+
+    Collaborators are passed in (no connector import): ``send_action(body)`` returns the venue envelope or raises
+    the :mod:`trio_hl.errors` transport classes; ``info(req)`` is an idempotent ``/info`` call; ``feed(kind,
+    value)`` hands an ``OrderUpdate`` (``"order"``), a FAILED-cancel cid (``"cancel_rejected"``) or a not-found cid
+    (``"not_found"``) to the tracker and publishes the events.
+    """
+
+    def __init__(
+        self,
+        receive: trio.MemoryReceiveChannel[SubmitRequest],
+        *,
+        signer: Signer,
+        nonces: NonceService,
+        is_mainnet: bool,
+        vault_address: str | None,
+        user: str,
+        send_action: Transport,
+        info: InfoCall,
+        feed: Apply,
+        before_send: Callable[[], Awaitable[None]],
+        clock: Callable[[], float],
+        max_batch: int = 40,
+        max_in_flight: int = 8,
+        backoff: BackoffPolicy | None = None,
+        resolve_interval: float = 1.0,
+        landed_polls: int = 3,
+    ) -> None:
+        self._rx = receive
+        self._signer = signer
+        self._nonces = nonces
+        self._mainnet = is_mainnet
+        self._vault = vault_address
+        self._user = user
+        self._send_action = send_action
+        self._info = info
+        self._feed = feed
+        self._before_send = before_send
+        self._clock = clock
+        self._max_batch = max(1, min(max_batch, 1000))
+        self._slots = trio.Semaphore(max(1, max_in_flight))
+        self._backoff = backoff if backoff is not None else BackoffPolicy(initial=0.1, maximum=5.0)
+        self._resolve_interval = resolve_interval
+        self._landed_polls = landed_polls
+        self._carry: SubmitRequest | None = None
+        self._placing: dict[str, trio.Event] = {}
+        self._ambiguous: list[_Ambiguous] = []
+        self._ambiguous_added = trio.Event()
+        self._latencies: deque[float] = deque(maxlen=2048)
+        self._gate_open = trio.Event()
+        self._actions_sent = 0
+        self._orders_sent = 0
+        self._ambiguous_total = 0
+        self._resends = 0
+        self._in_flight = 0
+
+    # ------------------------------------------------------------------------------------------ the gate
+
+    def open_gate(self) -> None:
+        """Allow sending (after startup reconciliation and after every reconnect gap-fill)."""
+        self._gate_open.set()
+
+    def close_gate(self) -> None:
+        if self._gate_open.is_set():
+            self._gate_open = trio.Event()
+
+    @property
+    def gate_open(self) -> bool:
+        return self._gate_open.is_set()
+
+    def note_placing(self, cid: str) -> None:
+        """Called by ``buy()``: the order's cancel must wait for the placement's answer."""
+        self._placing[cid] = trio.Event()
+
+    # ------------------------------------------------------------------------------------------- tasks
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            task_status.started()
+            while True:
+                batch = await self._next_batch()
+                await self._gate_open.wait()
+                await self._slots.acquire()
+                nursery.start_soon(self._send_batch, batch)
+
+    async def _next_batch(self) -> list[SubmitRequest]:
+        first = self._carry if self._carry is not None else await self._rx.receive()
+        self._carry = None
+        batch: list[SubmitRequest] = [first]
+        kind = type(first)
+        while len(batch) < self._max_batch:
+            try:
+                item = self._rx.receive_nowait()
+            except trio.WouldBlock:
+                break
+            if type(item) is not kind:
+                self._carry = item
+                break
+            batch.append(item)
+        return batch
+
+    async def _send_batch(self, batch: list[SubmitRequest]) -> None:
+        self._in_flight += 1
+        try:
+            first = batch[0]
+            if isinstance(first, PlaceRequest):
+                await self._place([r for r in batch if isinstance(r, PlaceRequest)])
+            elif isinstance(first, CancelRequest):
+                await self._cancel([r for r in batch if isinstance(r, CancelRequest)])
+            else:
+                await self._modify([r for r in batch if isinstance(r, ModifyRequest)])
+        finally:
+            self._in_flight -= 1
+            self._slots.release()
+
+    # ------------------------------------------------------------------------------------------ sending
+
+    async def _sign_and_send(self, action: dict[str, Any], *, nonce: int | None = None) -> tuple[dict[str, Any], int]:
+        """Send ``action`` until the venue answers; returns ``(envelope, nonce)`` of an ``ok`` answer.
+
+        Raises ``AmbiguousOutcomeError`` (with ``.nonce`` set) when it may have landed, ``ActionRejectedError``
+        for a definitive refusal, ``_NotSent`` when every attempt failed before reaching the venue.
+        """
+        backoff = Backoff(self._backoff)
+        fixed = nonce is not None
+        attempts = 0
+        while True:
+            attempts += 1
+            n = nonce if fixed and nonce is not None else self._nonces.next()
+            signature = sign_l1_action(self._signer, action, self._vault, n, None, self._mainnet)
+            body = wire.exchange_body(action, n, signature, self._vault, None)
+            started = trio.current_time()
+            try:
+                envelope = await self._send_action(body)
+            except AmbiguousOutcomeError as exc:
+                exc.nonce = n  # type: ignore[attr-defined]
+                raise
+            except (RateLimitedError, TransportError) as exc:
+                if fixed or attempts >= MAX_SEND_ATTEMPTS:
+                    raise _NotSent(str(exc)) from exc
+                self._resends += 1
+                await backoff.wait()
+                continue
+            except (VenueRejectedError, ProtocolError) as exc:
+                # A 4xx or an unparseable 200: the venue refused or garbled it.  A garbled 200 could hide a success,
+                # so it is ambiguous; a 4xx is a definitive refusal of the request.
+                if isinstance(exc, ProtocolError):
+                    amb = AmbiguousOutcomeError(f"unreadable answer: {exc}")
+                    amb.nonce = n  # type: ignore[attr-defined]
+                    raise amb from exc
+                raise ActionRejectedError(classify_action_error(str(exc))) from exc
+            self._latencies.append(trio.current_time() - started)
+            self._actions_sent += 1
+            if envelope.get("status") == "err":
+                error = classify_action_error(str(envelope.get("response")))
+                if error.retryable and not fixed and attempts < MAX_SEND_ATTEMPTS:
+                    if error.kind is ActionErrorKind.NONCE_TOO_LOW and error.floor is not None:
+                        self._nonces.advance_past(error.floor)
+                    self._resends += 1
+                    await backoff.wait()
+                    continue
+                raise ActionRejectedError(error)
+            return envelope, n
+
+    async def _place(self, batch: list[PlaceRequest]) -> None:
+        await self._before_send()
+        action = wire.order_action([r.order for r in batch])
+        self._orders_sent += len(batch)
+        try:
+            try:
+                envelope, _ = await self._sign_and_send(action)
+                statuses = parse_exchange_order_statuses(envelope)
+            except AmbiguousOutcomeError as exc:
+                self._mark_ambiguous(batch, getattr(exc, "nonce", 0), str(exc))
+                return
+            except ActionRejectedError as exc:
+                self._fail_all(batch, exc.error.message)
+                return
+            except _NotSent as exc:
+                self._fail_all(batch, f"not sent: {exc}")
+                return
+            except ProtocolError as exc:
+                self._mark_ambiguous(batch, 0, f"unreadable answer: {exc}")
+                return
+            self._apply_statuses(batch, statuses)
+        finally:
+            for r in batch:
+                event = self._placing.pop(r.cid, None)
+                if event is not None:
+                    event.set()
+
+    def _apply_statuses(self, batch: Sequence[PlaceRequest | ModifyRequest], statuses: list[OrderStatusResult]) -> None:
+        now = self._clock()
+        missing: list[PlaceRequest | ModifyRequest] = []
+        for i, r in enumerate(batch):
+            if i >= len(statuses):
+                missing.append(r)
+                continue
+            self._feed("order", _status_update(r, statuses[i], now))
+        if missing:
+            # An "ok" answer with fewer statuses than orders: the venue applied the action but we cannot tell
+            # these orders' fate from it.  Resolve them by asking.
+            self._ambiguous.append(_Ambiguous(nonce=0, cids=[r.cid for r in missing],
+                                              pair_of={r.cid: r.pair for r in missing}, nonce_state="used"))
+            self._ambiguous_added.set()
+
+    def _fail_all(self, batch: Sequence[PlaceRequest], reason: str) -> None:
+        now = self._clock()
+        for r in batch:
+            self._feed("order", OrderUpdate(pair=r.pair, new_state=OrderState.FAILED, timestamp=now,
+                                            client_order_id=r.cid, reason=reason, venue_status="rejected"))
+
+    def _mark_ambiguous(self, batch: Sequence[PlaceRequest], nonce: int, reason: str) -> None:
+        now = self._clock()
+        self._ambiguous_total += 1
+        for r in batch:
+            self._feed("order", OrderUpdate(pair=r.pair, new_state=OrderState.UNKNOWN, timestamp=now,
+                                            client_order_id=r.cid, reason=reason))
+        self._ambiguous.append(_Ambiguous(nonce=nonce, cids=[r.cid for r in batch],
+                                          pair_of={r.cid: r.pair for r in batch},
+                                          nonce_state=None if nonce else "used"))
+        self._ambiguous_added.set()
+
+    async def _cancel(self, batch: list[CancelRequest]) -> None:
+        for r in batch:
+            placing = self._placing.get(r.cid)
+            if placing is not None:
+                await placing.wait()
+        await self._before_send()
+        action = wire.cancel_by_cloid_action([(r.asset, r.cid) for r in batch])
+        try:
+            envelope, _ = await self._sign_and_send(action)
+            statuses = parse_cancel_statuses(envelope)
+        except (AmbiguousOutcomeError, ProtocolError):
+            # A cancel that may or may not have landed: the order's own status (stream or reconciler) will tell.
+            return
+        except (ActionRejectedError, _NotSent) as exc:
+            for r in batch:
+                self._feed("cancel_rejected", (r.cid, str(exc)))
+            return
+        for i, r in enumerate(batch):
+            if i < len(statuses) and statuses[i].kind is ExchangeStatusKind.ERROR:
+                rejection = statuses[i].rejection
+                self._feed("cancel_rejected", (r.cid, rejection.message if rejection else "cancel refused"))
+            # SUCCESS: the orderUpdates stream (or the reconciler) delivers CANCELED with its timestamp.
+
+    async def _modify(self, batch: list[ModifyRequest]) -> None:
+        for r in batch:
+            placing = self._placing.get(r.cid)
+            if placing is not None:
+                await placing.wait()
+        await self._before_send()
+        action = wire.batch_modify_action([(r.cid, r.order) for r in batch])
+        try:
+            envelope, _ = await self._sign_and_send(action)
+            statuses = parse_exchange_order_statuses(envelope)
+        except (AmbiguousOutcomeError, ProtocolError, ActionRejectedError, _NotSent) as exc:
+            logger.warning("modify of %s not confirmed: %s", [r.cid for r in batch], exc)
+            return
+        now = self._clock()
+        for i, r in enumerate(batch):
+            if i >= len(statuses):
+                continue
+            st = statuses[i]
+            if st.kind is ExchangeStatusKind.RESTING and st.exchange_order_id is not None:
+                self._feed("order", OrderUpdate(
+                    pair=r.pair, new_state=OrderState.OPEN, timestamp=now, client_order_id=r.cid,
+                    exchange_order_id=st.exchange_order_id, venue_status="open",
+                    amount=Decimal(r.order["s"]), price=Decimal(r.order["p"]),
+                ))
+            elif st.kind is ExchangeStatusKind.FILLED:
+                self._feed("order", _status_update(r, st, now))
+            elif st.kind is ExchangeStatusKind.ERROR:
+                logger.info("modify of %s refused: %s", r.cid, st.rejection.message if st.rejection else "")
+
+    # ------------------------------------------------------------------------------------- resolution
+
+    async def resolve_forever(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The resolver task: works through ambiguous actions until each order has a definitive answer."""
+        task_status.started()
+        while True:
+            if not self._ambiguous:
+                self._ambiguous_added = trio.Event()
+                await self._ambiguous_added.wait()
+                continue
+            await self._gate_open.wait()
+            for item in list(self._ambiguous):
+                try:
+                    done = await self._resolve_one(item)
+                except (TransportError, ProtocolError, VenueRejectedError) as exc:
+                    logger.info("resolution of nonce %s postponed: %s", item.nonce, exc)
+                    done = False
+                if done:
+                    self._ambiguous.remove(item)
+            if self._ambiguous:
+                await trio.sleep(self._resolve_interval)
+
+    async def _resolve_one(self, item: _Ambiguous) -> bool:
+        still: list[str] = []
+        for cid in item.cids:
+            answer = await self._info({"type": "orderStatus", "user": self._user, "oid": cid})
+            snapshot = parse_order_status_response(answer)
+            if snapshot is None:
+                still.append(cid)
+                continue
+            update = snapshot.to_update()
+            if update is not None:
+                self._feed("order", attrs.evolve(update, client_order_id=cid, pair=item.pair_of[cid]))
+        item.cids = still
+        if not still:
+            return True
+        if item.nonce_state is None:
+            item.nonce_state = await self._probe_nonce(item.nonce)
+        if item.nonce_state == "free":
+            self._fail_cids(item, "submission never landed (its nonce was consumed by a noop probe)")
+            return True
+        if item.nonce_state == "too_low":
+            # The nonce left the venue's window: the original cannot land any more, and it did not (not found).
+            self._fail_cids(item, "submission never landed (its nonce expired from the venue's window)")
+            return True
+        item.landed_polls += 1
+        if item.landed_polls > self._landed_polls:
+            self._fail_cids(item, "the action landed but the venue has no record of this order (refused)")
+            return True
+        for cid in still:
+            self._feed("not_found", cid)
+        return False
+
+    async def _probe_nonce(self, nonce: int) -> str:
+        """Send a ``noop`` with ``nonce``: "free" if accepted, "used" if already used, "too_low" if expired."""
+        try:
+            await self._sign_and_send(wire.noop_action(), nonce=nonce)
+        except ActionRejectedError as exc:
+            if exc.error.kind is ActionErrorKind.NONCE_DUPLICATE:
+                return "used"
+            if exc.error.kind in (ActionErrorKind.NONCE_TOO_LOW, ActionErrorKind.NONCE_WINDOW):
+                return "too_low"
+            raise TransportError(f"noop probe refused: {exc}") from exc
+        except AmbiguousOutcomeError as exc:
+            raise TransportError(f"noop probe ambiguous: {exc}") from exc
+        except _NotSent as exc:
+            raise TransportError(f"noop probe not sent: {exc}") from exc
+        return "free"
+
+    def _fail_cids(self, item: _Ambiguous, reason: str) -> None:
+        now = self._clock()
+        for cid in item.cids:
+            self._feed("order", OrderUpdate(pair=item.pair_of[cid], new_state=OrderState.FAILED, timestamp=now,
+                                            client_order_id=cid, reason=reason, venue_status="rejected"))
+
+    def add_unresolved(self, cids: Mapping[str, str]) -> None:
+        """Orders restored UNKNOWN from the journal (their nonce is unknown): resolve by asking only."""
+        if cids:
+            self._ambiguous.append(_Ambiguous(nonce=0, cids=list(cids), pair_of=dict(cids), nonce_state="used"))
+            self._ambiguous_added.set()
+
+    # -------------------------------------------------------------------------------------- statistics
+
+    def statistics(self) -> SubmitStats:
+        lat = sorted(self._latencies)
+        p50 = p99 = None
+        if lat:
+            p50 = lat[len(lat) // 2] * 1000
+            p99 = lat[min(len(lat) - 1, math.ceil(len(lat) * 0.99) - 1)] * 1000
+        return SubmitStats(
+            queued=self._rx.statistics().current_buffer_used + (self._carry is not None),
+            actions_sent=self._actions_sent,
+            orders_sent=self._orders_sent,
+            actions_in_flight=self._in_flight,
+            ambiguous_actions=self._ambiguous_total,
+            resends=self._resends,
+            unresolved=sum(len(a.cids) for a in self._ambiguous),
+            ack_latency_p50_ms=p50,
+            ack_latency_p99_ms=p99,
+        )
+
+
+def _status_update(r: PlaceRequest | ModifyRequest, st: OrderStatusResult, now: float) -> OrderUpdate:
+    if st.kind is ExchangeStatusKind.RESTING:
+        return OrderUpdate(pair=r.pair, new_state=OrderState.OPEN, timestamp=now, client_order_id=r.cid,
+                           exchange_order_id=st.exchange_order_id, venue_status="open")
+    if st.kind is ExchangeStatusKind.FILLED:
+        return OrderUpdate(pair=r.pair, new_state=OrderState.FILLED, timestamp=now, client_order_id=r.cid,
+                           exchange_order_id=st.exchange_order_id, venue_status="filled")
+    if st.kind is ExchangeStatusKind.ERROR:
+        rejection = st.rejection
+        return OrderUpdate(pair=r.pair, new_state=OrderState.FAILED, timestamp=now, client_order_id=r.cid,
+                           reason=rejection.message if rejection else "rejected",
+                           venue_status=rejection.venue_status.value if rejection else "rejected")
+    # waitingForFill / waitingForTrigger: accepted by the venue, not yet on the book.
+    return OrderUpdate(pair=r.pair, new_state=OrderState.OPEN, timestamp=now, client_order_id=r.cid,
+                       venue_status=st.kind.value)
