@@ -490,6 +490,8 @@ class WsSession:
         self._ready = False
         self._ready_changed = trio.Event()
         self._generation = 0
+        #: Generation of the current connection once it became ready (0 until then); reported by Disconnected.
+        self._ready_generation = 0
         self._closed = False
         self._events = SubscriptionStream(
             {"type": "connectionEvents"}, Delivery.DROP_OLDEST, self.settings.events_buffer
@@ -694,6 +696,7 @@ class WsSession:
         try:
             while True:
                 self._attempts += 1
+                self._ready_generation = 0
                 up_since: float | None = None
                 reason = "closed by the server"
                 try:
@@ -710,7 +713,8 @@ class WsSession:
                     if up_since is None:
                         self._connect_failures += 1
                         reason = f"connect failed: {type(exc).__name__}: {exc}"
-                generation = self._generation if self._ready else 0
+                # Not ``self._ready``: the task that noticed the loss has already cleared it.
+                generation = self._ready_generation
                 self._lose()
                 if up_since is not None:
                     self._disconnects += 1
@@ -803,6 +807,7 @@ class WsSession:
             missing = [s.subscription for s in self._subs.values() if not s.acked.is_set()]
             raise _ConnectionLost(f"no subscriptionResponse within {self.settings.ack_timeout} s for {missing}")
         self._generation += 1
+        self._ready_generation = self._generation
         self._set_ready(True)
         self._events._put_nowait(Ready(self._generation))
         log.info("ws %s: ready (generation %d, %d subscriptions)", self.url, self._generation, len(self._subs))
@@ -841,7 +846,7 @@ class WsSession:
             return
         try:
             frame = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than json's C stack allows
             self._bad_frame("not JSON", message)
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("channel"), str):
@@ -928,8 +933,9 @@ class WsSession:
         for prefix, accepted in (("Already subscribed:", True), ("Invalid subscription", False)):
             if text.startswith(prefix):
                 try:
-                    route = subscription_route(json.loads(text[len(prefix) :].strip()))
-                except (ValueError, TypeError, AttributeError):
+                    # The separator varies ("Invalid subscription: {json}" in the emulator, a space in older text).
+                    route = subscription_route(json.loads(text[len(prefix) :].lstrip(" :")))
+                except (ValueError, TypeError, AttributeError, RecursionError):
                     return
                 state = self._subs.get(route)
                 if state is not None:
