@@ -204,7 +204,7 @@ async def barrier(session: WsSession, conn: FakeConn, marker: str = "barrier") -
     Frames on one socket are handled in order, so when the marker arrives every earlier frame has been handled.
     The session must be subscribed to :data:`NOTIFY`.
     """
-    stream = session._subs[("notification", None)].stream
+    stream = session.stream(NOTIFY)
     await conn.push({"channel": "notification", "data": {"notification": marker}})
     while (await stream.receive())["notification"] != marker:
         pass
@@ -246,8 +246,8 @@ async def test_subscribe_returns_only_after_the_ack(clock: trio.testing.MockCloc
             assert streams == []  # no ack yet: subscribe() is still waiting
             await conn.ack(ETH_TRADES)
         (trades,) = streams
-        btc = session._subs[("l2Book", "BTC")].stream
-        user = session._subs[("userFills", USER.lower())].stream
+        btc = session.stream(BTC_BOOK)
+        user = session.stream(FILLS)
 
         await conn.push(book("ETH", 1))  # nobody subscribed to ETH's book
         await conn.push(trade("ETH", 7))
@@ -281,7 +281,7 @@ async def test_unsubscribe_sends_the_same_object_waits_for_its_ack_and_ends_the_
 ) -> None:
     async with session_for(venue, [BTC_BOOK, NOTIFY]) as session:
         conn = venue.conns[0]
-        stream = session._subs[("l2Book", "BTC")].stream
+        stream = session.stream(BTC_BOOK)
         venue.ack_subscriptions = False  # withhold the unsubscribe ack: unsubscribe() waits for it, bounded
         start = trio.current_time()
         async with trio.open_nursery() as nursery:
@@ -324,6 +324,37 @@ async def test_rejected_subscription_raises_and_is_not_kept(
         assert [m["subscription"] for m in conn2.sent("subscribe")] == [BTC_BOOK]
 
 
+async def test_refused_initial_subscription_is_dropped_and_its_stream_ended(
+    clock: trio.testing.MockClock, venue: FakeVenue
+) -> None:
+    venue.reject_coins = {"NOPE"}
+    bad = {"type": "l2Book", "coin": "NOPE"}
+    async with session_for(venue, [BTC_BOOK, bad]) as session:
+        assert session.subscriptions() == [BTC_BOOK]
+        with pytest.raises(ValueError, match="not subscribed"):
+            session.stream(bad)
+        event = await next_event(session)
+        assert isinstance(event, VenueErrorFrame) and "NOPE" in event.message
+        assert await next_event(session) == Ready(1)
+        # a subscription the venue starts refusing after a reconnect ends its stream instead of going quiet
+        btc = session.stream(BTC_BOOK)
+        venue.reject_coins = {"BTC"}
+        await venue.conns[0].close()
+        await venue.conn(1)
+        assert await session.wait_ready(1) == 2
+        assert session.subscriptions() == []
+        with pytest.raises(trio.EndOfChannel):
+            await btc.receive()
+
+
+async def test_stream_is_the_object_subscribe_returned(clock: trio.testing.MockClock, venue: FakeVenue) -> None:
+    async with session_for(venue) as session:
+        stream = await session.subscribe(ETH_TRADES)
+        assert session.stream({"type": "trades", "coin": "ETH"}) is stream
+        with pytest.raises(ValueError, match="not subscribed"):
+            session.stream(BTC_BOOK)
+
+
 async def test_subscription_routes_must_be_distinct(clock: trio.testing.MockClock, venue: FakeVenue) -> None:
     async with session_for(venue, [BTC_BOOK]) as session:
         with pytest.raises(ValueError, match="same route"):
@@ -342,7 +373,7 @@ async def test_reconnect_resubscribes_waits_for_every_ack_and_loses_nothing(
         events = session.connection_events()
         assert await events.receive() == Ready(1)
         conn1 = venue.conns[0]
-        user = session._subs[("userFills", USER.lower())].stream
+        user = session.stream(FILLS)
         for n in range(5):
             await conn1.push(fills(n))
         venue.ack_subscriptions = False
@@ -649,7 +680,7 @@ async def test_at_most_max_posts_in_flight(clock: trio.testing.MockClock, venue:
 async def test_conflating_stream_keeps_only_the_latest(clock: trio.testing.MockClock, venue: FakeVenue) -> None:
     async with session_for(venue, [BTC_BOOK, NOTIFY]) as session:
         conn = venue.conns[0]
-        stream = session._subs[("l2Book", "BTC")].stream
+        stream = session.stream(BTC_BOOK)
         for n in range(10):
             await conn.push(book("BTC", n))
         await barrier(session, conn)
@@ -665,7 +696,7 @@ async def test_drop_oldest_stream_keeps_the_newest_and_counts_drops(
 ) -> None:
     async with session_for(venue, [ETH_TRADES, NOTIFY], market_buffer=4) as session:
         conn = venue.conns[0]
-        stream = session._subs[("trades", "ETH")].stream
+        stream = session.stream(ETH_TRADES)
         for n in range(10):
             await conn.push(trade("ETH", n))
         await barrier(session, conn)
@@ -679,7 +710,7 @@ async def test_lossless_stream_applies_backpressure_and_never_goes_stale(
 ) -> None:
     async with session_for(venue, [FILLS], user_buffer=2) as session:
         conn = venue.conns[0]
-        stream = session._subs[("userFills", USER.lower())].stream
+        stream = session.stream(FILLS)
         for n in range(40):
             await conn.push(fills(n))
         await trio.sleep(1)
@@ -720,7 +751,7 @@ BAD_FRAMES = [
 async def test_malformed_frames_are_counted_and_never_fatal(clock: trio.testing.MockClock, venue: FakeVenue) -> None:
     async with session_for(venue, [BTC_BOOK, NOTIFY]) as session:
         conn = venue.conns[0]
-        stream = session._subs[("l2Book", "BTC")].stream
+        stream = session.stream(BTC_BOOK)
         await conn.push(BANNER)
         for frame in BAD_FRAMES:
             await conn.push(frame)

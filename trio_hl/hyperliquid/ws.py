@@ -596,6 +596,14 @@ class WsSession:
     def subscriptions(self) -> list[dict[str, Any]]:
         return [dict(s.subscription) for s in self._subs.values()]
 
+    def stream(self, subscription: Mapping[str, Any]) -> SubscriptionStream:
+        """The stream of a registered subscription, e.g. one passed to ``open_ws_session(subscriptions=…)``
+        (the same object :meth:`subscribe` returned).  ``ValueError`` if it is not registered."""
+        state = self._subs.get(subscription_route(subscription))
+        if state is None:
+            raise ValueError(f"not subscribed: {dict(subscription)!r}")
+        return state.stream
+
     async def post(
         self,
         request_type: Literal["info", "action"],
@@ -806,6 +814,14 @@ class WsSession:
         if ack_scope.cancelled_caught:
             missing = [s.subscription for s in self._subs.values() if not s.acked.is_set()]
             raise _ConnectionLost(f"no subscriptionResponse within {self.settings.ack_timeout} s for {missing}")
+        # A subscription the venue refused on this connection (one registered before it, or resent after a
+        # reconnect) is dropped and its stream ended: an open stream that can never carry data would hide the
+        # refusal.  A subscribe() call waiting on it still raises VenueRejectedError.
+        for route, state in list(self._subs.items()):
+            if state.rejected is not None:
+                log.warning("ws %s: subscription refused, dropped: %s", self.url, state.rejected)
+                del self._subs[route]
+                state.stream._close()
         self._generation += 1
         self._ready_generation = self._generation
         self._set_ready(True)
