@@ -3,7 +3,8 @@
 import trio_hl
 
 EXPECTED = {
-    "AmbiguousOutcomeError", "ConfigError", "InvalidOrderError", "LateFill", "OrderAnomaly", "OrderCancelled",
+    "AmbiguousOutcomeError", "ConfigError", "ConnectorConfig", "ConnectorHealth", "HyperliquidConnector",
+    "open_connector", "InvalidOrderError", "LateFill", "OrderAnomaly", "OrderCancelled",
     "OrderCreated", "OrderFailed", "OrderFilled", "OrderLost", "OrderModified", "OrderParams",
     "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction", "ProtocolError",
     "RateLimitedError", "RiskLimitError", "ServerError", "Side", "TimeInForce", "TradeUpdate", "TradingRule",

@@ -39,12 +39,17 @@ from trio_hl.errors import (
     VenueRejectedError,
     WireFormatError,
 )
+from trio_hl.hyperliquid.config import ConnectorConfig
+from trio_hl.hyperliquid.connector import ConnectorHealth, HyperliquidConnector, open_connector
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AmbiguousOutcomeError",
     "ConfigError",
+    "ConnectorConfig",
+    "ConnectorHealth",
+    "HyperliquidConnector",
     "InvalidOrderError",
     "LateFill",
     "OrderAnomaly",
@@ -75,4 +80,5 @@ __all__ = [
     "VenueRejectedError",
     "WireFormatError",
     "__version__",
+    "open_connector",
 ]

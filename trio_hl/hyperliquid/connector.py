@@ -139,6 +139,11 @@ class HyperliquidConnector:
         self._session: WsSession | None = None
         self._last_fill_ms = 0
         self._ws_generation_seen = 0
+        #: Exchange ids a modify replaces.  Hyperliquid reports a modify as ``canceled`` for the old oid plus the
+        #: order under a new oid; that cancel (which may arrive before the modify's own answer) is not the order's
+        #: end.  Cleared for an id whose modify failed.
+        self._replaced_eids: dict[str, str] = {}
+        self.modify_cancel_legs = 0
         self.submit = SubmitWorker(
             submit_rx,
             signer=signer,
@@ -151,6 +156,8 @@ class HyperliquidConnector:
             feed=self._feed,
             before_send=self._flush_journal,
             clock=clock,
+            requeue=self._queue,
+            still_wanted=self._still_wanted,
             max_batch=config.max_batch,
             max_in_flight=config.max_actions_in_flight,
         )
@@ -177,7 +184,7 @@ class HyperliquidConnector:
         """Queue a cancel by client order id.  Returns False if there is nothing to cancel (unknown id, already
         terminal, or known FILLED).  The outcome arrives as an event (``OrderCancelled`` or a fill)."""
         order = self._tracker.get(client_order_id)
-        if order is None or (order.pair != pair and self.registry.by_pair(pair).name != order.pair):
+        if order is None or order.pair != self._pair_name(pair):
             return False
         if not self._tracker.start_cancel(client_order_id):
             return False
@@ -219,6 +226,8 @@ class HyperliquidConnector:
         )
         asset, prep = self._prepare(order.side, params)
         draft = attrs.evolve(order, amount=prep.amount, price=prep.price)
+        if order.exchange_order_id is not None:
+            self._replaced_eids[order.exchange_order_id] = client_order_id
         self._queue(ModifyRequest(client_order_id, order.pair, order_to_wire(draft, asset, None, None, False)))
 
     def events(self, buffer: int | None = None) -> trio.MemoryReceiveChannel[Event]:
@@ -302,6 +311,12 @@ class HyperliquidConnector:
 
     # ==================================================================================== internals
 
+    def _pair_name(self, pair: str) -> str | None:
+        try:
+            return self.registry.by_pair(pair).name
+        except (KeyError, ValueError, ConfigError):
+            return None
+
     def _prepare(self, side: Side, params: OrderParams) -> tuple[AssetInfo, Any]:
         if not isinstance(params, OrderParams):
             raise InvalidOrderError(f"expected OrderParams, got {type(params).__name__}")
@@ -365,7 +380,12 @@ class HyperliquidConnector:
     def _feed(self, kind: str, value: Any) -> list[Event]:
         tracker = self._tracker
         if kind == "order":
-            events = tracker.process_order_update(value)
+            update: OrderUpdate = value
+            if (update.new_state is OrderState.CANCELED and update.exchange_order_id is not None
+                    and update.exchange_order_id in self._replaced_eids):
+                self.modify_cancel_legs += 1
+                return []
+            events = tracker.process_order_update(update)
         elif kind == "trade":
             trade: TradeUpdate = value
             ms = int(trade.timestamp * 1000)
@@ -373,6 +393,11 @@ class HyperliquidConnector:
             events = tracker.process_trade_update(trade)
         elif kind == "not_found":
             events = tracker.process_not_found(value)
+        elif kind == "modify_failed":
+            for eid, cid in list(self._replaced_eids.items()):
+                if cid == value:
+                    del self._replaced_eids[eid]
+            return []
         elif kind == "cancel_rejected":
             events = tracker.process_cancel_rejected(value[0], value[1])
         else:  # pragma: no cover - programming error
@@ -380,6 +405,11 @@ class HyperliquidConnector:
         if events:
             self._fanout.publish(events)
         return events
+
+    def _still_wanted(self, cid: str) -> bool:
+        order = self._tracker.get(cid)
+        return order is not None and not order.cancel_requested and order.state in (
+            OrderState.UNKNOWN, OrderState.PENDING_CREATE)
 
     def _is_ours(self, trade: TradeUpdate) -> bool:
         t = self._tracker
@@ -513,21 +543,34 @@ class HyperliquidConnector:
             for order in self._tracker.lost_orders():
                 if not order.cancel_requested:
                     self.cancel(order.pair, order.client_order_id)
-            last = self._counters.last_user_frame
-            stale = last is None or trio.current_time() - last > cfg.stale_after
-            if stale and self.submit.gate_open:
-                # Nothing heard on the user stream for a while: ask about every live order directly.
-                live = [o for o in self._tracker.active_orders()
-                        if o.state not in (OrderState.PENDING_CREATE, OrderState.UNKNOWN)]
+            session = self._session
+            stale = session is None or not session.is_ready
+            if self.submit.gate_open:
                 try:
-                    await gap_fill(
-                        self._rest.info, user=self.user, since_ms=self._last_fill_ms, orders=live, feed=self._feed,
-                        coin_to_pair=self.registry.coin_to_pair, counters=self._counters,
-                    )
-                except (TransportError, ProtocolError) as exc:
+                    await self._check_open_orders()
+                except (TransportError, ProtocolError, VenueRejectedError) as exc:
                     logger.info("reconcile poll failed: %s", exc)
             interval = cfg.reconcile_interval / (4 if stale else 1)
             await trio.sleep(min(interval, 1.0) if self._tracker.awaiting_fills() else interval)
+
+    async def _check_open_orders(self) -> None:
+        """One ``openOrders`` call (cheap, weight 20) finds live orders the streams may have missed news of: any
+        order we believe live for a while that the venue no longer lists gets an ``orderStatus`` poll."""
+        horizon = self._clock() - self.config.reconcile_interval
+        live = [o for o in self._tracker.active_orders()
+                if o.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL)
+                and o.last_update < horizon]
+        if not live:
+            return
+        listed = await self._rest.info.open_orders(self.user)
+        on_venue = {str(o.get("cloid")) for o in listed if isinstance(o, dict)}
+        on_venue |= {str(o.get("oid")) for o in listed if isinstance(o, dict)}
+        missing = [o for o in live if o.client_order_id not in on_venue and o.exchange_order_id not in on_venue]
+        if missing:
+            await gap_fill(
+                self._rest.info, user=self.user, since_ms=self._last_fill_ms, orders=missing, feed=self._feed,
+                coin_to_pair=self.registry.coin_to_pair, counters=self._counters,
+            )
 
     async def _flush_forever(self) -> None:
         while True:

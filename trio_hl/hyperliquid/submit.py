@@ -100,6 +100,7 @@ class SubmitStats:
     actions_in_flight: int
     ambiguous_actions: int
     resends: int
+    resubmitted: int
     unresolved: int
     ack_latency_p50_ms: float | None
     ack_latency_p99_ms: float | None
@@ -115,6 +116,8 @@ class _Ambiguous:
     #: None until the noop probe answered; then "free" (original cannot land) or "used" (it landed).
     nonce_state: str | None = None
     landed_polls: int = 0
+    #: The placements themselves (absent for orders restored from the journal): re-sent once proven not landed.
+    requests: dict[str, PlaceRequest] = attrs.field(factory=dict)
 
 
 class _NotSent(Exception):
@@ -149,6 +152,8 @@ class SubmitWorker:
         feed: Apply,
         before_send: Callable[[], Awaitable[None]],
         clock: Callable[[], float],
+        requeue: Callable[[SubmitRequest], None] | None = None,
+        still_wanted: Callable[[str], bool] | None = None,
         max_batch: int = 40,
         max_in_flight: int = 8,
         backoff: BackoffPolicy | None = None,
@@ -165,6 +170,9 @@ class SubmitWorker:
         self._info = info
         self._feed = feed
         self._before_send = before_send
+        self._requeue = requeue
+        self._still_wanted = still_wanted if still_wanted is not None else (lambda _cid: True)
+        self._resubmitted = 0
         self._clock = clock
         self._max_batch = max(1, min(max_batch, 1000))
         self._slots = trio.Semaphore(max(1, max_in_flight))
@@ -347,7 +355,8 @@ class SubmitWorker:
                                             client_order_id=r.cid, reason=reason))
         self._ambiguous.append(_Ambiguous(nonce=nonce, cids=[r.cid for r in batch],
                                           pair_of={r.cid: r.pair for r in batch},
-                                          nonce_state=None if nonce else "used"))
+                                          nonce_state=None if nonce else "used",
+                                          requests={r.cid: r for r in batch}))
         self._ambiguous_added.set()
 
     async def _cancel(self, batch: list[CancelRequest]) -> None:
@@ -385,22 +394,38 @@ class SubmitWorker:
             statuses = parse_exchange_order_statuses(envelope)
         except (AmbiguousOutcomeError, ProtocolError, ActionRejectedError, _NotSent) as exc:
             logger.warning("modify of %s not confirmed: %s", [r.cid for r in batch], exc)
+            for r in batch:
+                await self._modify_failed(r)
             return
         now = self._clock()
         for i, r in enumerate(batch):
-            if i >= len(statuses):
-                continue
-            st = statuses[i]
-            if st.kind is ExchangeStatusKind.RESTING and st.exchange_order_id is not None:
+            st = statuses[i] if i < len(statuses) else None
+            if st is not None and st.kind is ExchangeStatusKind.RESTING and st.exchange_order_id is not None:
                 self._feed("order", OrderUpdate(
                     pair=r.pair, new_state=OrderState.OPEN, timestamp=now, client_order_id=r.cid,
                     exchange_order_id=st.exchange_order_id, venue_status="open",
                     amount=Decimal(r.order["s"]), price=Decimal(r.order["p"]),
                 ))
-            elif st.kind is ExchangeStatusKind.FILLED:
+            elif st is not None and st.kind is ExchangeStatusKind.FILLED:
                 self._feed("order", _status_update(r, st, now))
-            elif st.kind is ExchangeStatusKind.ERROR:
-                logger.info("modify of %s refused: %s", r.cid, st.rejection.message if st.rejection else "")
+            else:
+                if st is not None and st.rejection is not None:
+                    logger.info("modify of %s refused: %s", r.cid, st.rejection.message)
+                await self._modify_failed(r)
+
+    async def _modify_failed(self, r: ModifyRequest) -> None:
+        """A modify that did not (certainly) apply: the venue did not cancel the old order on our behalf, so the
+        connector stops ignoring cancels of its id, and the order's real status is fetched."""
+        self._feed("modify_failed", r.cid)
+        try:
+            answer = await self._info({"type": "orderStatus", "user": self._user, "oid": r.cid})
+            snapshot = parse_order_status_response(answer)
+        except (TransportError, ProtocolError, VenueRejectedError) as exc:
+            logger.info("status of %s after a failed modify not known yet: %s", r.cid, exc)
+            return
+        update = None if snapshot is None else snapshot.to_update()
+        if update is not None:
+            self._feed("order", attrs.evolve(update, client_order_id=r.cid, pair=r.pair))
 
     # ------------------------------------------------------------------------------------- resolution
 
@@ -441,11 +466,13 @@ class SubmitWorker:
         if item.nonce_state is None:
             item.nonce_state = await self._probe_nonce(item.nonce)
         if item.nonce_state == "free":
-            self._fail_cids(item, "submission never landed (its nonce was consumed by a noop probe)")
+            # Proven: the original can never land.  The intent is still the user's, so send it again (a fresh
+            # nonce; no duplicate is possible) unless they asked to cancel it meanwhile.
+            self._resubmit_or_fail(item, "submission never landed (its nonce was consumed by a noop probe)")
             return True
         if item.nonce_state == "too_low":
             # The nonce left the venue's window: the original cannot land any more, and it did not (not found).
-            self._fail_cids(item, "submission never landed (its nonce expired from the venue's window)")
+            self._resubmit_or_fail(item, "submission never landed (its nonce expired from the venue's window)")
             return True
         item.landed_polls += 1
         if item.landed_polls > self._landed_polls:
@@ -470,6 +497,19 @@ class SubmitWorker:
         except _NotSent as exc:
             raise TransportError(f"noop probe not sent: {exc}") from exc
         return "free"
+
+    def _resubmit_or_fail(self, item: _Ambiguous, reason: str) -> None:
+        failed: list[str] = []
+        for cid in item.cids:
+            request = item.requests.get(cid)
+            if request is not None and self._requeue is not None and self._still_wanted(cid):
+                self._resubmitted += 1
+                self.note_placing(cid)
+                self._requeue(request)
+            else:
+                failed.append(cid)
+        item.cids = failed
+        self._fail_cids(item, reason)
 
     def _fail_cids(self, item: _Ambiguous, reason: str) -> None:
         now = self._clock()
@@ -498,6 +538,7 @@ class SubmitWorker:
             actions_in_flight=self._in_flight,
             ambiguous_actions=self._ambiguous_total,
             resends=self._resends,
+            resubmitted=self._resubmitted,
             unresolved=sum(len(a.cids) for a in self._ambiguous),
             ack_latency_p50_ms=p50,
             ack_latency_p99_ms=p99,
