@@ -1,0 +1,321 @@
+"""The submit worker with a scripted venue: batching, answer mapping, retries of what never landed, and the
+resolution of ambiguous submissions (orderStatus, then a same-nonce noop).  Mock clock: no real waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+from trio_hl.core.types import OrderState
+from trio_hl.core.updates import OrderUpdate
+from trio_hl.errors import AmbiguousOutcomeError, RateLimitedError, TransportError
+from trio_hl.hyperliquid import wire
+from trio_hl.hyperliquid.nonce import NonceService
+from trio_hl.hyperliquid.signing import LocalSigner
+from trio_hl.hyperliquid.submit import CancelRequest, PlaceRequest, SubmitRequest, SubmitWorker
+
+SIGNER = LocalSigner.generate()
+
+
+def place(i: int) -> PlaceRequest:
+    cid = f"0x{i:032x}"
+    order = wire.order_wire(0, True, Decimal(100 + i), Decimal(1), False, wire.limit_order_type("Gtc"), cid)
+    return PlaceRequest(cid, "BTC", order)
+
+
+def ok_orders(statuses: list[Any]) -> dict[str, Any]:
+    return {"status": "ok", "response": {"type": "order", "data": {"statuses": statuses}}}
+
+
+def unknown_oid() -> dict[str, Any]:
+    return {"status": "unknownOid"}
+
+
+def found(cid: str, oid: int, status: str = "open") -> dict[str, Any]:
+    return {"status": "order", "order": {"order": {
+        "coin": "BTC", "side": "B", "limitPx": "100", "sz": "1", "oid": oid, "timestamp": 1, "origSz": "1",
+        "cloid": cid}, "status": status, "statusTimestamp": 2}}
+
+
+@attrs.define
+class Venue:
+    """Scripted ``send_action``/``info``: ``on_action(action, nonce)`` returns an envelope or raises."""
+
+    on_action: Callable[[dict[str, Any], int], dict[str, Any]]
+    on_info: Callable[[Mapping[str, Any]], Any] = lambda req: unknown_oid()
+    actions: list[tuple[str, int, int]] = attrs.field(factory=list)  # (type, nonce, items)
+    infos: list[Mapping[str, Any]] = attrs.field(factory=list)
+
+    async def send_action(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        action = body["action"]
+        items = len(action.get("orders", action.get("cancels", action.get("modifies", []))))
+        self.actions.append((action["type"], body["nonce"], items))
+        await trio.lowlevel.checkpoint()
+        return self.on_action(action, body["nonce"])
+
+    async def info(self, req: Mapping[str, Any]) -> Any:
+        self.infos.append(req)
+        await trio.lowlevel.checkpoint()
+        return self.on_info(req)
+
+
+@attrs.define
+class Harness:
+    venue: Venue
+    worker: SubmitWorker
+    send: trio.MemorySendChannel[SubmitRequest]
+    fed: list[tuple[str, Any]]
+    wanted: dict[str, bool]
+
+    def updates(self) -> list[OrderUpdate]:
+        return [v for k, v in self.fed if k == "order"]
+
+    def states(self, cid: str) -> list[OrderState]:
+        return [u.new_state for u in self.updates() if u.client_order_id == cid]
+
+
+async def start(nursery: trio.Nursery, venue: Venue, *, max_batch: int = 40) -> Harness:
+    send, receive = trio.open_memory_channel[SubmitRequest](10_000)
+    fed: list[tuple[str, Any]] = []
+    wanted: dict[str, bool] = {}
+
+    def feed(kind: str, value: Any) -> list[Any]:
+        fed.append((kind, value))
+        return []
+
+    async def nothing() -> None:
+        await trio.lowlevel.checkpoint()
+
+    clock_ms = [1_700_000_000_000]
+
+    def tick() -> int:
+        clock_ms[0] += 1
+        return clock_ms[0]
+
+    worker = SubmitWorker(
+        receive, signer=SIGNER, nonces=NonceService(tick), is_mainnet=False, vault_address=None, user="0xabc",
+        send_action=venue.send_action, info=venue.info, feed=feed, before_send=nothing, clock=trio.current_time,
+        max_batch=max_batch, requeue=send.send_nowait, still_wanted=lambda cid: wanted.get(cid, True),
+    )
+    await nursery.start(worker.run)
+    await nursery.start(worker.resolve_forever)
+    worker.open_gate()
+    return Harness(venue, worker, send, fed, wanted)
+
+
+async def queue(h: Harness, requests: list[PlaceRequest]) -> None:
+    for r in requests:
+        h.worker.note_placing(r.cid)
+        h.send.send_nowait(r)
+
+
+async def test_queued_orders_are_batched_and_answers_mapped(autojump_clock: trio.testing.MockClock) -> None:
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        statuses: list[Any] = []
+        for o in action["orders"]:
+            n = int(o["c"], 16)
+            if n % 3 == 0:
+                statuses.append({"resting": {"oid": 1000 + n, "cloid": o["c"]}})
+            elif n % 3 == 1:
+                statuses.append({"filled": {"totalSz": "1", "avgPx": "100", "oid": 1000 + n}})
+            else:
+                statuses.append({"error": "Order must have minimum value of $10. asset=0"})
+        return ok_orders(statuses)
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer))
+        reqs = [place(i) for i in range(100)]
+        await queue(h, reqs)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [n for _, _, n in h.venue.actions] == [40, 40, 20]
+    assert len({nonce for _, nonce, _ in h.venue.actions}) == 3
+    for i, r in enumerate(reqs):
+        expected = [OrderState.OPEN, OrderState.FILLED, OrderState.FAILED][i % 3]
+        assert h.states(r.cid) == [expected]
+    failed = [u for u in h.updates() if u.new_state is OrderState.FAILED]
+    assert failed[0].reason == "Order must have minimum value of $10. asset=0"
+    assert h.worker.statistics().orders_sent == 100
+
+
+async def test_not_sent_and_refused_nonces_are_resent_never_failed(autojump_clock: trio.testing.MockClock) -> None:
+    script: list[Any] = [TransportError("connect refused"), RateLimitedError("429"),
+                         {"status": "err", "response": "Invalid nonce: duplicate nonce 5"}]
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        if script:
+            step = script.pop(0)
+            if isinstance(step, Exception):
+                raise step
+            return step  # type: ignore[no-any-return]
+        return ok_orders([{"resting": {"oid": 7}}])
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer))
+        r = place(1)
+        await queue(h, [r])
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(30)
+        nursery.cancel_scope.cancel()
+    assert len(h.venue.actions) == 4
+    assert len({n for _, n, _ in h.venue.actions}) == 4  # every attempt re-signed with a fresh nonce
+    assert h.states(r.cid) == [OrderState.OPEN]
+    assert h.worker.statistics().resends == 3
+
+
+async def test_ambiguous_order_found_by_status_is_not_probed(autojump_clock: trio.testing.MockClock) -> None:
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        raise AmbiguousOutcomeError("read timeout")
+
+    r = place(1)
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(r.cid, 99)))
+        await queue(h, [r])
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    assert h.states(r.cid) == [OrderState.UNKNOWN, OrderState.OPEN]
+    assert [t for t, _, _ in h.venue.actions] == ["order"]  # no noop, no resubmission
+    assert h.worker.statistics().unresolved == 0
+
+
+async def test_not_found_then_noop_accepted_means_never_landed_and_is_resent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        if action["type"] == "noop":
+            return {"status": "ok", "response": {"type": "default"}}
+        if len([a for a in venue.actions if a[0] == "order"]) == 1:
+            raise AmbiguousOutcomeError("connection lost after sending")
+        return ok_orders([{"resting": {"oid": 5}}])
+
+    venue = Venue(answer)
+    r = place(1)
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, venue)
+        await queue(h, [r])
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    kinds = [(t, n) for t, n, _ in venue.actions]
+    assert [t for t, _ in kinds] == ["order", "noop", "order"]
+    assert kinds[1][1] == kinds[0][1]  # the probe reuses the ambiguous action's nonce
+    assert kinds[2][1] != kinds[0][1]
+    assert h.states(r.cid) == [OrderState.UNKNOWN, OrderState.OPEN]
+    assert h.worker.statistics().resubmitted == 1
+
+
+async def test_never_landed_but_cancelled_meanwhile_fails_instead(autojump_clock: trio.testing.MockClock) -> None:
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        if action["type"] == "noop":
+            return {"status": "ok", "response": {"type": "default"}}
+        raise AmbiguousOutcomeError("timeout")
+
+    r = place(1)
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer))
+        h.wanted[r.cid] = False
+        await queue(h, [r])
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    assert h.states(r.cid) == [OrderState.UNKNOWN, OrderState.FAILED]
+    assert "never landed" in (h.updates()[-1].reason or "")
+
+
+async def test_noop_refused_as_duplicate_means_landed_keep_asking(autojump_clock: trio.testing.MockClock) -> None:
+    r = place(1)
+    polls = {"n": 0}
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        if action["type"] == "noop":
+            return {"status": "err", "response": f"Invalid nonce: duplicate nonce {nonce}"}
+        raise AmbiguousOutcomeError("timeout")
+
+    def info(req: Mapping[str, Any]) -> Any:
+        polls["n"] += 1
+        return found(r.cid, 42, "filled") if polls["n"] >= 3 else unknown_oid()
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=info))
+        await queue(h, [r])
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(10)
+        nursery.cancel_scope.cancel()
+    assert [t for t, _, _ in h.venue.actions] == ["order", "noop"]  # landed: never resubmitted
+    assert h.states(r.cid) == [OrderState.UNKNOWN, OrderState.FILLED]
+    assert [k for k, _ in h.fed].count("not_found") == 2  # two unanswered polls before it was found
+
+
+async def test_landed_but_never_found_is_failed_after_bounded_polls(autojump_clock: trio.testing.MockClock) -> None:
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        if action["type"] == "noop":
+            return {"status": "err", "response": f"Invalid nonce: duplicate nonce {nonce}"}
+        raise AmbiguousOutcomeError("timeout")
+
+    r = place(1)
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer))
+        await queue(h, [r])
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(60)
+        nursery.cancel_scope.cancel()
+    assert h.states(r.cid) == [OrderState.UNKNOWN, OrderState.FAILED]
+    assert "no record" in (h.updates()[-1].reason or "")
+    assert [t for t, _, _ in h.venue.actions] == ["order", "noop"]
+
+
+async def test_cancel_waits_for_its_placement_answer(autojump_clock: trio.testing.MockClock) -> None:
+    release = trio.Event()
+    order: list[str] = []
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        order.append(action["type"])
+        if action["type"] == "cancelByCloid":
+            return {"status": "ok", "response": {"type": "cancel", "data": {"statuses": ["success"]}}}
+        return ok_orders([{"resting": {"oid": 1}}])
+
+    class SlowVenue(Venue):
+        async def send_action(self, body: Mapping[str, Any]) -> dict[str, Any]:
+            if body["action"]["type"] == "order":
+                await release.wait()
+            return answer(body["action"], body["nonce"])
+
+    venue = SlowVenue(answer)
+    r = place(1)
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, venue)
+        await queue(h, [r])
+        h.send.send_nowait(CancelRequest(r.cid, "BTC", 0))
+        await trio.testing.wait_all_tasks_blocked()
+        assert order == []  # the cancel did not overtake the placement
+        release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert order == ["order", "cancelByCloid"]
+
+
+@pytest.mark.parametrize("answered", [0, 1])
+async def test_fewer_statuses_than_orders_are_resolved_by_asking(
+    answered: int, autojump_clock: trio.testing.MockClock,
+) -> None:
+    reqs = [place(1), place(2)]
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return ok_orders([{"resting": {"oid": 1}}][:answered])
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(str(req["oid"]), 9)))
+        await queue(h, reqs)
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    for r in reqs[answered:]:
+        assert h.states(r.cid) == [OrderState.OPEN]
+    assert [t for t, _, _ in h.venue.actions] == ["order"]
