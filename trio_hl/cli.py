@@ -14,7 +14,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trio-hl", description="Trio-native Hyperliquid toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the market-making demo against the embedded emulator")
+    _add_demo_command(sub)
     _add_event_commands(sub)
     return parser
 
@@ -22,12 +22,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        print("trio-hl demo: the market-making demo is not built yet; available today: the wire, signing "
-              "and nonce modules (see README).")
-        return 0
+        from trio_hl.demo.runner import demo_main
+
+        return demo_main(args)
     if args.command in ("record", "orders", "fills"):
         return _run_event_command(args)
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``demo``: the market maker against the embedded emulator (or ``--base-url``); see ``trio_hl.demo``."""
+    from trio_hl.demo.runner import add_demo_arguments
+
+    demo = sub.add_parser("demo", help="run the market-making demo against the embedded emulator",
+                          description="Quote both sides of one pair with a small market maker, show a live view, "
+                                      "publish events over ZMQ; Ctrl-C (or --duration) cancels everything and "
+                                      "prints a summary.")
+    add_demo_arguments(demo)
 
 
 def _add_event_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
