@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -30,10 +31,11 @@ import httpx
 import trio
 
 from trio_hl.core.book import OrderBook
-from trio_hl.core.events import Event
+from trio_hl.core.events import Event, LateFill, OrderCancelled, OrderFailed, OrderFilled, OrderPartiallyFilled
 from trio_hl.core.fanout import EventFanout
 from trio_hl.core.journal import Journal
 from trio_hl.core.order import InFlightOrder
+from trio_hl.core.risk import RiskBreach, RiskBreachError, RiskLimits, RiskManager
 from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import OrderParams, OrderState, OrderType, Side
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
@@ -61,6 +63,10 @@ from trio_hl.hyperliquid.ws import Disconnected, Ready, WsSession, WsSettings, s
 __all__ = ["ConnectorHealth", "HyperliquidConnector", "open_connector"]
 
 logger = logging.getLogger("trio_hl.connector")
+
+_ZERO = Decimal(0)
+_FILL_EVENTS = (OrderPartiallyFilled, OrderFilled, LateFill)
+_TERMINAL_EVENTS = (OrderFilled, OrderCancelled, OrderFailed)
 
 
 class SubmitQueueFullError(TrioHLError):
@@ -118,6 +124,7 @@ class HyperliquidConnector:
         tracker: OrderTracker,
         journal: Journal | None,
         clock: Callable[[], float],
+        risk: RiskLimits | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -144,6 +151,14 @@ class HyperliquidConnector:
         #: end.  Cleared for an id whose modify failed.
         self._replaced_eids: dict[str, str] = {}
         self.modify_cancel_legs = 0
+        #: Pre-trade risk limits (None: no checks).  Limits can be replaced at run time: ``conn.risk.update(...)``.
+        self.risk: RiskManager | None = RiskManager(risk) if risk is not None else None
+        #: The most recent refusals (a strategy can inspect them; each one was also raised at the call).
+        self.risk_breaches: list[RiskBreach] = []
+        self._positions: dict[str, Decimal] = {}
+        self._open_by_pair: Counter[str] = Counter()
+        self._pending_amount: dict[tuple[str, Side], Decimal] = {}
+        self._counted: set[str] = set()
         self.submit = SubmitWorker(
             submit_rx,
             signer=signer,
@@ -347,9 +362,9 @@ class HyperliquidConnector:
                 cid = wire.validate_cloid(cid)
             except (InvalidOrderError, ValueError) as exc:
                 raise InvalidOrderError(f"client_order_id must be '0x' + 32 hex digits, got {cid!r}") from exc
-        stats = self._submit_tx.statistics()
-        if stats.current_buffer_used >= stats.max_buffer_size:
-            raise SubmitQueueFullError(f"submit queue full ({stats.max_buffer_size} orders waiting)")
+        if self._tracker.get(cid) is not None:
+            raise InvalidOrderError(f"client_order_id {cid} is already tracked")
+        self._risk_check(side, params, asset, prep)
         now = self._clock()
         order = InFlightOrder(
             client_order_id=cid,
@@ -364,11 +379,14 @@ class HyperliquidConnector:
             last_update=now,
         )
         wire_order = order_to_wire(order, asset, prep.trigger_price, params.trigger_kind, params.trigger_is_market)
+        # Queue first (it is the step that can refuse: a full queue), then track.  Both happen in this one
+        # synchronous call, so the submit worker can never see the request before the order is tracked.
+        self._queue(PlaceRequest(cid, asset.name, wire_order))
+        self.submit.note_placing(cid)
+        self._count_open(order)
         events = self._tracker.start_tracking(order)
         if events:
-            self._fanout.publish(events)
-        self.submit.note_placing(cid)
-        self._queue(PlaceRequest(cid, asset.name, wire_order))
+            self._publish(events)
         return cid
 
     def _queue(self, request: SubmitRequest) -> None:
@@ -403,8 +421,64 @@ class HyperliquidConnector:
         else:  # pragma: no cover - programming error
             raise ValueError(f"unknown feed kind {kind!r}")
         if events:
-            self._fanout.publish(events)
+            self._publish(events)
         return events
+
+    def _publish(self, events: list[Event]) -> None:
+        """Every event goes out through here: exposure bookkeeping (for risk checks and ``position()``), then the
+        fan-out to ``events()`` subscribers."""
+        for event in events:
+            trade = getattr(event, "trade", None)
+            order = self._tracker.get(event.client_order_id)
+            if trade is not None and order is not None and isinstance(event, _FILL_EVENTS):
+                signed = trade.fill_amount if order.side is Side.BUY else -trade.fill_amount
+                self._positions[order.pair] = self._positions.get(order.pair, _ZERO) + signed
+                key = (order.pair, order.side)
+                self._pending_amount[key] = max(_ZERO, self._pending_amount.get(key, _ZERO) - trade.fill_amount)
+            if isinstance(event, _TERMINAL_EVENTS) and order is not None and event.client_order_id in self._counted:
+                self._counted.discard(event.client_order_id)
+                self._open_by_pair[order.pair] -= 1
+                key = (order.pair, order.side)
+                rest = max(_ZERO, order.amount - order.executed_amount)
+                self._pending_amount[key] = max(_ZERO, self._pending_amount.get(key, _ZERO) - rest)
+        self._fanout.publish(events)
+
+    def _count_open(self, order: InFlightOrder) -> None:
+        self._counted.add(order.client_order_id)
+        self._open_by_pair[order.pair] += 1
+        key = (order.pair, order.side)
+        self._pending_amount[key] = self._pending_amount.get(key, _ZERO) + order.amount
+
+    def position(self, pair: str) -> Decimal:
+        """Signed position in base units: the venue's at startup plus every fill seen since (perps and spot)."""
+        name = self._pair_name(pair)
+        return self._positions.get(name or pair, _ZERO)
+
+    def _risk_check(self, side: Side, params: OrderParams, asset: AssetInfo, prep: Any) -> None:
+        risk = self.risk
+        if risk is None:
+            return
+        pair = asset.name
+        try:
+            risk.check(
+                pair=pair, side=side, amount=prep.amount, price=prep.price, reduce_only=params.reduce_only,
+                reference_price=self.mid(pair), position=self._positions.get(pair, _ZERO),
+                open_orders_pair=self._open_by_pair[pair], open_orders_total=len(self._counted),
+                pending_same_side_amount=self._pending_amount.get((pair, side), _ZERO),
+                now=trio.current_time(), order_type=params.order_type,
+            )
+        except RiskBreachError as exc:
+            self.risk_breaches.append(exc.breach)
+            del self.risk_breaches[:-1000]
+            raise
+
+    def kill(self, reason: str) -> int:
+        """Kill switch: refuse every new order (until ``risk.release_kill_switch()``) and cancel everything live.
+        Returns how many cancels were queued."""
+        if self.risk is None:
+            self.risk = RiskManager(RiskLimits())
+        self.risk.engage_kill_switch(reason)
+        return self.cancel_all()
 
     def _still_wanted(self, cid: str) -> bool:
         order = self._tracker.get(cid)
@@ -479,6 +553,9 @@ class HyperliquidConnector:
         nursery.start_soon(self._consume_mids, mids_stream)
         # Startup reconciliation = the first gap-fill: restored orders and fills missed while we were down.
         restored = self._tracker.active_orders()
+        for o in restored:
+            self._count_open(o)
+        await self._load_positions()
         since = min((int(o.created_at * 1000) for o in restored), default=int(self._clock() * 1000))
         self._last_fill_ms = max(self._last_fill_ms, since)
         self._ws_generation_seen = session.generation
@@ -497,6 +574,24 @@ class HyperliquidConnector:
         if self._journal is not None:
             nursery.start_soon(self._flush_forever)
         self.submit.open_gate()
+
+    async def _load_positions(self) -> None:
+        """Seed ``position()`` from the venue (perp positions; spot balances of traded pairs' base tokens)."""
+        try:
+            state = await self._rest.info.clearinghouse_state(self.user)
+            for item in state.get("assetPositions", []):
+                pos = item.get("position", {}) if isinstance(item, dict) else {}
+                asset = self.registry.get_coin(str(pos.get("coin")))
+                if asset is not None:
+                    self._positions[asset.name] = Decimal(str(pos.get("szi", "0")))
+            spot = await self._rest.info.spot_clearinghouse_state(self.user)
+            balances = {b.get("coin"): Decimal(str(b.get("total", "0"))) for b in spot.get("balances", [])
+                        if isinstance(b, dict)}
+            for asset in self.registry:
+                if asset.is_spot and asset.base in balances and asset.name in self.config.pairs:
+                    self._positions[asset.name] = balances[asset.base]
+        except (TransportError, ProtocolError, VenueRejectedError, ArithmeticError, AttributeError) as exc:
+            logger.warning("initial positions not loaded: %s", exc)
 
     async def _consume_mids(self, stream: trio.abc.ReceiveChannel[Any]) -> None:
         async for data in stream:
@@ -539,7 +634,7 @@ class HyperliquidConnector:
         while True:
             events = self._tracker.poll(self._clock())
             if events:
-                self._fanout.publish(events)
+                self._publish(events)
             for order in self._tracker.lost_orders():
                 if not order.cancel_requested:
                     self.cancel(order.pair, order.client_order_id)
@@ -624,6 +719,7 @@ async def open_connector(
     ws_settings: WsSettings | None = None,
     rng: random.Random | None = None,
     check_identity: bool = True,
+    risk: RiskLimits | None = None,
 ) -> AsyncIterator[HyperliquidConnector]:
     """``async with open_connector(config) as conn:`` — a running connector (see module doc)."""
     signer: Signer
@@ -660,7 +756,7 @@ async def open_connector(
         try:
             async with trio.open_nursery() as nursery:
                 conn = HyperliquidConnector(config, rest=rest, registry=registry, signer=signer, user=user,
-                                            tracker=tracker, journal=journal, clock=clock)
+                                            tracker=tracker, journal=journal, clock=clock, risk=risk)
                 await conn._start(nursery, ws_settings, rng)
                 try:
                     yield conn
