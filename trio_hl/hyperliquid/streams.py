@@ -35,6 +35,7 @@ from trio_hl.hyperliquid.messages import (
     NonUserCancel,
     parse_fills,
     parse_l2_book,
+    parse_open_orders,
     parse_order_snapshot,
     parse_order_status_response,
     parse_user_event,
@@ -180,7 +181,21 @@ async def gap_fill(
     for trade in parse_fills(raw_fills, coin_to_pair):
         counters.gap_fill_fills += 1
         feed("trade", trade)
+    if not orders:
+        return
+    # One openOrders call (weight 20) settles every order still resting; only the others need an orderStatus
+    # each (weight 2).  Asking 1 000 resting orders one by one would spend more than the venue's per-minute IP
+    # budget while the submit gate is closed.
+    resting = {snap.client_order_id: snap for snap in parse_open_orders(await info.open_orders(user), coin_to_pair)
+               if snap.client_order_id is not None}
     for order in orders:
+        snap = resting.get(order.client_order_id)
+        if snap is not None:
+            update = snap.to_update()
+            if update is not None:
+                counters.gap_fill_statuses += 1
+                feed("order", attrs.evolve(update, client_order_id=order.client_order_id))
+            continue
         try:
             answer = await info.order_status(user, order.client_order_id)
         except (VenueRejectedError, ValueError) as exc:
@@ -196,4 +211,3 @@ async def gap_fill(
             continue
         counters.gap_fill_statuses += 1
         feed("order", attrs.evolve(update, client_order_id=order.client_order_id))
-
