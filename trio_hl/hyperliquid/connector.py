@@ -17,6 +17,7 @@ cancels the connector loudly, out of the ``async with``.  Nothing is swallowed.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections import Counter
@@ -85,6 +86,7 @@ class ConnectorHealth:
     user_stream_age: float | None
     book_ages: dict[str, float | None]
     ip_tokens: float
+    address_requests_left: int
     orders_active: int
     orders_unknown: int
     orders_lost: int
@@ -159,6 +161,7 @@ class HyperliquidConnector:
         self._open_by_pair: Counter[str] = Counter()
         self._pending_amount: dict[tuple[str, Side], Decimal] = {}
         self._counted: set[str] = set()
+        self._budget_refreshed = -math.inf
         self.submit = SubmitWorker(
             submit_rx,
             signer=signer,
@@ -304,6 +307,7 @@ class HyperliquidConnector:
             user_stream_age=None if last is None else now - last,
             book_ages={p: b.age(self._clock()) for p, b in self._books.items()},
             ip_tokens=self._rest.limiter.statistics().tokens,
+            address_requests_left=self.submit.budget.remaining_orders,
             orders_active=stats.active,
             orders_unknown=stats.unknown,
             orders_lost=stats.lost,
@@ -556,6 +560,7 @@ class HyperliquidConnector:
         for o in restored:
             self._count_open(o)
         await self._load_positions()
+        await self._refresh_budget()
         since = min((int(o.created_at * 1000) for o in restored), default=int(self._clock() * 1000))
         self._last_fill_ms = max(self._last_fill_ms, since)
         self._ws_generation_seen = session.generation
@@ -574,6 +579,13 @@ class HyperliquidConnector:
         if self._journal is not None:
             nursery.start_soon(self._flush_forever)
         self.submit.open_gate()
+
+    async def _refresh_budget(self) -> None:
+        try:
+            self.submit.budget.refresh_from_wire(await self._rest.info.user_rate_limit(self.user))
+            self._budget_refreshed = trio.current_time()
+        except (TransportError, ProtocolError, VenueRejectedError) as exc:
+            logger.info("userRateLimit not refreshed: %s", exc)
 
     async def _load_positions(self) -> None:
         """Seed ``position()`` from the venue (perp positions; spot balances of traded pairs' base tokens)."""
@@ -638,6 +650,8 @@ class HyperliquidConnector:
             for order in self._tracker.lost_orders():
                 if not order.cancel_requested:
                     self.cancel(order.pair, order.client_order_id)
+            if trio.current_time() - self._budget_refreshed > 60.0:
+                await self._refresh_budget()
             session = self._session
             stale = session is None or not session.is_ready
             if self.submit.gate_open:

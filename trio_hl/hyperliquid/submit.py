@@ -57,6 +57,7 @@ from trio_hl.hyperliquid.messages import (
     parse_order_status_response,
 )
 from trio_hl.hyperliquid.nonce import NonceService
+from trio_hl.hyperliquid.ratelimit import AddressBudget
 from trio_hl.hyperliquid.signing import Signer, sign_l1_action
 from trio_hl.hyperliquid.statuses import ActionErrorKind, ActionRejectedError, classify_action_error
 
@@ -153,6 +154,7 @@ class SubmitWorker:
         before_send: Callable[[], Awaitable[None]],
         clock: Callable[[], float],
         requeue: Callable[[SubmitRequest], None] | None = None,
+        budget: AddressBudget | None = None,
         still_wanted: Callable[[str], bool] | None = None,
         max_batch: int = 40,
         max_in_flight: int = 8,
@@ -171,6 +173,8 @@ class SubmitWorker:
         self._feed = feed
         self._before_send = before_send
         self._requeue = requeue
+        #: The per-address action budget: orders wait (cancels first) when it runs low.
+        self.budget = budget if budget is not None else AddressBudget()
         self._still_wanted = still_wanted if still_wanted is not None else (lambda _cid: True)
         self._resubmitted = 0
         self._clock = clock
@@ -290,6 +294,8 @@ class SubmitWorker:
             self._actions_sent += 1
             if envelope.get("status") == "err":
                 error = classify_action_error(str(envelope.get("response")))
+                if error.kind is ActionErrorKind.RATE_LIMITED:
+                    self.budget.mark_exhausted()
                 if error.retryable and not fixed and attempts < MAX_SEND_ATTEMPTS:
                     if error.kind is ActionErrorKind.NONCE_TOO_LOW and error.floor is not None:
                         self._nonces.advance_past(error.floor)
@@ -300,6 +306,7 @@ class SubmitWorker:
             return envelope, n
 
     async def _place(self, batch: list[PlaceRequest]) -> None:
+        await self.budget.acquire(len(batch))
         await self._before_send()
         action = wire.order_action([r.order for r in batch])
         self._orders_sent += len(batch)
@@ -364,6 +371,7 @@ class SubmitWorker:
             placing = self._placing.get(r.cid)
             if placing is not None:
                 await placing.wait()
+        await self.budget.acquire(len(batch), cancel=True)
         await self._before_send()
         action = wire.cancel_by_cloid_action([(r.asset, r.cid) for r in batch])
         try:
@@ -387,6 +395,7 @@ class SubmitWorker:
             placing = self._placing.get(r.cid)
             if placing is not None:
                 await placing.wait()
+        await self.budget.acquire(len(batch))
         await self._before_send()
         action = wire.batch_modify_action([(r.cid, r.order) for r in batch])
         try:
