@@ -341,6 +341,8 @@ async def test_cancelling_run_leaves_the_schedule_armed(autojump_clock: trio.tes
         ({"max_triggers_per_day": 0}, r"max_triggers_per_day must be an int in 1..10"),
         ({"max_triggers_per_day": 11}, "max_triggers_per_day"),
         ({"send_timeout_s": -1.0}, "send_timeout_s"),
+        ({"send_timeout_s": 25.1}, r"send_timeout_s must be > 0 and <= window_s - 5.0 \(25.0\)"),
+        ({"window_s": 7.0, "refresh_every_s": 3.5, "send_timeout_s": 2.5}, "send_timeout_s"),
     ],
 )
 def test_bad_configuration_raises_at_construction(options: dict[str, Any], match: str) -> None:
@@ -349,6 +351,17 @@ def test_bad_configuration_raises_at_construction(options: dict[str, Any], match
         make_switch(venue, **options)
 
 
+async def test_default_send_timeout_keeps_the_minimum_delay(autojump_clock: trio.testing.MockClock) -> None:
+    # window 7 s: a send may take at most 2 s, so the deadline is still >= 5 s ahead when it lands.
+    async with running(window_s=7.0, refresh_every_s=3.5) as (venue, switch):
+        venue.hang = True
+        await sleep_to(venue, 5.5)  # the send started at the 3.5 s tick gives up at 5.5 s
+        stats = switch.statistics()
+        assert stats.last_error == "timeout: no answer within 2.0 s" and stats.deadline_ms == at(10.5)
+        assert venue.calls[-1] == (3.5, at(10.5))
+
+
 def test_day_length() -> None:
     assert DAY_MS == 24 * 3600 * 1000 and MIDNIGHT_MS % DAY_MS == 0
+
 

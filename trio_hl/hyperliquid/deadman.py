@@ -109,8 +109,9 @@ class DeadMansSwitch:
 
     ``send_schedule_cancel(time_ms | None)`` signs and sends ``{"type": "scheduleCancel", "time": …}`` and raises
     :mod:`trio_hl.errors` exceptions on failure.  ``clock_ms()`` is the venue's unix ms; scheduling uses the Trio
-    clock.  ``send_timeout_s`` (default ``refresh_every_s``) bounds one send: a refresh that arrives after its
-    next tick is no use, and a hung send must not stall the switch.
+    clock.  ``send_timeout_s`` (default ``min(refresh_every_s, window_s - 5)``) bounds one send: a refresh that
+    arrives after its next tick is no use, a hung send must not stall the switch, and a deadline computed at the
+    tick must still be at least the venue's 5 s ahead when the send lands.
     """
 
     def __init__(
@@ -142,9 +143,14 @@ class DeadMansSwitch:
                 f"max_triggers_per_day must be an int in 1..{SCHEDULE_CANCEL_MAX_TRIGGERS_PER_DAY} "
                 f"(the venue's daily cap), got {max_triggers_per_day!r}"
             )
-        timeout = refresh_every_s if send_timeout_s is None else send_timeout_s
-        if not (math.isfinite(timeout) and timeout > 0):
-            raise ValueError(f"send_timeout_s must be a positive finite number of seconds, got {send_timeout_s!r}")
+        # A send that takes the whole timeout must still arrive at least the venue's minimum delay ahead.
+        max_timeout = window_s - SCHEDULE_CANCEL_MIN_DELAY_S
+        timeout = min(refresh_every_s, max_timeout) if send_timeout_s is None else send_timeout_s
+        if not (math.isfinite(timeout) and 0 < timeout <= max_timeout):
+            raise ValueError(
+                f"send_timeout_s must be > 0 and <= window_s - {SCHEDULE_CANCEL_MIN_DELAY_S} ({max_timeout}) so a "
+                f"slow refresh still lands before the venue's minimum delay, got {send_timeout_s!r}"
+            )
         self._send = send_schedule_cancel
         self._is_healthy = is_healthy
         self._clock_ms = clock_ms
