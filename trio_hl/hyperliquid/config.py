@@ -77,6 +77,9 @@ class ConnectorConfig:
     submit_queue_size: int = 100_000
     #: ``orderStatus`` answers of "unknown order" before an order counts as lost.
     not_found_limit: int = 3
+    #: Dead-man's switch: keep the venue's ``scheduleCancel`` at now + this many seconds while healthy, so a hung
+    #: or partitioned process gets its orders cancelled by the venue.  None (default) leaves it off.
+    dead_mans_switch_s: float | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):

@@ -50,6 +50,7 @@ from trio_hl.errors import (
 )
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.config import ConnectorConfig
+from trio_hl.hyperliquid.deadman import DeadMansSwitch, DeadMansSwitchState
 from trio_hl.hyperliquid.messages import parse_all_mids, parse_l2_book
 from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
 from trio_hl.hyperliquid.nonce import NonceService
@@ -100,6 +101,7 @@ class ConnectorHealth:
     event_backlog: int
     malformed_frames: int
     gap_fills: int
+    dead_mans_switch: DeadMansSwitchState | None
 
 
 class _WallClock:
@@ -162,6 +164,8 @@ class HyperliquidConnector:
         self._pending_amount: dict[tuple[str, Side], Decimal] = {}
         self._counted: set[str] = set()
         self._budget_refreshed = -math.inf
+        #: The managed ``scheduleCancel`` (``config.dead_mans_switch_s``); None when off.
+        self.dead_mans_switch: DeadMansSwitch | None = None
         self.submit = SubmitWorker(
             submit_rx,
             signer=signer,
@@ -321,6 +325,7 @@ class HyperliquidConnector:
             event_backlog=self._fanout.statistics().backlog,
             malformed_frames=self._counters.malformed + (ws.malformed_frames if ws else 0),
             gap_fills=self._counters.gap_fills,
+            dead_mans_switch=None if self.dead_mans_switch is None else self.dead_mans_switch.statistics(),
         )
 
     async def wait_trading_ready(self) -> None:
@@ -579,6 +584,24 @@ class HyperliquidConnector:
         if self._journal is not None:
             nursery.start_soon(self._flush_forever)
         self.submit.open_gate()
+        if cfg.dead_mans_switch_s is not None:
+            self.dead_mans_switch = DeadMansSwitch(
+                send_schedule_cancel=self._send_schedule_cancel,
+                is_healthy=self._is_healthy,
+                clock_ms=lambda: int(self._clock() * 1000),
+                window_s=cfg.dead_mans_switch_s,
+                refresh_every_s=cfg.dead_mans_switch_s / 3,
+            )
+            await nursery.start(self.dead_mans_switch.run)
+
+    async def _send_schedule_cancel(self, time_ms: int | None) -> None:
+        await self.submit.send_single(wire.schedule_cancel_action(time_ms))
+
+    def _is_healthy(self) -> bool:
+        """Healthy enough to keep orders on the book: connected, gap-filled (gate open), worker not backed up."""
+        session = self._session
+        return (self.submit.gate_open and session is not None and session.is_ready
+                and self.submit.statistics().queued < self.config.submit_queue_size)
 
     async def _refresh_budget(self) -> None:
         try:
@@ -775,6 +798,15 @@ async def open_connector(
                 try:
                     yield conn
                 finally:
+                    if conn.dead_mans_switch is not None:
+                        # A clean exit unsets the schedule (a crash leaves it armed, which is the point).
+                        with trio.move_on_after(config.request_timeout) as scope:
+                            scope.shield = True
+                            try:
+                                await conn.dead_mans_switch.disarm()
+                            except TrioHLError as exc:
+                                logger.error("dead-man's switch not disarmed; the venue will cancel at the "
+                                             "deadline: %s", exc)
                     nursery.cancel_scope.cancel()
         finally:
             if journal is not None:

@@ -305,6 +305,16 @@ class SubmitWorker:
                 raise ActionRejectedError(error)
             return envelope, n
 
+    async def send_single(self, action: dict[str, Any]) -> dict[str, Any]:
+        """Sign and send one non-order action (``scheduleCancel``, ``updateLeverage``…) with this worker's nonces and
+        retries; returns the ``ok`` envelope.  Raises ``TransportError`` if it never got through,
+        ``AmbiguousOutcomeError`` or ``ActionRejectedError`` (a ``VenueRejectedError``)."""
+        try:
+            envelope, _ = await self._sign_and_send(action)
+        except _NotSent as exc:
+            raise TransportError(str(exc)) from exc
+        return envelope
+
     async def _place(self, batch: list[PlaceRequest]) -> None:
         await self.budget.acquire(len(batch))
         await self._before_send()
