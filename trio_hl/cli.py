@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo_command(sub)
     _add_event_commands(sub)
+    _add_emulator_command(sub)
     return parser
 
 
@@ -27,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo_main(args)
     if args.command in ("record", "orders", "fills"):
         return _run_event_command(args)
+    if args.command == "emulator":
+        return _run_emulator(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 
@@ -74,6 +77,63 @@ def _run_event_command(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"trio-hl {args.command}: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _add_emulator_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``emulator``: serve the local Hyperliquid until Ctrl-C (fault flags from ``FaultPlan``)."""
+    from trio_hl.emulator.faults import FaultPlan
+
+    emu = sub.add_parser("emulator", help="run the local Hyperliquid emulator (HTTP /info, /exchange, WS /ws)")
+    emu.add_argument("--host", default="127.0.0.1")
+    emu.add_argument("--port", type=int, default=3001, help="TCP port (0 = any free port; the URL is printed)")
+    emu.add_argument("--seed", type=int, default=0, help="seed of the simulated market and of the fault RNG")
+    emu.add_argument("--no-auto-fund", action="store_true", help="never fund unknown signers")
+    emu.add_argument("--auto-fund", choices=("named", "any", "off"), default=None,
+                     help="which unknown signers get funded (default: named = addresses a client queried)")
+    emu.add_argument("--fund", action="append", default=[], metavar="ADDRESS",
+                     help="address allowed to act from the start (repeatable)")
+    emu.add_argument("--mainnet", action="store_true", help="verify signatures with mainnet parameters")
+    emu.add_argument("--no-rate-limit", action="store_true", help="switch off the per-IP venue limits")
+    emu.add_argument("--welcome-message", action="store_true",
+                     help='send the legacy "Websocket connection established." frame on connect')
+    emu.add_argument("--idle-timeout", type=float, default=60.0, help="close silent WS clients after N s")
+    FaultPlan.add_cli_arguments(emu)
+
+
+def _run_emulator(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    import trio
+
+    from trio_hl.emulator import AutoFund, Emulator, FaultPlan, Limits, serve_emulator
+
+    auto_fund = AutoFund.OFF if args.no_auto_fund else AutoFund(args.auto_fund or "named")
+    serve = partial(
+        serve_emulator,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        faults=FaultPlan.from_cli_args(args, default_seed=args.seed),
+        auto_fund=auto_fund,
+        is_mainnet=args.mainnet,
+        limits=Limits.unlimited() if args.no_rate_limit else Limits(),
+        idle_timeout_s=args.idle_timeout,
+        welcome_message=args.welcome_message,
+    )
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            emulator: Emulator = await nursery.start(serve)
+            for address in args.fund:
+                emulator.fund(address)
+            # One parseable line: scripts (and the SDK compatibility test) read the URL from it.
+            print(f"trio-hl emulator: listening on {emulator.url} (ws {emulator.ws_url})", flush=True)
+
+    try:
+        trio.run(run)
+    except KeyboardInterrupt:
+        print("trio-hl emulator: stopped", file=sys.stderr)
     return 0
 
 

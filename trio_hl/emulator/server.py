@@ -1,0 +1,176 @@
+"""Run the emulator: hypercorn's Trio worker serving :class:`~trio_hl.emulator.app.EmulatorApp`.
+
+``serve_emulator(...)`` is the server-shaped entry (``await nursery.start(serve_emulator)`` returns an
+:class:`Emulator` handle once the socket is bound and the clock runs); ``open_emulator(...)`` is the same as
+an async context manager that owns its nursery.  Port 0 binds a free port; the handle's ``url`` has the real
+one.  Time is Trio time anchored to the wall clock (:class:`~trio_hl.emulator.app.TrioWallClock`) unless a
+``clock_ms`` is injected, so tests under ``MockClock`` can jump the emulator's hours in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import attrs
+import hypercorn.trio
+import trio
+from hypercorn.config import Config
+
+from trio_hl.emulator._ratelimit import Limits
+from trio_hl.emulator.app import AppStatistics, AutoFund, EmulatorApp, TrioWallClock
+from trio_hl.emulator.engine import Engine, InfoRequestError
+from trio_hl.emulator.faults import FaultLog, FaultPlan
+
+__all__ = ["Emulator", "open_emulator", "serve_emulator"]
+
+_hypercorn_log = logging.getLogger("trio_hl.emulator.hypercorn")
+
+
+@attrs.define(eq=False)
+class Emulator:
+    """A running emulator.  ``faults`` is the live plan (assign its fields mid-test); ``log`` records every
+    injected fault; ``engine`` is the in-process venue state (``engine.ground_truth(user)`` for tests)."""
+
+    host: str
+    port: int
+    engine: Engine
+    app: EmulatorApp
+    _shutdown: trio.Event = attrs.field(factory=trio.Event, alias="_shutdown")
+
+    @property
+    def url(self) -> str:
+        """Base URL for REST clients and the SDK (``http://127.0.0.1:PORT``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[len("http"):] + "/ws"
+
+    @property
+    def faults(self) -> FaultPlan:
+        return self.app.faults
+
+    @property
+    def log(self) -> FaultLog:
+        return self.app.log
+
+    def now_ms(self) -> int:
+        """The emulator's current time (unix ms)."""
+        return self.app.now_ms()
+
+    def fund(self, address: str) -> None:
+        """Allow ``address`` to act without having been named first (see :class:`AutoFund`)."""
+        self.app.fund(address)
+
+    def tick(self) -> None:
+        """Advance the engine to now and push its messages (the clock task does this every tick anyway)."""
+        self.app.tick()
+
+    def statistics(self) -> AppStatistics:
+        return self.app.statistics()
+
+    def shutdown(self) -> None:
+        """Ask the server to stop gracefully (``serve_emulator`` then returns)."""
+        self._shutdown.set()
+
+
+def _bound_port(binds: list[str]) -> int:
+    # hypercorn reports "http://127.0.0.1:PORT" (or "http://[::1]:PORT") from getsockname().
+    return int(binds[0].rsplit(":", 1)[1])
+
+
+async def serve_emulator(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: int = 0,
+    faults: FaultPlan | None = None,
+    auto_fund: bool | AutoFund | str = True,
+    is_mainnet: bool = False,
+    limits: Limits | None = None,
+    clock_ms: Callable[[], int] | None = None,
+    idle_timeout_s: float = 60.0,
+    tick_interval_s: float = 0.05,
+    welcome_message: bool = False,
+    ws_queue_size: int = 4096,
+    engine_options: dict[str, Any] | None = None,
+    task_status: trio.TaskStatus[Emulator] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the emulator until cancelled (or ``Emulator.shutdown()``); ``task_status.started(Emulator)``.
+
+    ``auto_fund``: True = :attr:`AutoFund.NAMED` (fund addresses a client names), False = OFF, or an
+    :class:`AutoFund`.  ``limits``: per-IP venue limits (``Limits.unlimited()`` for load tests).
+    ``engine_options``: extra keyword arguments for ``Engine`` (e.g. ``initial_usdc``, ``with_market``).
+    """
+    clock = clock_ms if clock_ms is not None else TrioWallClock()
+    fund_mode = AutoFund.coerce(auto_fund)
+    engine = Engine(seed=seed, now_ms=clock(), auto_fund=fund_mode is not AutoFund.OFF, **(engine_options or {}))
+    app = EmulatorApp(
+        engine,
+        info_error=InfoRequestError,
+        clock_ms=clock,
+        faults=faults if faults is not None else FaultPlan(seed=seed),
+        limits=limits,
+        auto_fund=fund_mode,
+        is_mainnet=is_mainnet,
+        idle_timeout_s=idle_timeout_s,
+        ws_queue_size=ws_queue_size,
+        welcome_message=welcome_message,
+        tick_interval_s=tick_interval_s,
+    )
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = _hypercorn_log
+    # Long keep-alive so clients under a jumping MockClock keep their pooled connections; no per-connection
+    # request cap (hypercorn's default of 1000 would force benchmark clients to reconnect).
+    config.keep_alive_timeout = 3600.0
+    config.keep_alive_max_requests = 1 << 62
+    config.graceful_timeout = 1.0
+    config.max_app_queue_size = 100
+    shutdown = trio.Event()
+    served = trio.Event()
+
+    async def serve_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+        await hypercorn.trio.serve(app, config, shutdown_trigger=shutdown.wait,  # type: ignore[arg-type]
+                                   task_status=task_status)
+        served.set()
+
+    async with trio.open_nursery() as nursery:
+        binds: list[str] = await nursery.start(serve_http)
+        await nursery.start(app.run_clock)
+        emulator = Emulator(host, _bound_port(binds), engine, app, _shutdown=shutdown)
+        task_status.started(emulator)
+        await shutdown.wait()
+        # hypercorn drains open connections for up to graceful_timeout; then the clock task goes too.
+        with trio.move_on_after(config.graceful_timeout + 1.0):
+            await served.wait()
+        nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_emulator(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: int = 0,
+    faults: FaultPlan | None = None,
+    **options: Any,
+) -> AsyncIterator[Emulator]:
+    """``async with open_emulator() as emu:`` — a running emulator on ``emu.url``, stopped on exit.
+
+    Keyword ``options`` are those of :func:`serve_emulator` (``auto_fund``, ``is_mainnet``, ``limits``,
+    ``clock_ms``, ``idle_timeout_s``, ``tick_interval_s``, ``welcome_message``, ``engine_options``).
+    """
+    async with trio.open_nursery() as nursery:
+        emulator: Emulator = await nursery.start(
+            partial(serve_emulator, host=host, port=port, seed=seed, faults=faults, **options)
+        )
+        try:
+            yield emulator
+        finally:
+            nursery.cancel_scope.cancel()
