@@ -145,6 +145,8 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
     for name, row in ((f"http /exchange ({args.workers} connections)", http),
                       (f"ws post (1 connection, window {args.window})", ws)):
         verdict = "ok" if row["rate"] >= GOAL_ORDERS_PER_S else "below goal"
