@@ -3,16 +3,21 @@ the venue's daily trigger cap and 5 s minimum delay, failures counted and retrie
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 import trio
 import trio.testing
 
+from trio_hl.emulator import Limits, open_emulator
+from trio_hl.emulator.app import TrioWallClock
 from trio_hl.errors import AmbiguousOutcomeError, TransportError, VenueRejectedError
+from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.deadman import (
     DAY_MS,
     SCHEDULE_CANCEL_MIN_DELAY_S,
@@ -20,6 +25,8 @@ from trio_hl.hyperliquid.deadman import (
     DeadMansSwitchState,
     DisarmReason,
 )
+from trio_hl.hyperliquid.rest import ExchangeClient
+from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
 
 # 2024-03-01 00:00:00 UTC, minus ten minutes: the UTC day rolls over 600 s into a test.
 MIDNIGHT_MS = 1_709_251_200_000
@@ -365,3 +372,115 @@ def test_day_length() -> None:
     assert DAY_MS == 24 * 3600 * 1000 and MIDNIGHT_MS % DAY_MS == 0
 
 
+
+# ------------------------------------------------------------------------------------ against the emulator
+# The emulator's time follows the Trio clock (TrioWallClock), so under autojump its scheduled cancels fire in
+# milliseconds of real time.  A fixed noon start keeps the UTC day (and the venue's trigger count) stable.
+EMU_NOON_MS = MIDNIGHT_MS + DAY_MS // 2
+
+
+@attrs.define
+class EmulatorAccount:
+    """One account speaking plain signed REST to the emulator: what the connector's sender will do."""
+
+    url: str
+    now_ms: Callable[[], int]
+    signer: LocalSigner = attrs.field(factory=LocalSigner.generate)
+    last_nonce: int = 0
+
+    def _body(self, action: dict[str, Any]) -> dict[str, Any]:
+        self.last_nonce = nonce = max(self.now_ms(), self.last_nonce + 1)
+        return wire.exchange_body(action, nonce, sign_l1_action(self.signer, action, None, nonce, None, False),
+                                  None, None)
+
+    async def info(self, request: dict[str, Any]) -> Any:
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            return (await client.post("/info", json=request)).json()
+
+    async def act(self, action: dict[str, Any]) -> dict[str, Any]:
+        async with ExchangeClient(self.url) as exchange:
+            answer = await exchange.post_action(self._body(action))
+        if answer["status"] != "ok":
+            raise VenueRejectedError(str(answer["response"]))
+        return answer
+
+    async def send_schedule_cancel(self, time_ms: int | None) -> None:
+        await self.act(wire.schedule_cancel_action(time_ms))
+
+    async def rest_buy(self) -> int:
+        """A BTC bid far below the market: it rests until someone cancels it."""
+        order = wire.order_wire(0, True, Decimal(50000), Decimal("0.001"), False, wire.limit_order_type("Gtc"), None)
+        answer = await self.act(wire.order_action([order]))
+        status = answer["response"]["data"]["statuses"][0]
+        assert "resting" in status, status
+        return int(status["resting"]["oid"])
+
+    async def order_status(self, oid: int) -> str:
+        answer = await self.info({"type": "orderStatus", "user": self.signer.address, "oid": oid})
+        return str(answer["order"]["status"])
+
+
+@asynccontextmanager
+async def emulator_account() -> AsyncIterator[EmulatorAccount]:
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=0.5, clock_ms=TrioWallClock(EMU_NOON_MS),
+                             engine_options={"with_market": False}) as emu:
+        account = EmulatorAccount(emu.url, emu.now_ms)
+        await account.info({"type": "clearinghouseState", "user": account.signer.address})  # names (funds) it
+        yield account
+
+
+async def test_emulator_cancels_resting_orders_only_once_unhealthy(autojump_clock: trio.testing.MockClock) -> None:
+    async with emulator_account() as account, trio.open_nursery() as nursery:
+        healthy = True
+        switch = DeadMansSwitch(send_schedule_cancel=account.send_schedule_cancel, is_healthy=lambda: healthy,
+                                clock_ms=account.now_ms)
+        oid = await account.rest_buy()
+        await nursery.start(switch.run)
+        assert switch.statistics().armed
+        await trio.sleep(120)  # four windows: without the refreshes the venue would have fired three times
+        assert await account.order_status(oid) == "open"
+        stats = switch.statistics()
+        assert stats.failures == 0 and stats.refreshes >= 12 and stats.triggers_today == 0
+
+        healthy = False
+        await trio.sleep(10)  # past the next tick: no refresh is still in flight
+        stats = switch.statistics()
+        deadline = stats.deadline_ms
+        assert stats.armed and deadline is not None and deadline > account.now_ms()
+        await trio.sleep((deadline - 1_000 - account.now_ms()) / 1000)
+        assert await account.order_status(oid) == "open"  # one second before the deadline
+        await trio.sleep((deadline + 1_000 - account.now_ms()) / 1000)  # the emulator's time is the Trio clock
+        assert await account.order_status(oid) == "scheduledCancel"
+        await trio.sleep(10)  # the switch's next tick notices the deadline passed
+        stats = switch.statistics()
+        assert stats.triggers_today == 1 and stats.disarmed_reason is DisarmReason.FIRED
+
+        healthy = True  # recovery re-arms; the venue accepts it (a trigger is not the end of the day)
+        await trio.sleep(10)
+        stats = switch.statistics()
+        assert stats.armed and stats.failures == 0
+        second = await account.rest_buy()
+        await switch.disarm()
+        await trio.sleep(120)  # disarmed: a clean exit keeps the orders
+        assert await account.order_status(second) == "open"
+        nursery.cancel_scope.cancel()
+
+
+async def test_switch_stops_exactly_where_the_venue_cap_would_refuse(autojump_clock: trio.testing.MockClock) -> None:
+    async with emulator_account() as account, trio.open_nursery() as nursery:
+        healthy = True
+        switch = DeadMansSwitch(send_schedule_cancel=account.send_schedule_cancel, is_healthy=lambda: healthy,
+                                clock_ms=account.now_ms)
+        await nursery.start(switch.run)
+        for fired in range(1, 11):  # ten fires: the venue's daily maximum
+            healthy = False
+            await trio.sleep(40)
+            assert switch.statistics().triggers_today == fired
+            healthy = True
+            await trio.sleep(10)
+        stats = switch.statistics()
+        assert not stats.armed and stats.disarmed_reason is DisarmReason.DAILY_CAP and stats.failures == 0
+        # The venue agrees: an attempt to set the time now is refused with its cap error.
+        with pytest.raises(VenueRejectedError, match="Too many scheduled cancel triggers today"):
+            await account.send_schedule_cancel(account.now_ms() + 30_000)
+        nursery.cancel_scope.cancel()
