@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from trio_hl import ConnectorConfig, OrderParams, OrderState, open_connector
-from trio_hl.core.events import OrderCreated
+from trio_hl.core.events import OrderCreated, OrderFailed
 from trio_hl.emulator import Limits, open_emulator
 from trio_hl.hyperliquid.signing import LocalSigner
 from trio_hl.testing.chaos import (
@@ -154,3 +154,29 @@ async def test_ambiguous_cancel_that_did_not_land_is_retried_or_resolved() -> No
             truth = emu.engine.ground_truth(conn.user)
             assert [o["status"] for o in truth["orders"]] == ["open"]  # the cancel never landed
             assert conn.get_order(cid).state is not OrderState.PENDING_CANCEL  # type: ignore[union-attr]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "submit.py SubmitWorker._probe_nonce/_resolve_one: when the same-nonce noop probe is itself ambiguous "
+    "(timeout), the next probe's 'nonce already used' is taken as proof that the ORIGINAL landed (nonce_state "
+    "'used'); the orders are then FAILED 'the action landed but the venue has no record' instead of being proven "
+    "not landed and re-sent"))
+async def test_ambiguous_noop_probe_is_not_mistaken_for_the_original_landing() -> None:
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=LocalSigner.generate().export_private_key_hex(),
+                              pairs=("BTC",), use_ws_post=False, request_timeout=1.0)
+        async with open_connector(cfg, ws_settings=CHAOS_WS) as conn:
+            events = conn.events()
+            mid = conn.mid("BTC")
+            assert mid is not None
+            px = (mid * D("0.8")).quantize(D(1))
+            emu.faults.http_5xx_count = 1  # the placement: refused unprocessed, ambiguous to the client
+            emu.faults.accept_then_timeout_count = 1  # the next action is the noop probe: applied, answer lost
+            cid = conn.buy(OrderParams("BTC", (D(20) / px).quantize(D("0.00001"), rounding="ROUND_UP"), px))
+            with trio.fail_after(30):
+                async for e in events:
+                    if isinstance(e, OrderCreated | OrderFailed) and e.client_order_id == cid:
+                        break
+            truth = emu.engine.ground_truth(conn.user)
+            assert truth["orders"] == []  # the original never landed
+            assert isinstance(e, OrderCreated), e  # so it must be re-sent, not FAILED as "landed"
