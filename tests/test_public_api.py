@@ -21,5 +21,5 @@ def test_exported_names_are_pinned() -> None:
 def test_no_private_or_module_leaks() -> None:
     public = {n for n in dir(trio_hl) if n.isidentifier() and not n.startswith("_")}
     # sub-packages are importable attributes once imported; everything else must be in __all__
-    subpackages = {"core", "errors", "hyperliquid", "emulator", "events", "testing", "cli"}
+    subpackages = {"core", "errors", "hyperliquid", "emulator", "events", "testing", "cli", "demo"}
     assert public - subpackages <= set(trio_hl.__all__)

@@ -21,10 +21,20 @@ TestTrackerMachine.settings = settings(
 class ModifyingMachine(TrackerMachine):
     """A user-style subclass: adds a modify rule (the venue re-keys the order) and keeps every invariant."""
 
-    @precondition(lambda self: bool(self.orders_in("open")))
+    def acknowledged_open(self) -> list[str]:
+        """Open orders whose current exchange id the tracker knows: what a user can modify (the connector refuses
+        to modify an order the venue has not acknowledged yet)."""
+        out = []
+        for cid in self.orders_in("open"):
+            order = self.tracker.get(cid)
+            if order is not None and order.exchange_order_id == self.venue_orders[cid].exchange_order_id:
+                out.append(cid)
+        return out
+
+    @precondition(lambda self: bool(self.acknowledged_open()))
     @rule(data=st.data(), extra=st.integers(0, 5))
     def modify(self, data: st.DataObject, extra: int) -> None:
-        cid = data.draw(st.sampled_from(self.orders_in("open")))
+        cid = data.draw(st.sampled_from(self.acknowledged_open()))
         venue = self.venue_orders[cid]
         venue.amount = venue.executed + 1 + extra
         venue.exchange_order_id = f"e{self.next_id()}"

@@ -478,7 +478,11 @@ class OrderTracker:
                     return events
                 state = order.state
                 target = self._live_state(order)
-            if u.amount is not None or u.price is not None:
+            # A modify confirmation quoting a pre-modify id is an older modify repeated late (by the stream, say):
+            # applying its amount would roll the order back to a size the venue no longer has.
+            if (u.amount is not None or u.price is not None) and not (
+                eid is not None and eid in order.previous_exchange_ids
+            ):
                 self._modify(order, u, events)
             if target is state:
                 if not pending_eid:

@@ -155,6 +155,7 @@ class HyperliquidConnector:
         #: end.  Cleared for an id whose modify failed.
         self._replaced_eids: dict[str, str] = {}
         self.modify_cancel_legs = 0
+        self._modifies_in_flight: Counter[str] = Counter()
         #: Pre-trade risk limits (None: no checks).  Limits can be replaced at run time: ``conn.risk.update(...)``.
         self.risk: RiskManager | None = RiskManager(risk) if risk is not None else None
         #: The most recent refusals (a strategy can inspect them; each one was also raised at the call).
@@ -233,9 +234,11 @@ class HyperliquidConnector:
         The venue re-keys a modified order (new exchange id); the tracker follows it and emits ``OrderModified``.
         """
         order = self._tracker.get(client_order_id)
-        live = (OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CREATE)
-        if order is None or order.state not in live:
-            raise InvalidOrderError(f"cannot modify {client_order_id!r}: not a live order")
+        live = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
+        if order is None or order.state not in live or order.exchange_order_id is None:
+            # Only an acknowledged order: the venue re-keys a modified order, and the tracker must already know
+            # the id it had so that fills quoting it still find the order.
+            raise InvalidOrderError(f"cannot modify {client_order_id!r}: not a live, acknowledged order")
         if order.order_type not in (OrderType.LIMIT, OrderType.LIMIT_MAKER):
             raise InvalidOrderError(f"only limit orders can be modified; {client_order_id!r} is {order.order_type}")
         params = OrderParams(
@@ -248,9 +251,10 @@ class HyperliquidConnector:
         )
         asset, prep = self._prepare(order.side, params)
         draft = attrs.evolve(order, amount=prep.amount, price=prep.price)
+        self._queue(ModifyRequest(client_order_id, order.pair, order_to_wire(draft, asset, None, None, False)))
         if order.exchange_order_id is not None:
             self._replaced_eids[order.exchange_order_id] = client_order_id
-        self._queue(ModifyRequest(client_order_id, order.pair, order_to_wire(draft, asset, None, None, False)))
+        self._modifies_in_flight[client_order_id] += 1
 
     def events(self, buffer: int | None = None) -> trio.MemoryReceiveChannel[Event]:
         """A new lossless channel of every event from now on (close it to unsubscribe)."""
@@ -408,8 +412,7 @@ class HyperliquidConnector:
         tracker = self._tracker
         if kind == "order":
             update: OrderUpdate = value
-            if (update.new_state is OrderState.CANCELED and update.exchange_order_id is not None
-                    and update.exchange_order_id in self._replaced_eids):
+            if update.new_state is OrderState.CANCELED and self._is_modify_leg(update):
                 self.modify_cancel_legs += 1
                 return []
             events = tracker.process_order_update(update)
@@ -420,6 +423,11 @@ class HyperliquidConnector:
             events = tracker.process_trade_update(trade)
         elif kind == "not_found":
             events = tracker.process_not_found(value)
+        elif kind == "modify_done":
+            self._modifies_in_flight[value] -= 1
+            if self._modifies_in_flight[value] <= 0:
+                del self._modifies_in_flight[value]
+            return []
         elif kind == "modify_failed":
             for eid, cid in list(self._replaced_eids.items()):
                 if cid == value:
@@ -488,6 +496,21 @@ class HyperliquidConnector:
             self.risk = RiskManager(RiskLimits())
         self.risk.engage_kill_switch(reason)
         return self.cancel_all()
+
+    def _is_modify_leg(self, update: OrderUpdate) -> bool:
+        """A ``canceled`` that a modify caused, not the order's end (see ``_replaced_eids``): its id was replaced
+        by a modify, or a modify of the order is still in flight (the old order's cancel can precede the answer;
+        a genuine cancel in that window makes the modify fail, and the failed modify re-reads the status)."""
+        eid = update.exchange_order_id
+        if eid is not None and eid in self._replaced_eids:
+            return True
+        order = (self._tracker.get(update.client_order_id) if update.client_order_id is not None
+                 else self._tracker.get_by_exchange_id(eid) if eid is not None else None)
+        if order is None:
+            return False
+        if eid is not None and eid in order.previous_exchange_ids:
+            return True
+        return self._modifies_in_flight.get(order.client_order_id, 0) > 0
 
     def _still_wanted(self, cid: str) -> bool:
         order = self._tracker.get(cid)
@@ -670,6 +693,10 @@ class HyperliquidConnector:
             events = self._tracker.poll(self._clock())
             if events:
                 self._publish(events)
+            for eid, cid in list(self._replaced_eids.items()):
+                kept = self._tracker.get(cid)
+                if kept is None or kept.state in (OrderState.CANCELED, OrderState.FILLED, OrderState.FAILED):
+                    del self._replaced_eids[eid]
             for order in self._tracker.lost_orders():
                 if not order.cancel_requested:
                     self.cancel(order.pair, order.client_order_id)

@@ -1,0 +1,551 @@
+"""The connector end to end against the in-process emulator: lifecycles, rejects, modify, cancel_all, market,
+trigger and spot orders, concurrency, restart from the journal, and every fault the emulator can inject."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from trio_hl import (
+    ConnectorConfig,
+    HyperliquidConnector,
+    InvalidOrderError,
+    OrderCancelled,
+    OrderCreated,
+    OrderFailed,
+    OrderFilled,
+    OrderModified,
+    OrderParams,
+    OrderState,
+    OrderType,
+    PositionAction,
+    TimeInForce,
+    TriggerKind,
+    open_connector,
+)
+from trio_hl.core.events import Event, LateFill, OrderPartiallyFilled, OrderUnknown
+from trio_hl.emulator import Emulator, Limits, open_emulator
+from trio_hl.hyperliquid import wire
+from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
+from trio_hl.hyperliquid.ws import WsSettings
+
+D = Decimal
+# trio-websocket 0.12 leaks the client socket when the server closes first (see tests/test_ws_session.py).
+pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
+FAST_WS = WsSettings(ping_interval=5.0, stale_timeout=10.0, ack_timeout=5.0, post_timeout=2.0,
+                     connect_timeout=5.0)
+
+
+@asynccontextmanager
+async def running(
+    *, pairs: tuple[str, ...] = ("BTC", "ETH"), journal: Path | None = None, key: str | None = None,
+    emu: Emulator | None = None, quiet: bool = False, **config: Any,
+) -> AsyncIterator[tuple[Emulator, HyperliquidConnector]]:
+    """An emulator (``quiet``: the simulated market never moves, so book prices are deterministic) and a connector
+    for a fresh account on it."""
+    config.setdefault("request_timeout", 2.0)
+    if emu is None:
+        options: dict[str, Any] = {"tick_interval_s": 3600.0} if quiet else {}
+        async with (
+            open_emulator(limits=Limits.unlimited(), **options) as fresh,
+            running(pairs=pairs, journal=journal, key=key, emu=fresh, **config) as pair,
+        ):
+            yield pair
+        return
+    signer_key = key or LocalSigner.generate().export_private_key_hex()
+    cfg = ConnectorConfig(base_url=emu.url, private_key=signer_key, pairs=pairs, journal_path=journal, **config)
+    async with open_connector(cfg, ws_settings=FAST_WS) as conn:
+        yield emu, conn
+
+
+async def until(events: trio.MemoryReceiveChannel[Event], predicate: Callable[[Event], bool],
+                limit: float = 10.0) -> list[Event]:
+    """Collect events until one satisfies ``predicate``; returns everything received."""
+    seen: list[Event] = []
+    with trio.fail_after(limit):
+        async for event in events:
+            seen.append(event)
+            if predicate(event):
+                return seen
+    raise AssertionError(f"event stream ended; saw {seen}")
+
+
+async def eventually(predicate: Callable[[], bool], limit: float = 10.0) -> None:
+    """Poll a condition of a live system over real sockets (bounded); not a substitute for an event."""
+    with trio.fail_after(limit):
+        for _ in range(100_000):
+            if predicate():
+                return
+            await trio.sleep(0.01)
+
+
+def far_below(conn: HyperliquidConnector, pair: str) -> Decimal:
+    mid = conn.mid(pair)
+    assert mid is not None
+    return (mid * D("0.8")).quantize(D(1))
+
+
+def far_above(conn: HyperliquidConnector, pair: str) -> Decimal:
+    mid = conn.mid(pair)
+    assert mid is not None
+    return (mid * D("1.2")).quantize(D(1))
+
+
+NOTIONAL = D(50)
+
+
+def inside_ask(conn: HyperliquidConnector, pair: str) -> Decimal:
+    """A sell price strictly inside the spread: our order becomes the best ask."""
+    book = conn.book(pair)
+    assert book.best_bid is not None and book.best_ask is not None
+    px = ((book.best_bid.price + book.best_ask.price) / 2).quantize(D(1))
+    assert book.best_bid.price < px < book.best_ask.price
+    return px
+
+
+def size_for(conn: HyperliquidConnector, pair: str, notional: Decimal = NOTIONAL) -> Decimal:
+    mid = conn.mid(pair)
+    assert mid is not None
+    step = conn.registry.by_pair(pair).size_step
+    return max(step, (notional / mid).quantize(step, rounding="ROUND_UP"))
+
+
+async def venue_status(conn: HyperliquidConnector, cid: str) -> dict[str, Any]:
+    return await conn._rest.info.order_status(conn.user, cid)
+
+
+# ------------------------------------------------------------------------------------------------ lifecycles
+
+
+async def test_buy_returns_at_once_then_rests_then_cancels() -> None:
+    async with running() as (_, conn):
+        events = conn.events()
+        px = far_below(conn, "BTC")
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), px))
+        assert conn.get_order(cid) is not None and conn.get_order(cid).state is OrderState.PENDING_CREATE  # type: ignore[union-attr]
+        seen = await until(events, lambda e: isinstance(e, OrderCreated))
+        created = seen[-1]
+        assert isinstance(created, OrderCreated) and created.client_order_id == cid and created.price == px
+        assert (await venue_status(conn, cid))["order"]["status"] == "open"
+        assert conn.cancel("BTC", cid)
+        seen = await until(events, lambda e: isinstance(e, OrderCancelled))
+        assert seen[-1].client_order_id == cid
+        assert conn.get_order(cid).state is OrderState.CANCELED  # type: ignore[union-attr]
+        assert (await venue_status(conn, cid))["order"]["status"] == "canceled"
+        assert not conn.cancel("BTC", cid)
+
+
+async def test_crossing_order_fills_with_fills_and_fees() -> None:
+    async with running() as (_, conn):
+        events = conn.events()
+        amount = size_for(conn, "ETH")
+        cid = conn.buy(OrderParams("ETH", amount, order_type=OrderType.MARKET))
+        seen = await until(events, lambda e: isinstance(e, OrderFilled | OrderFailed))
+        filled = seen[-1]
+        assert isinstance(filled, OrderFilled), seen
+        assert filled.client_order_id == cid and filled.executed_amount == amount
+        assert filled.average_price > 0 and filled.total_fee > 0
+        order = conn.get_order(cid)
+        assert order is not None and order.state is OrderState.FILLED
+        assert order.executed_amount == amount and order.fills
+        assert sum(t.fill_amount for t in order.fills.values()) == amount
+        state = await conn.user_state()
+        positions = {p["position"]["coin"]: D(p["position"]["szi"]) for p in state["assetPositions"]}
+        assert positions["ETH"] == amount
+
+
+async def test_invalid_params_raise_before_tracking() -> None:
+    async with running() as (_, conn):
+        before = conn.tracker.statistics().orders_tracked
+        with pytest.raises(InvalidOrderError, match="minimum"):
+            conn.buy(OrderParams("BTC", D("0.0001"), D(1000)))
+        with pytest.raises(InvalidOrderError, match="unknown pair"):
+            conn.buy(OrderParams("NOPE", D(1), D(10)))
+        with pytest.raises(InvalidOrderError, match="client_order_id"):
+            conn.sell(OrderParams("BTC", D(1), D(100000), client_order_id="abc"))
+        assert conn.tracker.statistics().orders_tracked == before
+
+
+async def test_venue_reject_becomes_failed_with_its_reason() -> None:
+    async with running() as (_, conn):
+        events = conn.events()
+        # A post-only buy above the ask would cross: the venue refuses it.
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_above(conn, "BTC"),
+                                   order_type=OrderType.LIMIT_MAKER))
+        seen = await until(events, lambda e: isinstance(e, OrderFailed))
+        failed = seen[-1]
+        assert isinstance(failed, OrderFailed) and failed.client_order_id == cid
+        assert "Post only order would have immediately matched" in failed.reason or failed.reason == "badAloPxRejected"
+
+
+async def test_modify_tracks_the_new_exchange_id() -> None:
+    async with running() as (_, conn):
+        events = conn.events()
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        first_eid = conn.get_order(cid).exchange_order_id  # type: ignore[union-attr]
+        new_px = far_below(conn, "BTC") - 100
+        conn.modify(cid, price=new_px)
+        seen = await until(events, lambda e: isinstance(e, OrderModified))
+        modified = seen[-1]
+        assert isinstance(modified, OrderModified) and modified.price == new_px
+        order = conn.get_order(cid)
+        assert order is not None and order.exchange_order_id != first_eid and first_eid in order.previous_exchange_ids
+        assert order.price == new_px
+        status = await venue_status(conn, cid)
+        assert D(status["order"]["order"]["limitPx"]) == new_px
+
+
+async def test_cancel_all_is_one_batched_action() -> None:
+    async with running() as (_, conn):
+        events = conn.events()
+        cids = [conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC") - i)) for i in range(30)]
+        created: set[str] = set()
+        with trio.fail_after(10):
+            async for e in events:
+                if isinstance(e, OrderCreated):
+                    created.add(e.client_order_id)
+                if created == set(cids):
+                    break
+        sent_before = conn.health().actions_sent
+        assert conn.cancel_all() == 30
+        cancelled: set[str] = set()
+        with trio.fail_after(10):
+            async for e in events:
+                if isinstance(e, OrderCancelled):
+                    cancelled.add(e.client_order_id)
+                if cancelled == set(cids):
+                    break
+        assert conn.health().actions_sent - sent_before == 1
+        assert conn.open_orders() == []
+        assert await conn._rest.info.open_orders(conn.user) == []
+
+
+async def test_trigger_and_reduce_only_orders() -> None:
+    async with running() as (_, conn):
+        events = conn.events()
+        amount = size_for(conn, "ETH")
+        conn.buy(OrderParams("ETH", amount, order_type=OrderType.MARKET))
+        await until(events, lambda e: isinstance(e, OrderFilled))
+        mid = conn.mid("ETH")
+        assert mid is not None
+        # A stop-loss far below the market rests untriggered.
+        stop = (mid * D("0.5")).quantize(D(1))
+        sl = conn.sell(OrderParams("ETH", amount, order_type=OrderType.TRIGGER, trigger_price=stop,
+                                   trigger_kind=TriggerKind.STOP_LOSS, position_action=PositionAction.CLOSE))
+        seen = await until(events, lambda e: isinstance(e, OrderCreated | OrderFailed) and e.client_order_id == sl)
+        assert isinstance(seen[-1], OrderCreated)
+        # A reduce-only buy would increase the long: refused by the venue.
+        ro = conn.buy(OrderParams("ETH", amount, (mid * D("0.9")).quantize(D(1)),
+                                  position_action=PositionAction.CLOSE))
+        seen = await until(events, lambda e: isinstance(e, OrderFailed | OrderCreated) and e.client_order_id == ro)
+        assert isinstance(seen[-1], OrderFailed)
+        assert "Reduce only" in seen[-1].reason or seen[-1].reason == "reduceOnlyRejected"
+
+
+async def test_spot_order_rests_and_cancels() -> None:
+    async with running(pairs=("PURR/USDC",)) as (_, conn):
+        events = conn.events()
+        mid = conn.mid("PURR/USDC")
+        assert mid is not None
+        px = (mid * D("0.8")).quantize(D("0.0001"))
+        amount = (D(20) / px).quantize(D(1), rounding="ROUND_UP")
+        cid = conn.buy(OrderParams("PURR/USDC", amount, px))
+        seen = await until(events, lambda e: isinstance(e, OrderCreated | OrderFailed))
+        assert isinstance(seen[-1], OrderCreated), seen
+        assert conn.cancel("PURR/USDC", cid)
+        await until(events, lambda e: isinstance(e, OrderCancelled))
+
+
+async def test_partial_fill_then_fill_through_the_user_stream() -> None:
+    async with running(pairs=("BTC",), quiet=True) as (emu, conn):
+        events = conn.events()
+        amount = size_for(conn, "BTC", D(200))
+        px = inside_ask(conn, "BTC")
+        cid = conn.sell(OrderParams("BTC", amount, px, tif=TimeInForce.GTC))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        # Another account takes half, then the rest.
+        async with running(pairs=("BTC",), emu=emu) as (_, taker):
+            half = (amount / 2).quantize(conn.registry.by_pair("BTC").size_step)
+            taker.buy(OrderParams("BTC", half, px, tif=TimeInForce.IOC))
+            seen = await until(events, lambda e: isinstance(e, OrderPartiallyFilled))
+            assert seen[-1].client_order_id == cid
+            taker.buy(OrderParams("BTC", amount - half, px, tif=TimeInForce.IOC))
+            seen = await until(events, lambda e: isinstance(e, OrderFilled))
+        filled = seen[-1]
+        assert isinstance(filled, OrderFilled) and filled.executed_amount == amount
+
+
+# ------------------------------------------------------------------------------------------------ concurrency
+
+
+async def test_a_thousand_orders_from_many_tasks_are_all_tracked_with_unique_nonces() -> None:
+    async with running(pairs=("BTC",), max_batch=40) as (_, conn):
+        events = conn.events(buffer=100_000)
+        base = far_below(conn, "BTC")
+        amount = size_for(conn, "BTC")
+        cids: list[str] = []
+
+        async def place(task: int) -> None:
+            for i in range(100):
+                cids.append(conn.buy(OrderParams("BTC", amount, base - task * 100 - i)))
+                if i % 10 == 0:
+                    await trio.lowlevel.checkpoint()
+
+        async with trio.open_nursery() as nursery:
+            for task in range(10):
+                nursery.start_soon(place, task)
+        assert len(set(cids)) == 1000
+        created: set[str] = set()
+        with trio.fail_after(60):
+            async for e in events:
+                assert not isinstance(e, OrderFailed), e
+                if isinstance(e, OrderCreated):
+                    created.add(e.client_order_id)
+                if len(created) == 1000:
+                    break
+        health = conn.health()
+        assert health.orders_active == 1000
+        # batching: far fewer actions than orders
+        assert health.actions_sent <= 1000 // 40 + 20
+        assert len(await conn._rest.info.open_orders(conn.user)) == 1000
+        conn.cancel_all()
+
+
+# ------------------------------------------------------------------------------------------------ faults
+
+
+async def test_accept_then_timeout_is_resolved_never_duplicated() -> None:
+    async with running(pairs=("BTC",), request_timeout=1.0) as (emu, conn):
+        events = conn.events()
+        emu.faults.accept_then_timeout_count = 1
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        await until(events, lambda e: isinstance(e, OrderCreated), limit=30)
+        # The answer never came: the action is ambiguous until the resolver has a definitive answer.
+        await eventually(lambda: conn.submit.statistics().ambiguous_actions == 1, limit=30)
+        await eventually(lambda: conn.submit.statistics().unresolved == 0, limit=30)
+        assert conn.get_order(cid).state is OrderState.OPEN  # type: ignore[union-attr]
+        assert conn.submit.statistics().resubmitted == 0
+        opens = await conn._rest.info.open_orders(conn.user)
+        assert [o["cloid"] for o in opens] == [cid]
+        truth = emu.engine.ground_truth(conn.user)
+        assert [o["cloid"] for o in truth["orders"]] == [cid]
+
+
+async def test_unprocessed_5xx_is_proven_not_landed_and_resent_once() -> None:
+    async with running(pairs=("BTC",), use_ws_post=False) as (emu, conn):
+        events = conn.events()
+        emu.faults.http_5xx_count = 1  # the 5xx answer is injected before the action is processed
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        seen = await until(events, lambda e: isinstance(e, OrderCreated | OrderFailed), limit=30)
+        assert isinstance(seen[-1], OrderCreated)
+        assert any(isinstance(e, OrderUnknown) and e.client_order_id == cid for e in seen)
+        stats = conn.submit.statistics()
+        assert stats.ambiguous_actions == 1 and stats.resubmitted == 1
+        truth = emu.engine.ground_truth(conn.user)
+        assert [o["cloid"] for o in truth["orders"]] == [cid]
+
+
+async def test_accept_then_timeout_of_a_fill_is_resolved_as_filled() -> None:
+    async with running(pairs=("ETH",), request_timeout=1.0) as (emu, conn):
+        events = conn.events()
+        emu.faults.accept_then_timeout_count = 1
+        cid = conn.buy(OrderParams("ETH", size_for(conn, "ETH"), order_type=OrderType.MARKET))
+        seen = await until(events, lambda e: isinstance(e, OrderFilled | OrderFailed), limit=30)
+        assert isinstance(seen[-1], OrderFilled) and seen[-1].client_order_id == cid
+
+
+async def test_server_errors_and_429_bursts_never_fail_an_order() -> None:
+    async with running(pairs=("BTC",), use_ws_post=False) as (emu, conn):
+        events = conn.events()
+        emu.faults.http_429_count = 3
+        cid_a = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        seen = await until(events, lambda e: isinstance(e, OrderCreated | OrderFailed))
+        assert isinstance(seen[-1], OrderCreated) and seen[-1].client_order_id == cid_a
+        emu.faults.http_5xx_count = 2
+        cid_b = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC") - 5))
+        seen = await until(events, lambda e: isinstance(e, OrderCreated | OrderFailed) and e.client_order_id == cid_b,
+                           limit=30)
+        assert isinstance(seen[-1], OrderCreated)
+        opens = await conn._rest.info.open_orders(conn.user)
+        assert sorted(o["cloid"] for o in opens) == sorted([cid_a, cid_b])
+
+
+async def rest_taker(emu: Emulator, coin_asset: int, px: Decimal, size: Decimal, *, is_buy: bool = True) -> Any:
+    """Another account trades over plain REST (no WebSocket), so WS faults do not touch it."""
+    signer = LocalSigner.generate()
+    order = wire.order_wire(coin_asset, is_buy, px, size, False, wire.limit_order_type("Ioc"), None)
+    action = wire.order_action([order])
+    nonce = emu.now_ms()
+    body = wire.exchange_body(action, nonce, sign_l1_action(signer, action, None, nonce, None, False), None, None)
+    async with httpx.AsyncClient(base_url=emu.url) as client:
+        await client.post("/info", json={"type": "clearinghouseState", "user": signer.address})
+        answer = (await client.post("/exchange", json=body)).json()
+    assert answer["status"] == "ok", answer
+    return answer["response"]["data"]["statuses"][0]
+
+
+async def test_ws_drop_mid_fill_misses_no_fill() -> None:
+    async with running(pairs=("BTC",), quiet=True) as (emu, conn):
+        events = conn.events()
+        amount = size_for(conn, "BTC", D(100))
+        px = inside_ask(conn, "BTC")
+        cid = conn.sell(OrderParams("BTC", amount, px))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        gen = conn.health().ws_generation
+        # Every WebSocket connection is cut within 50 ms; while we are away another account fills our order.
+        emu.faults.ws_disconnect_every_s = 0.01
+        await eventually(lambda: not conn.health().trading_ready)
+        status = await rest_taker(emu, conn.registry.by_pair("BTC").asset_id, px, amount)
+        assert "filled" in status, status
+        assert conn.get_order(cid).executed_amount == 0  # type: ignore[union-attr]
+        emu.faults.ws_disconnect_every_s = None
+        seen = await until(events, lambda e: isinstance(e, OrderFilled), limit=30)
+        assert seen[-1].client_order_id == cid
+        assert conn.get_order(cid).executed_amount == amount  # type: ignore[union-attr]
+        await eventually(lambda: conn.health().trading_ready, limit=30)
+        assert conn.health().ws_generation > gen
+        assert conn.health().gap_fills >= 2
+
+
+async def test_duplicated_and_reordered_stream_messages_are_not_double_counted() -> None:
+    async with running(pairs=("ETH",)) as (emu, conn):
+        events = conn.events()
+        emu.faults.ws_duplicate_prob = 1.0
+        emu.faults.ws_reorder_prob = 0.3
+        cids = [conn.buy(OrderParams("ETH", size_for(conn, "ETH"), order_type=OrderType.MARKET)) for _ in range(5)]
+        filled: dict[str, OrderFilled] = {}
+        with trio.fail_after(20):
+            async for e in events:
+                assert not isinstance(e, LateFill), e
+                if isinstance(e, OrderFilled):
+                    assert e.client_order_id not in filled
+                    filled[e.client_order_id] = e
+                if len(filled) == len(cids):
+                    break
+        for cid in cids:
+            order = conn.get_order(cid)
+            assert order is not None and order.executed_amount == order.amount and order.overfill_amount == 0
+        assert conn.tracker.statistics().duplicate_fills > 0
+
+
+# ------------------------------------------------------------------------------------------------ restart
+
+
+async def test_restart_from_the_journal_restores_and_reconciles(tmp_path: Path) -> None:
+    journal = tmp_path / "orders.sqlite"
+    key = LocalSigner.generate().export_private_key_hex()
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        async with running(pairs=("BTC",), journal=journal, key=key, emu=emu) as (_, conn):
+            events = conn.events()
+            resting = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+            await until(events, lambda e: isinstance(e, OrderCreated))
+            px = inside_ask(conn, "BTC")
+            amount = size_for(conn, "BTC")
+            filled_later = conn.sell(OrderParams("BTC", amount, px))
+            await until(events, lambda e: isinstance(e, OrderCreated) and e.client_order_id == filled_later)
+        # While the connector is down, its resting sell is filled by someone else.
+        status = await rest_taker(emu, 0, px, amount)
+        assert "filled" in status, status
+        async with running(pairs=("BTC",), journal=journal, key=key, emu=emu) as (_, conn):
+            assert conn.get_order(resting).state is OrderState.OPEN  # type: ignore[union-attr]
+            restored = conn.get_order(filled_later)
+            assert restored is not None and restored.state is OrderState.FILLED
+            assert restored.executed_amount == amount
+
+
+# ------------------------------------------------------------------------------------------------ risk
+
+
+async def test_position_follows_fills_and_risk_limits_refuse_before_tracking() -> None:
+    from trio_hl.core.risk import PairLimits, RiskBreachError, RiskLimits
+
+    async with open_emulator(limits=Limits.unlimited()) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=LocalSigner.generate().export_private_key_hex(),
+                              pairs=("ETH",))
+        limits = RiskLimits(default=PairLimits(max_position=D("0.05"), price_band=D("0.5")))
+        async with open_connector(cfg, ws_settings=FAST_WS, risk=limits) as conn:
+            events = conn.events()
+            amount = size_for(conn, "ETH")
+            conn.buy(OrderParams("ETH", amount, order_type=OrderType.MARKET))
+            conn.buy(OrderParams("ETH", amount, order_type=OrderType.MARKET))
+            filled = 0
+            with trio.fail_after(10):
+                async for e in events:
+                    filled += isinstance(e, OrderFilled)
+                    if filled == 2:
+                        break
+            assert conn.position("ETH") == 2 * amount
+            state = await conn.user_state()
+            venue = {p["position"]["coin"]: D(p["position"]["szi"]) for p in state["assetPositions"]}
+            assert venue["ETH"] == 2 * amount
+            before = conn.tracker.statistics().orders_tracked
+            with pytest.raises(RiskBreachError, match="max_position"):
+                conn.buy(OrderParams("ETH", D("0.05"), far_below(conn, "ETH")))
+            with pytest.raises(RiskBreachError, match="price_band"):
+                conn.sell(OrderParams("ETH", amount, far_above(conn, "ETH") * 2))
+            assert conn.tracker.statistics().orders_tracked == before
+            # Reducing is still allowed at the position limit; the kill switch cancels and refuses everything.
+            cid = conn.sell(OrderParams("ETH", amount, far_above(conn, "ETH")))
+            await until(events, lambda e: isinstance(e, OrderCreated) and e.client_order_id == cid)
+            assert conn.kill("test") == 1
+            await until(events, lambda e: isinstance(e, OrderCancelled))
+            with pytest.raises(RiskBreachError, match="kill_switch"):
+                conn.sell(OrderParams("ETH", amount, far_above(conn, "ETH")))
+            assert [b.limit for b in conn.risk_breaches] == ["max_position", "price_band", "kill_switch"]
+
+
+# ------------------------------------------------------------------------------------------------ dead man
+
+
+async def test_dead_mans_switch_keeps_orders_while_healthy_and_the_venue_cancels_when_not() -> None:
+    """Real time (the venue's timer runs on the emulator's clock): ~16 s."""
+    async with running(pairs=("BTC",), dead_mans_switch_s=7.0) as (emu, conn):
+        events = conn.events()
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        state = conn.health().dead_mans_switch
+        assert state is not None and state.armed and state.deadline_ms is not None
+        first_deadline = state.deadline_ms
+        # Healthy for longer than the window: refreshed, nothing cancelled.
+        await trio.sleep(8.5)
+        state = conn.health().dead_mans_switch
+        assert state is not None and state.refreshes >= 3 and state.deadline_ms > first_deadline  # type: ignore[operator]
+        assert conn.get_order(cid).state is OrderState.OPEN  # type: ignore[union-attr]
+        # Partitioned: every WS connection is cut, the gate stays closed, the switch stops refreshing, and the
+        # venue cancels the order at the deadline on its own.
+        emu.faults.ws_disconnect_every_s = 0.01
+        seen = await until(events, lambda e: isinstance(e, OrderCancelled), limit=20)
+        assert seen[-1].client_order_id == cid
+        truth = emu.engine.ground_truth(conn.user)
+        assert [o["status"] for o in truth["orders"]] == ["scheduledCancel"]
+        emu.faults.ws_disconnect_every_s = None
+
+
+async def test_back_to_back_modifies_keep_the_order_alive() -> None:
+    """The second modify re-keys the first one's new order; the venue's cancel of that intermediate order is a
+    modify leg, not the end of the tracked order."""
+    async with running(pairs=("BTC",), quiet=True) as (_, conn):
+        events = conn.events()
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        final = far_below(conn, "BTC") - 50
+        conn.modify(cid, price=final + 20)
+        conn.modify(cid, price=final)
+        with trio.fail_after(10):
+            async for e in events:
+                assert not isinstance(e, OrderCancelled), e
+                if isinstance(e, OrderModified) and e.price == final:
+                    break
+        order = conn.get_order(cid)
+        assert order is not None and order.state is OrderState.OPEN and order.price == final
+        opens = await conn._rest.info.open_orders(conn.user)
+        assert [(o["cloid"], D(o["limitPx"])) for o in opens] == [(cid, final)]
+        assert conn.modify_cancel_legs >= 2
