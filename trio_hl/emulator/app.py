@@ -40,6 +40,7 @@ import attrs
 import msgspec
 import trio
 
+from trio_hl.core import safejson
 from trio_hl.emulator._ratelimit import (
     Limits,
     TokenBuckets,
@@ -82,7 +83,13 @@ _REASONS: Final = {422: "Unprocessable Entity", 429: "Too Many Requests", 500: "
 _TIME_FIELD: Final = {"usdSend": "time", "spotSend": "time", "withdraw3": "time"}
 
 _encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder().decode
+_msgspec_decode = msgspec.json.Decoder().decode
+
+
+def _decode(body: str | bytes | bytearray) -> Any:
+    """Decode a request body, refusing hostile nesting first (see :mod:`trio_hl.core.safejson`)."""
+    safejson.check_depth(body)
+    return _msgspec_decode(body)
 
 
 class StreamMessageLike(Protocol):
@@ -377,6 +384,15 @@ class EmulatorApp:
         self.engine.tick(self._clock_ms())
         self.publish(self.engine.drain_messages())
 
+    def drop_ws_connections(self) -> int:
+        """Close every open WebSocket connection now (code 1001, as the injected disconnect fault does);
+        returns how many were closed.  For tests that need a disconnect at an exact point."""
+        conns = list(self._connections.values())
+        for conn in conns:
+            self._record(FaultKind.WS_DISCONNECT, conn=conn.id, on_request=True)
+            conn.close(1001, "injected disconnect")
+        return len(conns)
+
     # ------------------------------------------------------------------------------------------- ASGI
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -431,7 +447,7 @@ class EmulatorApp:
         ip = self._client_ip(scope)
         try:
             request = _decode(body)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, safejson.TooDeepError) as exc:
             await _respond(send, _Answer.unprocessable(str(exc)))
             return
         if is_action:
@@ -744,7 +760,7 @@ class EmulatorApp:
             return
         try:
             request = _decode(text)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, safejson.TooDeepError):
             request = None
         method = request.get("method") if isinstance(request, dict) else None
         if method == "ping":

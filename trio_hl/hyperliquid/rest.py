@@ -46,6 +46,7 @@ from typing import Any, Self
 import attrs
 import httpx
 
+from trio_hl.core import safejson
 from trio_hl.errors import (
     AmbiguousOutcomeError,
     ProtocolError,
@@ -142,7 +143,7 @@ class _Endpoint:
             raise ProtocolError(f"POST {self._path}: unexpected HTTP {status}: {_short(text)}")
         self._limiter.note_success()
         try:
-            return json.loads(text)
+            return safejson.loads(text)
         except ValueError as exc:
             raise ProtocolError(f"POST {self._path}: HTTP 200 with non-JSON body: {_short(text)!r}") from exc
 

@@ -57,6 +57,7 @@ import trio
 import trio.lowlevel
 import trio_websocket
 
+from trio_hl.core import safejson
 from trio_hl.errors import (
     AmbiguousOutcomeError,
     ProtocolError,
@@ -861,7 +862,7 @@ class WsSession:
             self._ignored += 1
             return
         try:
-            frame = json.loads(message)
+            frame = safejson.loads(message)
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than json's C stack allows
             self._bad_frame("not JSON", message)
             return
@@ -950,7 +951,7 @@ class WsSession:
             if text.startswith(prefix):
                 try:
                     # The separator varies ("Invalid subscription: {json}" in the emulator, a space in older text).
-                    route = subscription_route(json.loads(text[len(prefix) :].lstrip(" :")))
+                    route = subscription_route(safejson.loads(text[len(prefix) :].lstrip(" :")))
                 except (ValueError, TypeError, AttributeError, RecursionError):
                     return
                 state = self._subs.get(route)
