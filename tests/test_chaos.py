@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from trio_hl import ConnectorConfig, OrderParams, OrderState, open_connector
-from trio_hl.core.events import OrderCreated, OrderFailed
+from trio_hl.core.events import OrderCancelled, OrderCreated, OrderFailed
 from trio_hl.emulator import Limits, open_emulator
 from trio_hl.hyperliquid.signing import LocalSigner
 from trio_hl.testing.chaos import (
@@ -48,10 +48,9 @@ def check(report: ChaosReport, *, allow_stuck_pending: bool = False) -> None:
 
 # ------------------------------------------------------------------------------------------------ in-process
 
-# Known connector bug (see test_ambiguous_cancel_that_did_not_land_is_retried_or_resolved below): an order whose
-# cancel was ambiguous and did not land stays PENDING_CANCEL for ever.  The short run still checks every other
-# count; remove ``allow_stuck_pending`` once that test passes.
-KNOWN_STUCK_CANCEL = True
+# Was True while an ambiguous cancel that did not land left its order PENDING_CANCEL for ever (fixed: the
+# resolver checks such orders and cancels again; see test_ambiguous_cancel_that_did_not_land_is_retried_or_resolved).
+KNOWN_STUCK_CANCEL = False
 
 
 async def test_chaos_short() -> None:
@@ -127,10 +126,6 @@ async def test_sigkill_long(tmp_path: Path, seed: int) -> None:
 # -------------------------------------------------------------------------------------------- regressions
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "submit.py SubmitWorker._cancel: an ambiguous cancel (5xx/timeout) is dropped ('the order's own status will "
-    "tell'), but the order is still listed open so the reconciler never polls it, cancel_all() skips "
-    "cancel_requested orders, and nothing re-sends the cancel: the order stays PENDING_CANCEL for ever"))
 async def test_ambiguous_cancel_that_did_not_land_is_retried_or_resolved() -> None:
     async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
         cfg = ConnectorConfig(base_url=emu.url, private_key=LocalSigner.generate().export_private_key_hex(),
@@ -147,20 +142,16 @@ async def test_ambiguous_cancel_that_did_not_land_is_retried_or_resolved() -> No
                         break
             emu.faults.http_5xx_count = 1  # the cancel gets a 5xx before the venue processes it
             assert conn.cancel("BTC", cid)
-            for _ in range(200):  # bounded (10 s): the connector has several reconcile periods to fix it
-                if conn.get_order(cid).state is OrderState.CANCELED:  # type: ignore[union-attr]
-                    break
-                await trio.sleep(0.05)
+            with trio.fail_after(10):  # the resolver has several periods to notice and cancel again
+                async for e in events:
+                    if isinstance(e, OrderCancelled) and e.client_order_id == cid:
+                        break
             truth = emu.engine.ground_truth(conn.user)
-            assert [o["status"] for o in truth["orders"]] == ["open"]  # the cancel never landed
-            assert conn.get_order(cid).state is not OrderState.PENDING_CANCEL  # type: ignore[union-attr]
+            assert [o["status"] for o in truth["orders"]] == ["canceled"]
+            assert conn.get_order(cid).state is OrderState.CANCELED  # type: ignore[union-attr]
+            assert conn.health().resends >= 1  # the first cancel never landed: it was sent again
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "submit.py SubmitWorker._probe_nonce/_resolve_one: when the same-nonce noop probe is itself ambiguous "
-    "(timeout), the next probe's 'nonce already used' is taken as proof that the ORIGINAL landed (nonce_state "
-    "'used'); the orders are then FAILED 'the action landed but the venue has no record' instead of being proven "
-    "not landed and re-sent"))
 async def test_ambiguous_noop_probe_is_not_mistaken_for_the_original_landing() -> None:
     async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
         cfg = ConnectorConfig(base_url=emu.url, private_key=LocalSigner.generate().export_private_key_hex(),
@@ -177,6 +168,6 @@ async def test_ambiguous_noop_probe_is_not_mistaken_for_the_original_landing() -
                 async for e in events:
                     if isinstance(e, OrderCreated | OrderFailed) and e.client_order_id == cid:
                         break
+            assert isinstance(e, OrderCreated), e  # the original never landed: re-sent, not FAILED as "landed"
             truth = emu.engine.ground_truth(conn.user)
-            assert truth["orders"] == []  # the original never landed
-            assert isinstance(e, OrderCreated), e  # so it must be re-sent, not FAILED as "landed"
+            assert [o["cloid"] for o in truth["orders"]] == [cid]  # exactly once: the re-send, no duplicate

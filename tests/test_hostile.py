@@ -207,10 +207,6 @@ def test_book_stream_counts_every_frame_of_the_wrong_type(frames: list[Any]) -> 
     assert counters.malformed == len(frames)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "hyperliquid/messages.py _ms (line ~113) accepts any non-negative int; callers divide by 1000 (lines ~146, 248, "
-    "344, 367, 645) and an int beyond float range raises OverflowError, not ProtocolError, so consume_user_channel "
-    "(which only skips ProtocolError) dies and takes the connector down"))
 @pytest.mark.parametrize("channel", ["orderUpdates", "userFills", "userEvents"])
 def test_huge_integer_timestamp_is_counted_not_fatal(channel: str) -> None:
     frame = copy.deepcopy(VALID[channel])

@@ -110,10 +110,15 @@ def _id(d: dict[str, Any], key: str, what: str) -> str:
     raise ProtocolError(f"{what}.{key}: expected a non-negative integer id, got {v!r}"[:200])
 
 
+#: Above 2**53 an int no longer converts to float exactly (callers divide by 1000), and far above it the
+#: division raises OverflowError instead of a ProtocolError.  2**53 ms is ~285 000 years: no real timestamp.
+_MAX_MS = 2**53
+
+
 def _ms(d: dict[str, Any], key: str, what: str) -> int:
     v = f.integer(d, key, what)
-    if v < 0:
-        raise ProtocolError(f"{what}.{key}: expected a unix ms timestamp, got {v}")
+    if not 0 <= v < _MAX_MS:
+        raise ProtocolError(f"{what}.{key}: expected a unix ms timestamp, got {v}"[:200])
     return v
 
 

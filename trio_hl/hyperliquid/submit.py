@@ -117,6 +117,8 @@ class _Ambiguous:
     #: None until the noop probe answered; then "free" (original cannot land) or "used" (it landed).
     nonce_state: str | None = None
     landed_polls: int = 0
+    #: A noop probe of this nonce was itself ambiguous: a later "used" may be our own probe, not the original.
+    probe_ambiguous: bool = False
     #: The placements themselves (absent for orders restored from the journal): re-sent once proven not landed.
     requests: dict[str, PlaceRequest] = attrs.field(factory=dict)
 
@@ -186,6 +188,8 @@ class SubmitWorker:
         self._carry: SubmitRequest | None = None
         self._placing: dict[str, trio.Event] = {}
         self._ambiguous: list[_Ambiguous] = []
+        #: Cancels whose answer was lost: checked by ``orderStatus`` and re-sent while the order is still open.
+        self._unsure_cancels: dict[str, CancelRequest] = {}
         self._ambiguous_added = trio.Event()
         self._latencies: deque[float] = deque(maxlen=2048)
         self._gate_open = trio.Event()
@@ -388,7 +392,11 @@ class SubmitWorker:
             envelope, _ = await self._sign_and_send(action)
             statuses = parse_cancel_statuses(envelope)
         except (AmbiguousOutcomeError, ProtocolError):
-            # A cancel that may or may not have landed: the order's own status (stream or reconciler) will tell.
+            # A cancel that may or may not have landed.  The stream usually tells (CANCELED), but if it did not
+            # land nothing else would ever re-send it: the resolver checks each order and cancels again.
+            for r in batch:
+                self._unsure_cancels[r.cid] = r
+            self._ambiguous_added.set()
             return
         except (ActionRejectedError, _NotSent) as exc:
             for r in batch:
@@ -401,6 +409,13 @@ class SubmitWorker:
             # SUCCESS: the orderUpdates stream (or the reconciler) delivers CANCELED with its timestamp.
 
     async def _modify(self, batch: list[ModifyRequest]) -> None:
+        try:
+            await self._modify_batch(batch)
+        finally:
+            for r in batch:
+                self._feed("modify_done", r.cid)
+
+    async def _modify_batch(self, batch: list[ModifyRequest]) -> None:
         for r in batch:
             placing = self._placing.get(r.cid)
             if placing is not None:
@@ -452,11 +467,19 @@ class SubmitWorker:
         """The resolver task: works through ambiguous actions until each order has a definitive answer."""
         task_status.started()
         while True:
-            if not self._ambiguous:
+            if not self._ambiguous and not self._unsure_cancels:
                 self._ambiguous_added = trio.Event()
                 await self._ambiguous_added.wait()
                 continue
             await self._gate_open.wait()
+            if self._unsure_cancels:
+                # Give the stream one period to report the cancel before asking.
+                await trio.sleep(self._resolve_interval)
+                for request in list(self._unsure_cancels.values()):
+                    try:
+                        await self._resolve_cancel(request)
+                    except (TransportError, ProtocolError, VenueRejectedError) as exc:
+                        logger.info("check of ambiguous cancel %s postponed: %s", request.cid, exc)
             for item in list(self._ambiguous):
                 try:
                     done = await self._resolve_one(item)
@@ -467,6 +490,23 @@ class SubmitWorker:
                     self._ambiguous.remove(item)
             if self._ambiguous:
                 await trio.sleep(self._resolve_interval)
+
+    async def _resolve_cancel(self, request: CancelRequest) -> None:
+        """An ambiguous cancel: report the order's venue status; cancel again if it is still open."""
+        answer = await self._info({"type": "orderStatus", "user": self._user, "oid": request.cid})
+        snapshot = parse_order_status_response(answer)
+        self._unsure_cancels.pop(request.cid, None)
+        if snapshot is None:
+            return  # the venue never had it: the placement's own resolution reports it
+        update = snapshot.to_update()
+        if update is None:
+            return
+        if update.new_state is OrderState.OPEN:
+            if self._requeue is not None:
+                self._resends += 1
+                self._requeue(request)
+            return
+        self._feed("order", attrs.evolve(update, client_order_id=request.cid, pair=request.pair))
 
     async def _resolve_one(self, item: _Ambiguous) -> bool:
         still: list[str] = []
@@ -483,7 +523,7 @@ class SubmitWorker:
         if not still:
             return True
         if item.nonce_state is None:
-            item.nonce_state = await self._probe_nonce(item.nonce)
+            item.nonce_state = await self._probe_nonce(item)
         if item.nonce_state == "free":
             # Proven: the original can never land.  The intent is still the user's, so send it again (a fresh
             # nonce; no duplicate is possible) unless they asked to cancel it meanwhile.
@@ -495,16 +535,25 @@ class SubmitWorker:
             return True
         item.landed_polls += 1
         if item.landed_polls > self._landed_polls:
-            self._fail_cids(item, "the action landed but the venue has no record of this order (refused)")
+            if item.probe_ambiguous:
+                # The nonce is consumed (by the original or by our own probe, we cannot tell) so the original
+                # can never land from now on, and the venue has no record of the orders: sending them again
+                # cannot duplicate anything.
+                self._resubmit_or_fail(item, "submission never landed (nonce consumed, venue has no record)")
+            else:
+                self._fail_cids(item, "the action landed but the venue has no record of this order (refused)")
             return True
         for cid in still:
             self._feed("not_found", cid)
         return False
 
-    async def _probe_nonce(self, nonce: int) -> str:
-        """Send a ``noop`` with ``nonce``: "free" if accepted, "used" if already used, "too_low" if expired."""
+    async def _probe_nonce(self, item: _Ambiguous) -> str:
+        """Send a ``noop`` with the item's nonce: "free" if accepted, "used" if already used, "too_low" if expired.
+
+        An ambiguous probe may itself have consumed the nonce, so it marks the item: a later "used" then proves
+        only that the original can no longer land, not that it did."""
         try:
-            await self._sign_and_send(wire.noop_action(), nonce=nonce)
+            await self._sign_and_send(wire.noop_action(), nonce=item.nonce)
         except ActionRejectedError as exc:
             if exc.error.kind is ActionErrorKind.NONCE_DUPLICATE:
                 return "used"
@@ -512,6 +561,7 @@ class SubmitWorker:
                 return "too_low"
             raise TransportError(f"noop probe refused: {exc}") from exc
         except AmbiguousOutcomeError as exc:
+            item.probe_ambiguous = True
             raise TransportError(f"noop probe ambiguous: {exc}") from exc
         except _NotSent as exc:
             raise TransportError(f"noop probe not sent: {exc}") from exc
