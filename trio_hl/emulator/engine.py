@@ -1028,6 +1028,16 @@ class Engine:
         self._rest(acct, order, self.now_ms)
         return order
 
+    def system_take(self, user: str, asset: int, is_buy: bool, px: Decimal, sz: Decimal) -> Decimal:
+        """An IOC order from one of the market's own accounts; returns the size it filled."""
+        self._account(user, unlimited=True)
+        spec = self.specs[asset]
+        order = Order(oid=self._new_oid(), user=user, asset=asset, coin=spec.coin, is_buy=is_buy, limit_px=px,
+                      sz=sz, tif="Ioc", reduce_only=False, cloid=None, timestamp=self.now_ms)
+        self._match(order, self.now_ms)
+        order.status = "filled" if order.sz == 0 else "canceled"
+        return sz - order.sz
+
     def system_cancel(self, order: Order) -> None:
         if order.status == "open":
             self._finish(order, "canceled", self.now_ms)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -28,6 +29,8 @@ from trio_hl.emulator.faults import FaultLog, FaultPlan
 __all__ = ["Emulator", "open_emulator", "serve_emulator"]
 
 _hypercorn_log = logging.getLogger("trio_hl.emulator.hypercorn")
+#: The account behind :meth:`Emulator.trade` (an unlimited market account, like the simulated market's own).
+_TAKER = "0x" + "7e" * 20
 
 
 @attrs.define(eq=False)
@@ -70,6 +73,24 @@ class Emulator:
     def tick(self) -> None:
         """Advance the engine to now and push its messages (the clock task does this every tick anyway)."""
         self.app.tick()
+
+    def trade(self, coin: str, is_buy: bool, px: Decimal | str, size: Decimal | str) -> Decimal:
+        """Another (unlimited) account sends an IOC order now: it takes liquidity up to ``px`` - your resting
+        orders included - and the resulting stream messages go out at once.  Returns the size it filled.
+
+        For tests that need a fill at an exact point (e.g. while the client is disconnected)."""
+        asset = next((a for a, spec in self.engine.specs.items() if spec.coin == coin), None)
+        if asset is None:
+            raise ValueError(f"unknown coin {coin!r}")
+        self.tick()  # bring the engine to now first, so the trade's timestamp is current
+        filled = self.engine.system_take(_TAKER, asset, is_buy, Decimal(px), Decimal(size))
+        self.tick()
+        return filled
+
+    def drop_ws_connections(self) -> int:
+        """Close every open WebSocket connection now; returns how many (clients see a disconnect and must
+        reconnect, resubscribe and gap-fill)."""
+        return self.app.drop_ws_connections()
 
     def statistics(self) -> AppStatistics:
         return self.app.statistics()
