@@ -114,6 +114,20 @@ async def test_zmq_subscriber_reads_the_demo(capsys: pytest.CaptureFixture[str])
     assert "orders.hyperliquid.created" in capsys.readouterr().out
 
 
+async def test_readme_quick_start_runs(emu: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    code = readme.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert code.rstrip().endswith("trio.run(main)") and "http://127.0.0.1:3001" in code
+    key = LocalSigner.generate().export_private_key_hex()
+    code = code.rstrip().removesuffix("trio.run(main)").replace("http://127.0.0.1:3001", emu.url)
+    namespace: dict[str, Any] = {}
+    exec(compile(code.replace('"0x..."', repr(key)), "README.md", "exec"), namespace)
+    with trio.fail_after(20):
+        await namespace["main"]()
+    out = capsys.readouterr().out
+    assert "OrderCreated(" in out and "OrderCancelled(" in out
+
+
 def test_examples_do_not_leave_modules_behind() -> None:
     # load() executes each file as a fresh module without registering it: examples cannot leak state.
     assert not [name for name in sys.modules if name.startswith("examples_")]

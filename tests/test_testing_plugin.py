@@ -13,8 +13,7 @@ from trio_hl.core.events import Event
 from trio_hl.emulator import Emulator
 
 D = Decimal
-# trio-websocket 0.12 leaks the client socket when the server closes first (see tests/test_ws_session.py).
-pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
+# (no ResourceWarning filter here: the plugin adds it to every test that uses its fixtures)
 
 
 async def next_event(events: trio.MemoryReceiveChannel[Event], kind: type[Event], limit: float = 15.0) -> Event:
