@@ -264,6 +264,18 @@ def test_schedule_cancel_fires_at_its_time(e: Engine, alice: Client) -> None:
     assert update["status"] == "scheduledCancel" and update["statusTimestamp"] == T0 + 10_000
 
 
+def test_schedule_cancel_fires_before_a_later_action_even_between_ticks(e: Engine, alice: Client) -> None:
+    old = alice.status(ETH, True, "3000", "1")["resting"]["oid"]
+    assert alice.act({"type": "scheduleCancel", "time": T0 + 10_000})["status"] == "ok"
+    # No tick between the deadline and this order (a slow clock task): the deadline still fires first, and
+    # only for the order that was open at the deadline.
+    new = alice.status(ETH, True, "2999", "1", now=T0 + 12_000)["resting"]["oid"]
+    assert alice.info("orderStatus", oid=old)["order"]["status"] == "scheduledCancel"
+    assert [o["oid"] for o in alice.info("openOrders")] == [new]
+    e.tick(T0 + 13_000)
+    assert [o["oid"] for o in alice.info("openOrders")] == [new]
+
+
 def test_schedule_cancel_can_be_unset_and_is_limited_per_day(e: Engine, alice: Client) -> None:
     alice.status(ETH, True, "3000", "1")
     alice.act({"type": "scheduleCancel", "time": T0 + 10_000})

@@ -700,7 +700,8 @@ class Engine:
                 acct.schedule_day, acct.schedule_count = day, 0
             acct.schedule_count += 1
             for order in list(acct.open_orders.values()):
-                self._finish(order, "scheduledCancel", when)
+                if order.timestamp <= when:  # an order placed after the deadline is not the switch's to cancel
+                    self._finish(order, "scheduledCancel", when)
 
     # --------------------------------------------------------------------------------- account actions
     def _act_update_leverage(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
@@ -791,6 +792,10 @@ class Engine:
             for asset in self.specs:
                 self.prev_day_px[asset] = self.last_px.get(asset, self.oracle[asset])
                 self.day_ntl[asset] = self.day_base[asset] = ZERO
+        if self._scheduled:
+            # A deadline that passed between clock ticks fires before anything else happens at ``now``, so
+            # an action arriving after the deadline sees the cancel already done (as on the venue).
+            self._fire_scheduled(self.now_ms)
 
     def tick(self, now_ms: int) -> None:
         """Advance to ``now_ms``: the simulated market, triggers, scheduled cancels, funding, market data."""
