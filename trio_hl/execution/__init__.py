@@ -1,0 +1,36 @@
+"""Execution algorithms on the public connector API: client-side TWAP and iceberg.
+
+Both are Trio tasks the caller starts in its own nursery (``nursery.start_soon(algo.run)`` or ``await algo.run()``),
+end early by cancelling that scope or calling ``stop()``, keep one slice live at a time, never execute more than
+their target, and journal progress to a JSON state file so a restart resumes (or, with ``ResumeMode.STOP``,
+cleanly stops).  See ``trio_hl.execution._base`` for the settlement and journaling rules.
+"""
+
+from trio_hl.execution._base import (
+    ExecutionError,
+    ExecutionReport,
+    ExecutionResumeError,
+    ExecutionStatus,
+    ResumeMode,
+    SliceProbe,
+    VenueSlice,
+    VenueSliceProbe,
+)
+from trio_hl.execution.iceberg import Iceberg, IcebergParams
+from trio_hl.execution.twap import Twap, TwapParams, plan_slice
+
+__all__ = [
+    "ExecutionError",
+    "ExecutionReport",
+    "ExecutionResumeError",
+    "ExecutionStatus",
+    "Iceberg",
+    "IcebergParams",
+    "ResumeMode",
+    "SliceProbe",
+    "Twap",
+    "TwapParams",
+    "VenueSlice",
+    "VenueSliceProbe",
+    "plan_slice",
+]
