@@ -32,7 +32,7 @@ from trio_hl.execution._base import Progress, StateFile, params_to_json
 from trio_hl.hyperliquid import wire
 
 D = Decimal
-QUIET = pytest.mark.hl_emulator(quiet=True)  # the simulated market never moves: BTC 96980 / 97020 (0.5875)
+QUIET = pytest.mark.hl_emulator(quiet=True)  # the simulated market never moves (levels depend on --hl-seed)
 BTC_ONLY = pytest.mark.hl_connector(pairs=("BTC",))
 
 
@@ -101,7 +101,9 @@ def test_a_whole_schedule_with_partial_fills_never_over_executes(
 async def test_twap_executes_the_full_size_within_the_limit(
     hl_emulator: Emulator, hl_connector: HyperliquidConnector
 ) -> None:
-    limit = D(97050)
+    ask = hl_connector.book("BTC").best_ask
+    assert ask is not None and ask.size >= D("0.05")
+    limit = ask.price + 30
     params = TwapParams("BTC", Side.BUY, D("0.05"), duration_s=0.5, slices=5, limit_price=limit,
                         max_slippage=D("0.001"), randomize=D("0.5"), seed=7)
     with trio.fail_after(15):
@@ -109,7 +111,7 @@ async def test_twap_executes_the_full_size_within_the_limit(
     assert report.status is ExecutionStatus.COMPLETED
     assert report.filled == D("0.05") == venue_filled(hl_emulator, hl_connector)
     assert report.slices_sent == 5 and report.slices_failed == 0
-    assert report.average_price == D(97020)
+    assert report.average_price == ask.price
     orders = hl_emulator.engine.ground_truth(hl_connector.user)["orders"]
     assert len(orders) == 5 and all(D(o["limitPx"]) <= limit for o in orders)
     assert all(D(f["px"]) <= limit for f in venue_fills(hl_emulator, hl_connector))
@@ -121,16 +123,20 @@ async def test_twap_executes_the_full_size_within_the_limit(
 async def test_twap_with_too_little_liquidity_carries_leftovers_and_never_over_executes(
     hl_emulator: Emulator, hl_connector: HyperliquidConnector
 ) -> None:
-    # Only 0.5875 rests at <= 97020: slices of 0.25, 0.25 fill, the third fills 0.0875 of 0.25 (a partial IOC,
-    # reported cancelled before its fill arrives), the carried-over last slice finds nothing.
-    params = TwapParams("BTC", Side.BUY, D(1), duration_s=0.4, slices=4, limit_price=D(97020))
+    # Only the best ask's size rests at <= the limit; the total is 1.6 times that: two slices fill, the third
+    # fills part (a partial IOC, reported cancelled before its fill arrives), the carried-over last one finds nothing.
+    ask = hl_connector.book("BTC").best_ask
+    assert ask is not None
+    total = (ask.size * D("1.6")).quantize(D("0.00001"))
+    params = TwapParams("BTC", Side.BUY, total, duration_s=0.4, slices=4, limit_price=ask.price)
     with trio.fail_after(15):
         report = await Twap(hl_connector, params).run()
-    assert report.filled == D("0.5875") == venue_filled(hl_emulator, hl_connector)
-    assert report.status is ExecutionStatus.EXHAUSTED and report.remaining == D("0.4125")
+    assert report.filled == ask.size == venue_filled(hl_emulator, hl_connector)
+    assert report.status is ExecutionStatus.EXHAUSTED and report.remaining == total - ask.size
     assert report.slices_sent == 4 and report.slices_failed == 1
     sizes = [D(o["origSz"]) for o in hl_emulator.engine.ground_truth(hl_connector.user)["orders"]]
-    assert sizes == [D("0.25"), D("0.25"), D("0.25"), D("0.4125")]  # the leftover carried into the last slice
+    assert all(abs(size - total / 4) <= D("0.00001") for size in sizes[:3])  # even shares, floored to the lot
+    assert sizes[3] == total - ask.size  # the leftover carried into the last slice
 
 
 @QUIET
@@ -177,7 +183,16 @@ async def test_state_file_of_other_params_is_refused(hl_connector: HyperliquidCo
 
 # ================================================================================================= iceberg
 
-ICE = IcebergParams("BTC", Side.SELL, D("0.05"), price=D(97000), visible=D("0.02"))  # best ask inside the spread
+
+
+def ice_params(conn: HyperliquidConnector) -> IcebergParams:
+    """Sell 0.05 showing 0.02, priced strictly inside the spread: each slice becomes the best ask, and a taker
+    buying up to that price trades with it alone."""
+    book = conn.book("BTC")
+    assert book.best_bid is not None and book.best_ask is not None
+    px = ((book.best_bid.price + book.best_ask.price) / 2).quantize(D(1))
+    assert book.best_bid.price < px < book.best_ask.price
+    return IcebergParams("BTC", Side.SELL, D("0.05"), price=px, visible=D("0.02"))
 
 
 def assert_shows_at_most_visible(emu: Emulator, conn: HyperliquidConnector, visible: Decimal) -> None:
@@ -187,15 +202,15 @@ def assert_shows_at_most_visible(emu: Emulator, conn: HyperliquidConnector, visi
 
 
 async def take_slices(emu: Emulator, conn: HyperliquidConnector, events: trio.MemoryReceiveChannel[Event],
-                      visible: Decimal, until: Decimal) -> Decimal:
+                      ice: IcebergParams, until: Decimal) -> Decimal:
     """Another account takes each slice in two trades; checks what the venue shows after every step."""
     taken = D(0)
     while taken < until:
         await next_event(events, OrderCreated)
-        assert_shows_at_most_visible(emu, conn, visible)
-        for chunk in (D("0.007"), visible):  # a partial fill, then the rest of the slice
-            taken += emu.trade("BTC", True, ICE.price, chunk)
-            assert_shows_at_most_visible(emu, conn, visible)
+        assert_shows_at_most_visible(emu, conn, ice.visible)
+        for chunk in (D("0.007"), ice.visible):  # a partial fill, then the rest of the slice
+            taken += emu.trade("BTC", True, ice.price, chunk)
+            assert_shows_at_most_visible(emu, conn, ice.visible)
     return taken
 
 
@@ -204,8 +219,9 @@ async def take_slices(emu: Emulator, conn: HyperliquidConnector, events: trio.Me
 async def test_iceberg_shows_at_most_visible_and_fills_the_total(
     hl_emulator: Emulator, hl_connector: HyperliquidConnector
 ) -> None:
+    params = ice_params(hl_connector)
     events = hl_connector.events()
-    ice = Iceberg(hl_connector, ICE)
+    ice = Iceberg(hl_connector, params)
     result: list[ExecutionReport] = []
 
     async def run() -> None:
@@ -214,12 +230,12 @@ async def test_iceberg_shows_at_most_visible_and_fills_the_total(
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run)
-            taken = await take_slices(hl_emulator, hl_connector, events, ICE.visible, ICE.total)
-    assert taken == ICE.total
+            taken = await take_slices(hl_emulator, hl_connector, events, params, params.total)
+    assert taken == params.total
     (report,) = result
-    assert report.status is ExecutionStatus.COMPLETED and report.filled == ICE.total
-    assert report.slices_sent == 3 and report.average_price == ICE.price
-    assert venue_filled(hl_emulator, hl_connector) == ICE.total
+    assert report.status is ExecutionStatus.COMPLETED and report.filled == params.total
+    assert report.slices_sent == 3 and report.average_price == params.price
+    assert venue_filled(hl_emulator, hl_connector) == params.total
     assert not open_on_venue(hl_emulator, hl_connector)
 
 
@@ -228,13 +244,14 @@ async def test_iceberg_shows_at_most_visible_and_fills_the_total(
 async def test_cancelling_an_iceberg_cancels_its_slice_and_leaves_nothing_open(
     hl_emulator: Emulator, hl_connector: HyperliquidConnector, tmp_path: Path
 ) -> None:
+    params = ice_params(hl_connector)
     events = hl_connector.events()
-    ice = Iceberg(hl_connector, ICE, state_path=tmp_path / "ice.json")
+    ice = Iceberg(hl_connector, params, state_path=tmp_path / "ice.json")
     with trio.fail_after(15):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(ice.run)
             await next_event(events, OrderCreated)
-            assert hl_emulator.trade("BTC", True, ICE.price, D("0.005")) == D("0.005")
+            assert hl_emulator.trade("BTC", True, params.price, D("0.005")) == D("0.005")
             nursery.cancel_scope.cancel()
     report = ice.report()
     assert report.status is ExecutionStatus.CANCELLED
@@ -247,9 +264,10 @@ async def test_cancelling_an_iceberg_cancels_its_slice_and_leaves_nothing_open(
 @BTC_ONLY
 async def test_stop_cancels_the_slice_and_is_final(hl_emulator: Emulator, hl_connector: HyperliquidConnector,
                                                    tmp_path: Path) -> None:
+    params = ice_params(hl_connector)
     events = hl_connector.events()
     path = tmp_path / "ice.json"
-    ice = Iceberg(hl_connector, ICE, state_path=path)
+    ice = Iceberg(hl_connector, params, state_path=path)
     with trio.fail_after(15):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(ice.run)
@@ -257,7 +275,7 @@ async def test_stop_cancels_the_slice_and_is_final(hl_emulator: Emulator, hl_con
             ice.stop()
     assert ice.report().status is ExecutionStatus.STOPPED
     assert not open_on_venue(hl_emulator, hl_connector)
-    again = await Iceberg(hl_connector, ICE, state_path=path).run()
+    again = await Iceberg(hl_connector, params, state_path=path).run()
     assert again.status is ExecutionStatus.STOPPED and again.slices_sent == 1
     assert len(hl_emulator.engine.ground_truth(hl_connector.user)["orders"]) == 1
 
@@ -276,21 +294,22 @@ def crashed_state(path: Path, params: IcebergParams, live_cid: str, live_amount:
 async def test_resume_adopts_a_live_slice_and_finishes_exactly(
     hl_emulator: Emulator, hl_connector: HyperliquidConnector, tmp_path: Path
 ) -> None:
+    params = ice_params(hl_connector)
     events = hl_connector.events()
     path = tmp_path / "ice.json"
-    cid = hl_connector.sell(OrderParams("BTC", ICE.visible, ICE.price, client_order_id=wire.new_cloid()))
+    cid = hl_connector.sell(OrderParams("BTC", params.visible, params.price, client_order_id=wire.new_cloid()))
     await next_event(events, OrderCreated)
-    hl_emulator.trade("BTC", True, ICE.price, D("0.004"))  # filled while "we were down"
-    crashed_state(path, ICE, cid, ICE.visible)
-    ice = Iceberg(hl_connector, ICE, state_path=path)
+    hl_emulator.trade("BTC", True, params.price, D("0.004"))  # filled while "we were down"
+    crashed_state(path, params, cid, params.visible)
+    ice = Iceberg(hl_connector, params, state_path=path)
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(ice.run)
-            hl_emulator.trade("BTC", True, ICE.price, ICE.visible)  # the adopted slice's rest
-            await take_slices(hl_emulator, hl_connector, events, ICE.visible, ICE.total - ICE.visible)
+            hl_emulator.trade("BTC", True, params.price, params.visible)  # the adopted slice's rest
+            await take_slices(hl_emulator, hl_connector, events, params, params.total - params.visible)
     report = ice.report()
     assert report.status is ExecutionStatus.COMPLETED
-    assert report.filled == ICE.total == venue_filled(hl_emulator, hl_connector)
+    assert report.filled == params.total == venue_filled(hl_emulator, hl_connector)
 
 
 @QUIET
@@ -298,14 +317,15 @@ async def test_resume_adopts_a_live_slice_and_finishes_exactly(
 async def test_resume_in_stop_mode_cancels_the_journaled_slice(
     hl_emulator: Emulator, hl_connector: HyperliquidConnector, tmp_path: Path
 ) -> None:
+    params = ice_params(hl_connector)
     events = hl_connector.events()
     path = tmp_path / "ice.json"
-    cid = hl_connector.sell(OrderParams("BTC", ICE.visible, ICE.price, client_order_id=wire.new_cloid()))
+    cid = hl_connector.sell(OrderParams("BTC", params.visible, params.price, client_order_id=wire.new_cloid()))
     await next_event(events, OrderCreated)
-    hl_emulator.trade("BTC", True, ICE.price, D("0.003"))
-    crashed_state(path, ICE, cid, ICE.visible)
+    hl_emulator.trade("BTC", True, params.price, D("0.003"))
+    crashed_state(path, params, cid, params.visible)
     with trio.fail_after(15):
-        report = await Iceberg(hl_connector, ICE, state_path=path, resume=ResumeMode.STOP).run()
+        report = await Iceberg(hl_connector, params, state_path=path, resume=ResumeMode.STOP).run()
     assert report.status is ExecutionStatus.STOPPED
     assert report.filled == D("0.003") == venue_filled(hl_emulator, hl_connector)
     assert not open_on_venue(hl_emulator, hl_connector)
