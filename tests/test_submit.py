@@ -319,3 +319,36 @@ async def test_fewer_statuses_than_orders_are_resolved_by_asking(
     for r in reqs[answered:]:
         assert h.states(r.cid) == [OrderState.OPEN]
     assert [t for t, _, _ in h.venue.actions] == ["order"]
+
+
+@attrs.define
+class HoldingVenue(Venue):
+    """Order actions hang until ``release`` is set; everything else answers at once."""
+
+    release: trio.Event = attrs.field(factory=trio.Event)
+
+    async def send_action(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        if body["action"]["type"] == "order":
+            await self.release.wait()
+        return await Venue.send_action(self, body)
+
+
+async def test_a_cancel_never_waits_behind_backed_up_order_batches(autojump_clock: trio.testing.MockClock) -> None:
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        if action["type"] == "order":
+            return ok_orders([{"resting": {"oid": 1, "cloid": o["c"]}} for o in action["orders"]])
+        return {"status": "ok", "response": {"type": "cancel", "data": {"statuses": ["success"]}}}
+
+    venue = HoldingVenue(answer)
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, venue)
+        await queue(h, [place(i) for i in range(40 * 12)])  # 12 batches: 8 in flight, 4 waiting for a slot
+        await trio.testing.wait_all_tasks_blocked()
+        assert h.worker.statistics().actions_in_flight == 8
+        h.send.send_nowait(CancelRequest("0x" + "ab" * 16, "BTC", 0))  # an order placed long ago
+        await trio.testing.wait_all_tasks_blocked()
+        assert [t for t, _, _ in venue.actions] == ["cancelByCloid"]  # sent at once, orders still held
+        venue.release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [t for t, _, _ in venue.actions].count("order") == 12

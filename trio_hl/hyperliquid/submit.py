@@ -6,8 +6,10 @@ Rules followed (PROTOCOL §4, §8; DESIGN §3):
   queue; the worker flushes the journal before signing, so an order that reaches the venue is always on disk.
 * **Batching.**  Whatever is queued when the worker wakes is grouped into one action per kind (orders,
   cancels by cloid, batch modifies), at most ``max_batch`` items each, in queue order.  A burst of 1 000
-  ``buy()`` calls costs 25 signatures and 25 round trips, not 1 000.  Up to ``max_actions_in_flight`` actions
-  are on the wire at once; a cancel waits for the answer to its own order's placement so it can never overtake it.
+  ``buy()`` calls costs 25 signatures and 25 round trips, not 1 000.  Up to ``max_actions_in_flight`` order and
+  modify actions are on the wire at once, and as many cancel actions: cancels travel on their own lane so a
+  backed-up order lane never delays them, and a cancel waits for the answer to its own order's placement so it
+  can never overtake it.
 * **What is definitive.**  A per-order ``error`` status or a whole-action ``status:"err"`` means the venue did not
   apply it: the orders become FAILED (nonce and rate-limit refusals are re-signed with a fresh nonce and sent
   again instead, because the intent is still valid and nothing landed).  Not-sent transport failures are retried
@@ -15,10 +17,15 @@ Rules followed (PROTOCOL §4, §8; DESIGN §3):
   orders become UNKNOWN and go to the resolver, never to FAILED and never back to the wire.
 * **Resolution of UNKNOWN** (:meth:`SubmitWorker.resolve`): ask ``orderStatus`` by cloid for each order.  Found ⇒
   apply it.  Not found ⇒ sign a ``noop`` with the *same nonce* as the ambiguous action.  Accepted ⇒ that nonce is
-  now used by the noop, so the original can never land ⇒ FAILED.  Refused as a duplicate ⇒ the original landed ⇒
-  its orders either exist (keep asking) or were refused by the matching engine; after ``landed_polls`` more
-  not-found answers they are FAILED with that reason.  Refused as too low ⇒ the nonce fell out of the venue's
-  window, so the original can no longer land either ⇒ one more ``orderStatus`` decides.
+  now used by the noop, so the original can never land ⇒ the orders are sent again once with a fresh nonce (the
+  intent is still the user's; no duplicate is possible), or FAILED if the user cancelled meanwhile.  Refused as a
+  duplicate ⇒ the original landed ⇒ its orders either exist (keep asking) or were refused by the matching
+  engine; after ``landed_polls`` more not-found answers they are FAILED with that reason - unless one of our
+  own probes was ambiguous (it may be the one that used the nonce): then the original can no longer land and
+  the venue has no record, so the orders are sent again.  Refused as too low ⇒ the nonce fell out of the
+  venue's window, so the original can no longer land either ⇒ sent again.
+* **Ambiguous cancels** are checked with ``orderStatus`` one resolve period later and sent again while the
+  order is still open (the stream alone would never report a cancel that did not land).
 
 Rejected alternative: resubmitting an order whose submission timed out (with the same cloid, hoping the venue
 deduplicates).  Hyperliquid rejects a duplicate cloid only while the first order is still open; a first order
@@ -182,6 +189,10 @@ class SubmitWorker:
         self._clock = clock
         self._max_batch = max(1, min(max_batch, 1000))
         self._slots = trio.Semaphore(max(1, max_in_flight))
+        #: Cancels have their own slots (and lane, see :meth:`run`): never stuck behind order batches.
+        self._cancel_slots = trio.Semaphore(max(1, max_in_flight))
+        self._lanes: tuple[trio.MemoryReceiveChannel[SubmitRequest], trio.MemoryReceiveChannel[CancelRequest]] | None
+        self._lanes = None
         self._backoff = backoff if backoff is not None else BackoffPolicy(initial=0.1, maximum=5.0)
         self._resolve_interval = resolve_interval
         self._landed_polls = landed_polls
@@ -220,22 +231,68 @@ class SubmitWorker:
     # ------------------------------------------------------------------------------------------- tasks
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Send everything queued: orders and modifies on one lane, cancels on their own.
+
+        Why two lanes: an order batch may wait - for a send slot, or for the address budget when it runs low.
+        A cancel queued behind it must not wait with it (a strategy pulling quotes in a fast market, or a kill
+        switch, is exactly when the order lane is backed up).  The dispatcher never blocks on cancels; the
+        order lane holds as many requests as the submit queue, so a cancel is held up only when more orders
+        than that are already waiting.
+        """
+        size = self._rx.statistics().max_buffer_size
+        place_tx, place_rx = trio.open_memory_channel[SubmitRequest](size)
+        cancel_tx, cancel_rx = trio.open_memory_channel[CancelRequest](math.inf)
+        self._lanes = (place_rx, cancel_rx)
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._dispatch, place_tx, cancel_tx)
+            nursery.start_soon(self._cancel_lane, cancel_rx, nursery)
             task_status.started()
             while True:
-                batch = await self._next_batch()
+                batch = await self._next_batch(place_rx)
                 await self._gate_open.wait()
                 await self._slots.acquire()
-                nursery.start_soon(self._send_batch, batch)
+                nursery.start_soon(self._send_batch, batch, self._slots)
 
-    async def _next_batch(self) -> list[SubmitRequest]:
-        first = self._carry if self._carry is not None else await self._rx.receive()
+    async def _dispatch(
+        self, place_tx: trio.MemorySendChannel[SubmitRequest], cancel_tx: trio.MemorySendChannel[CancelRequest]
+    ) -> None:
+        # Everything already queued moves in one go (no checkpoint in between), so the lanes see a burst as a
+        # burst and batch it exactly as a single queue would.
+        while True:
+            request: SubmitRequest = await self._rx.receive()
+            while True:
+                if isinstance(request, CancelRequest):
+                    cancel_tx.send_nowait(request)  # unbounded: at most one pending cancel per tracked order
+                else:
+                    try:
+                        place_tx.send_nowait(request)
+                    except trio.WouldBlock:
+                        await place_tx.send(request)
+                try:
+                    request = self._rx.receive_nowait()
+                except trio.WouldBlock:
+                    break
+
+    async def _cancel_lane(self, cancels: trio.MemoryReceiveChannel[CancelRequest], nursery: trio.Nursery) -> None:
+        while True:
+            batch: list[SubmitRequest] = [await cancels.receive()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(cancels.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await self._gate_open.wait()
+            await self._cancel_slots.acquire()
+            nursery.start_soon(self._send_batch, batch, self._cancel_slots)
+
+    async def _next_batch(self, lane: trio.MemoryReceiveChannel[SubmitRequest]) -> list[SubmitRequest]:
+        first = self._carry if self._carry is not None else await lane.receive()
         self._carry = None
         batch: list[SubmitRequest] = [first]
         kind = type(first)
         while len(batch) < self._max_batch:
             try:
-                item = self._rx.receive_nowait()
+                item = lane.receive_nowait()
             except trio.WouldBlock:
                 break
             if type(item) is not kind:
@@ -244,7 +301,7 @@ class SubmitWorker:
             batch.append(item)
         return batch
 
-    async def _send_batch(self, batch: list[SubmitRequest]) -> None:
+    async def _send_batch(self, batch: list[SubmitRequest], slots: trio.Semaphore) -> None:
         self._in_flight += 1
         try:
             first = batch[0]
@@ -256,7 +313,7 @@ class SubmitWorker:
                 await self._modify([r for r in batch if isinstance(r, ModifyRequest)])
         finally:
             self._in_flight -= 1
-            self._slots.release()
+            slots.release()
 
     # ------------------------------------------------------------------------------------------ sending
 
@@ -601,7 +658,8 @@ class SubmitWorker:
             p50 = lat[len(lat) // 2] * 1000
             p99 = lat[min(len(lat) - 1, math.ceil(len(lat) * 0.99) - 1)] * 1000
         return SubmitStats(
-            queued=self._rx.statistics().current_buffer_used + (self._carry is not None),
+            queued=self._rx.statistics().current_buffer_used + (self._carry is not None)
+            + sum(lane.statistics().current_buffer_used for lane in self._lanes or ()),
             actions_sent=self._actions_sent,
             orders_sent=self._orders_sent,
             actions_in_flight=self._in_flight,
