@@ -12,8 +12,7 @@ size by up to ± ``randomize``: a fixed, predictable rhythm is what other partic
 A resumed TWAP sends its remaining slices at the original interval from the moment it resumes.  Rejected
 alternative: catching up on the slices missed while it was down - that is a burst, the thing a TWAP exists to
 avoid.  Hyperliquid's native TWAP (``twapOrder``) is not used: the emulator does not implement it, and a
-client-side slicer works on any venue the connector speaks, with a bounded price per slice (the native one
-trades with 3% max slippage per suborder).
+client-side slicer works on any venue the connector speaks, with a price bound per slice the caller chooses.
 """
 
 from __future__ import annotations
