@@ -4,7 +4,6 @@ logs, events, reprs or exception messages, even during a run with faults."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from decimal import Decimal
 from typing import Any
@@ -23,93 +22,15 @@ from trio_hl.errors import TrioHLError
 from trio_hl.hyperliquid.signing import LocalSigner
 from trio_hl.hyperliquid.streams import StreamCounters, consume_book, consume_user_channel
 from trio_hl.testing.chaos import CHAOS_WS
+from trio_hl.testing.strategies import USER_CHANNELS, hostile_frames, sample_frame, scalars
 
 D = Decimal
 pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
 COINS = {"BTC": "BTC", "ETH": "ETH", "@107": "HYPE/USDC"}
-USER = "0x" + "11" * 20
-
-ORDER_UPDATE: dict[str, Any] = {
-    "order": {"coin": "BTC", "side": "A", "limitPx": "29792.0", "sz": "0.5", "oid": 91490942,
-              "timestamp": 1681247412573, "origSz": "0.5", "cloid": "0x" + "00" * 15 + "01"},
-    "status": "open",
-    "statusTimestamp": 1681247412600,
-}
-FILL: dict[str, Any] = {
-    "closedPnl": "0.0", "coin": "BTC", "crossed": False, "dir": "Open Long", "hash": "0x" + "a1" * 32,
-    "oid": 91490942, "px": "29792", "side": "A", "startPosition": "0", "sz": "0.1", "time": 1681247412700,
-    "fee": "0.01", "feeToken": "USDC", "tid": 118906512037719, "cloid": "0x" + "00" * 15 + "01",
-}
-BOOK: dict[str, Any] = {
-    "coin": "BTC",
-    "levels": [[{"px": "29791", "sz": "1.5", "n": 1}, {"px": "29790", "sz": "10", "n": 3}],
-               [{"px": "29792", "sz": "5.5", "n": 2}]],
-    "time": 1689630203930,
-}
-VALID: dict[str, Any] = {
-    "orderUpdates": [ORDER_UPDATE],
-    "userFills": {"user": USER, "isSnapshot": False, "fills": [FILL]},
-    "userEvents": {"fills": [FILL]},
-}
-
-# ------------------------------------------------------------------------------------------------ strategies
-
-scalars = st.one_of(
-    st.none(), st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(["", "0", "-0", "NaN", "nan", "Infinity", "-1e999999", "1e999999", "0x", "B", "A", "open",
-                     "filled", "canceled", "9" * 400, "0." + "0" * 300 + "1", "\x00", "\u202e", "BTC", "@107"]),
-    st.text(max_size=30),
-)
-json_values = st.recursive(
-    scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=5),
-        st.dictionaries(st.one_of(st.text(max_size=8), st.sampled_from(list(FILL) + list(ORDER_UPDATE["order"])
-                                                                          + ["order", "status", "fills", "levels",
-                                                                             "user", "isSnapshot", "funding",
-                                                                             "liquidation", "nonUserCancel"])),
-                        children, max_size=6),
-    ),
-    max_leaves=20,
-)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-@st.composite
-def mutated(draw: st.DrawFn, valid: Any) -> Any:
-    """A valid frame with one node replaced (type confusion), deleted (truncation) or blown up (oversize)."""
-    frame = copy.deepcopy(valid)
-    paths = [p for p in _paths(frame) if p]
-    path = draw(st.sampled_from(paths))
-    parent = frame
-    for key in path[:-1]:
-        parent = parent[key]
-    how = draw(st.sampled_from(["replace", "delete", "oversize"]))
-    if how == "replace":
-        parent[path[-1]] = draw(json_values)
-    elif how == "delete":
-        del parent[path[-1]]
-    else:
-        # (integers too large for a float are left to test_huge_integer_timestamp_is_counted_not_fatal)
-        parent[path[-1]] = draw(st.sampled_from(["x" * 1_000_000, [parent[path[-1]]] * 5_000, 2**64 + 1]))
-    return frame
 
 
 def frames_for(channel: str) -> st.SearchStrategy[list[Any]]:
-    return st.lists(st.one_of(json_values, mutated(VALID[channel]) if channel in VALID else mutated(BOOK)),
-                    min_size=1, max_size=6)
+    return st.lists(hostile_frames(channel), min_size=1, max_size=6)
 
 
 # --------------------------------------------------------------------------------------------- harness
@@ -134,7 +55,7 @@ def run_user_channel(channel: str, frames: list[Any]) -> tuple[StreamCounters, O
         tx, rx = trio.open_memory_channel[Any](len(frames) + 1)
         for frame in frames:
             tx.send_nowait(frame)
-        tx.send_nowait(copy.deepcopy(VALID[channel]))
+        tx.send_nowait(sample_frame(channel))
         tx.close()
         with trio.fail_after(30):
             await consume_user_channel(channel, rx, feed=feed, coin_to_pair=COINS, counters=counters,
@@ -148,7 +69,7 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
                                                                          HealthCheck.data_too_large])
 
 
-@pytest.mark.parametrize("channel", ["orderUpdates", "userFills", "userEvents"])
+@pytest.mark.parametrize("channel", USER_CHANNELS)
 @FUZZ
 @given(data=st.data())
 def test_user_channel_survives_garbage_and_applies_the_next_valid_frame(channel: str, data: st.DataObject) -> None:
@@ -162,7 +83,7 @@ def test_user_channel_survives_garbage_and_applies_the_next_valid_frame(channel:
         assert tracker.trades_processed >= 1
 
 
-@pytest.mark.parametrize("channel", ["orderUpdates", "userFills", "userEvents"])
+@pytest.mark.parametrize("channel", USER_CHANNELS)
 @FUZZ
 @given(frames=st.lists(scalars, min_size=1, max_size=6))
 def test_user_channel_counts_every_frame_of_the_wrong_type(channel: str, frames: list[Any]) -> None:
@@ -179,7 +100,7 @@ def run_book(frames: list[Any]) -> tuple[StreamCounters, OrderBook, list[str]]:
         tx, rx = trio.open_memory_channel[Any](len(frames) + 1)
         for frame in frames:
             tx.send_nowait(frame)
-        last = copy.deepcopy(BOOK)
+        last = sample_frame("l2Book")
         last["time"] = 2**52  # newer than anything the fuzz produced
         tx.send_nowait(last)
         tx.close()
@@ -207,9 +128,9 @@ def test_book_stream_counts_every_frame_of_the_wrong_type(frames: list[Any]) -> 
     assert counters.malformed == len(frames)
 
 
-@pytest.mark.parametrize("channel", ["orderUpdates", "userFills", "userEvents"])
+@pytest.mark.parametrize("channel", USER_CHANNELS)
 def test_huge_integer_timestamp_is_counted_not_fatal(channel: str) -> None:
-    frame = copy.deepcopy(VALID[channel])
+    frame = sample_frame(channel)
     if channel == "orderUpdates":
         frame[0]["statusTimestamp"] = 10**400
     else:
