@@ -12,13 +12,16 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from trio_hl.core.events import EVENT_KINDS
+from trio_hl.core.events import EVENT_KINDS, HEALTH_EVENT_KINDS
 
 
 def example_value(tp: Any, name: str, tag: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         return example_value(next(a for a in typing.get_args(tp) if a is not type(None)), name, tag)
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        return (example_value(item, name, tag), example_value(item, name, tag + "-2"))
     if tp is str:
         return f"{name}-{tag}"
     if tp is Decimal:
@@ -38,7 +41,7 @@ def example_value(tp: Any, name: str, tag: str) -> Any:
 
 def example_event(cls: type, tag: str | None = None) -> Any:
     """One value of ``cls`` with every field filled (``client_order_id`` = ``cid-<tag>``)."""
-    tag = tag or EVENT_KINDS.get(cls, cls.__name__)  # type: ignore[call-overload]
+    tag = tag or EVENT_KINDS.get(cls) or HEALTH_EVENT_KINDS.get(cls, cls.__name__)
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for a in attrs.fields(cls):
@@ -47,7 +50,13 @@ def example_event(cls: type, tag: str | None = None) -> Any:
 
 
 def all_kinds_examples() -> list[Any]:
+    """One of each *order* event kind (the ``orders`` family)."""
     return [example_event(cls) for cls in EVENT_KINDS]
+
+
+def every_event_examples() -> list[Any]:
+    """One of each class ``conn.events()`` can yield: the order kinds and the health kinds."""
+    return all_kinds_examples() + [example_event(cls) for cls in HEALTH_EVENT_KINDS]
 
 
 _decimals = st.decimals(allow_nan=False, allow_infinity=False)
@@ -58,6 +67,8 @@ def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         return st.one_of(*(strategy_for(a) for a in typing.get_args(tp)))
+    if origin is tuple:
+        return st.lists(strategy_for(typing.get_args(tp)[0]), max_size=3).map(tuple)
     if tp is type(None):
         return st.none()
     if tp is Decimal:
@@ -83,4 +94,5 @@ def events_of(cls: type) -> st.SearchStrategy[Any]:
 
 
 def any_event() -> st.SearchStrategy[Any]:
-    return st.one_of(*(events_of(cls) for cls in EVENT_KINDS))
+    """Any order event or health event (every class ``conn.events()`` can yield)."""
+    return st.one_of(*(events_of(cls) for cls in [*EVENT_KINDS, *HEALTH_EVENT_KINDS]))

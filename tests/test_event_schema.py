@@ -9,11 +9,11 @@ from typing import Any
 
 import attrs
 import pytest
-from event_samples import all_kinds_examples, any_event, example_event
+from event_samples import any_event, every_event_examples, example_event
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_hl.core.events import EVENT_KINDS, OrderCreated, OrderEvent, OrderFilled
+from trio_hl.core.events import HealthChanged, HealthIssue, OrderCreated, OrderEvent, OrderFilled
 from trio_hl.core.types import OrderType, Side
 from trio_hl.core.updates import TradeUpdate
 from trio_hl.errors import ProtocolError
@@ -22,6 +22,7 @@ from trio_hl.events.schema import (
     EventRegistry,
     decode_message,
     decode_value,
+    default_registry,
     encode_event,
     encode_message,
     topic_for,
@@ -33,14 +34,15 @@ def _frames(event: Any, seq: int = 1, registry: EventRegistry | None = None) -> 
     return [topic, payload]
 
 
-@pytest.mark.parametrize("event", all_kinds_examples(), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("event", every_event_examples(), ids=lambda e: type(e).__name__)
 def test_every_kind_round_trips_with_its_topic(event: Any) -> None:
     frames = _frames(event, seq=7)
-    kind = EVENT_KINDS[type(event)]
-    assert frames[0] == f"orders.hyperliquid.{kind}".encode()
+    entry = default_registry().for_class(type(event))
+    kind, family = entry.kind, entry.family
+    assert frames[0] == f"{family}.hyperliquid.{kind}".encode()
     message = decode_message(frames)
     assert (message.seq, message.publisher_id, message.kind, message.family, message.venue) == (
-        7, "p1", kind, "orders", "hyperliquid")
+        7, "p1", kind, family, "hyperliquid")
     assert message.type_name == type(event).__name__
     assert message.timestamp == event.timestamp
     assert message.ts == 1.5
@@ -76,6 +78,24 @@ def test_any_event_round_trips_exactly(event: Any) -> None:
         before, after = getattr(event, a.name), getattr(decoded, a.name)
         if isinstance(before, Decimal):
             assert before.as_tuple() == after.as_tuple()
+
+
+def test_health_events_are_their_own_family() -> None:
+    event = HealthChanged(2.5, False, (HealthIssue.WS_DISCONNECTED, HealthIssue.BOOK_STALE), ("BTC", "ETH"), 4)
+    topic, payload = _frames(event)
+    assert topic == b"health.hyperliquid.changed"
+    assert json.loads(payload)["event"] == {
+        "timestamp": 2.5, "trading_ready": False, "issues": ["ws_disconnected", "book_stale"],
+        "stale_pairs": ["BTC", "ETH"], "ws_reconnects": 4, "client_order_id": "", "pair": "",
+    }
+    assert decode_message([topic, payload]).to_event() == event
+    # a custom registry knows them too, and a health kind never shadows an order kind of the same name
+    registry = EventRegistry()
+    assert registry.for_class(HealthChanged).topic("hyperliquid") == "health.hyperliquid.changed"
+    assert registry.for_name("orders", "changed") is None
+    assert not event.can_quote("BTC") and not event.can_quote("SOL")
+    ready = attrs.evolve(event, trading_ready=True, issues=(HealthIssue.BOOK_STALE,), stale_pairs=("BTC",))
+    assert (ready.can_quote("BTC"), ready.can_quote("ETH")) == (False, True)
 
 
 def test_a_new_family_registers_without_schema_changes() -> None:

@@ -10,10 +10,17 @@ Fills that arrive after the terminal event are still applied and reported as ``L
 dropped.  ``OrderAnomaly`` reports what the tracker refused or found inconsistent (over-fills etc.).
 
 ``EVENT_KINDS`` maps every class to the short name used in ZMQ topics (``orders.hyperliquid.<kind>``).
+
+``HealthChanged`` is not about an order: the connector's health monitor emits it on the same channel when
+its readiness to trade or the freshness of its data changes (topic ``health.hyperliquid.changed``, see
+``HEALTH_EVENT_KINDS``).  It carries empty ``client_order_id`` and ``pair`` fields so that code written
+against order events (which reads those off every event before dispatching) keeps working unchanged;
+dispatch on ``isinstance``.
 """
 
 from __future__ import annotations
 
+import enum
 from decimal import Decimal
 
 import attrs
@@ -23,7 +30,11 @@ from trio_hl.core.updates import TradeUpdate
 
 __all__ = [
     "EVENT_KINDS",
+    "HEALTH_EVENT_KINDS",
+    "HEALTH_FAMILY",
     "Event",
+    "HealthChanged",
+    "HealthIssue",
     "LateFill",
     "OrderAnomaly",
     "OrderCancelled",
@@ -143,6 +154,44 @@ class UnmatchedFill(OrderEvent):
     exchange_order_id: str | None
 
 
+class HealthIssue(enum.Enum):
+    """Why the connector is not fit to quote (values are the wire strings)."""
+
+    #: The WebSocket is down: no market data, no order updates; orders wait behind the submit gate.
+    WS_DISCONNECTED = "ws_disconnected"
+    #: Connected again, but the gap-fill (what happened while we were away) has not finished.
+    GAP_FILLING = "gap_filling"
+    #: The connection is up but silent (no frame of any kind, pongs included): the user stream is stale.
+    STREAM_STALE = "stream_stale"
+    #: At least one streamed book is older than the staleness threshold (the pairs are in ``stale_pairs``).
+    BOOK_STALE = "book_stale"
+
+
+@attrs.frozen
+class HealthChanged:
+    """The connector's fitness to trade changed (debounced by the health monitor, so a short blip is silent).
+
+    ``trading_ready``: connected, gap-filled and the stream alive (no WS/gap-fill/stream issue).  A stale
+    book affects only its pair: quote ``pair`` only while ``can_quote(pair)``.  ``issues`` lists every
+    current problem (empty when all is well); ``stale_pairs`` the books that are stale, sorted.
+    ``conn.health()`` is the undebounced picture at any moment.
+    """
+
+    timestamp: float
+    trading_ready: bool
+    issues: tuple[HealthIssue, ...]
+    stale_pairs: tuple[str, ...]
+    ws_reconnects: int
+    #: Always ``""``: not an order event (see the module doc).
+    client_order_id: str = ""
+    #: Always ``""``: the pairs concerned are in ``stale_pairs``.
+    pair: str = ""
+
+    def can_quote(self, pair: str) -> bool:
+        """Fit to keep quotes on ``pair``: trading ready and its book fresh."""
+        return self.trading_ready and pair not in self.stale_pairs
+
+
 Event = (
     OrderCreated
     | OrderPartiallyFilled
@@ -155,6 +204,7 @@ Event = (
     | LateFill
     | OrderAnomaly
     | UnmatchedFill
+    | HealthChanged
 )
 
 EVENT_KINDS: dict[type[OrderEvent], str] = {
@@ -170,6 +220,11 @@ EVENT_KINDS: dict[type[OrderEvent], str] = {
     OrderAnomaly: "anomaly",
     UnmatchedFill: "unmatched_fill",
 }
+
+
+#: Topic family of connector health events (``health.hyperliquid.changed``).
+HEALTH_FAMILY = "health"
+HEALTH_EVENT_KINDS: dict[type, str] = {HealthChanged: "changed"}
 
 
 def event_kind(event: OrderEvent) -> str:

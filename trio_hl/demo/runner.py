@@ -29,6 +29,7 @@ from trio_hl.core.events import Event
 from trio_hl.demo.strategy import MarketMaker, QuoteParams
 from trio_hl.demo.view import FillRow, OrderRow, ViewState, render_line, render_screen
 from trio_hl.errors import ConfigError, TransportError, TrioHLError
+from trio_hl.events.metrics import serve_metrics
 from trio_hl.events.zmq_publisher import ZmqPublisher
 from trio_hl.hyperliquid.config import MAINNET_API_URL, TESTNET_API_URL, ConnectorConfig
 from trio_hl.hyperliquid.connector import HyperliquidConnector, open_connector
@@ -66,6 +67,8 @@ class DemoOptions:
     allow_mainnet: bool = False
     #: ZMQ endpoint of the event publisher (None = off; ``tcp://127.0.0.1:*`` = any free port).
     zmq: str | None = DEFAULT_ZMQ
+    #: Port of the Prometheus endpoint ``http://127.0.0.1:<port>/metrics`` (None = off; 0 = any free port).
+    metrics_port: int | None = None
     #: Live view: True = ANSI screen, False = a line every ``log_interval`` s, None = screen iff a TTY.
     ui: bool | None = None
     refresh_interval: float = 0.5
@@ -208,6 +211,12 @@ async def run_demo(
         async with trio.open_nursery() as nursery:
             if publisher is not None and publisher_events is not None:
                 await nursery.start(publisher.serve, publisher_events)
+            if opts.metrics_port is not None:
+                try:
+                    port = await nursery.start(serve_metrics, conn, opts.metrics_port)
+                    print(f"trio-hl demo: metrics on http://127.0.0.1:{port}/metrics", file=out, flush=True)
+                except OSError as exc:  # e.g. address in use: trade anyway, and say so (as for ZMQ)
+                    print(f"trio-hl demo: metrics not served on port {opts.metrics_port}: {exc}", file=sys.stderr)
             if handle_sigint:
                 nursery.start_soon(_watch_sigint, stop)
             nursery.start_soon(mm.consume_events, strategy_events)
@@ -342,6 +351,16 @@ def _decimal_arg(text: str) -> Decimal:
     return value
 
 
+def _port_arg(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {port}")
+    return port
+
+
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pair", default="BTC", help="pair to quote (default BTC)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds to trade; 0 = until Ctrl-C (default 30)")
@@ -365,6 +384,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-mainnet", action="store_true", help="allow --base-url to be the mainnet URL")
     parser.add_argument("--zmq", default=DEFAULT_ZMQ, help=f"event publisher endpoint (default {DEFAULT_ZMQ})")
     parser.add_argument("--no-zmq", action="store_true", help="do not publish events over ZMQ")
+    parser.add_argument("--metrics-port", type=_port_arg, metavar="N",
+                        help="serve Prometheus metrics on http://127.0.0.1:N/metrics (0 = any free port; default off)")
     parser.add_argument("--no-ui", action="store_true", help="print a status line every few seconds instead")
     parser.add_argument("--seed", type=int, default=0, help="seed of the embedded emulator's market")
 
@@ -376,7 +397,7 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         requote_mode=args.requote_mode, base_url=args.base_url, private_key=args.private_key,
         account_address=args.account_address, vault_address=args.vault_address, testnet=args.testnet,
         allow_mainnet=args.allow_mainnet, zmq=None if args.no_zmq else args.zmq,
-        ui=False if args.no_ui else None, seed=args.seed,
+        ui=False if args.no_ui else None, seed=args.seed, metrics_port=args.metrics_port,
     )
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 import msgspec
 
-from trio_hl.core.events import EVENT_KINDS
+from trio_hl.core.events import EVENT_KINDS, HEALTH_EVENT_KINDS, HEALTH_FAMILY
 from trio_hl.errors import ProtocolError
 
 __all__ = [
@@ -100,13 +100,17 @@ class EventRegistry:
     Order events need no registration: any class in ``trio_hl.core.events.EVENT_KINDS`` (looked up at use,
     so classes added there later are found) is family ``orders``.  Other families register explicitly,
     e.g. ``registry.register(PositionUpdate, "update", family="positions")`` -> topic
-    ``positions.hyperliquid.update``.
+    ``positions.hyperliquid.update``.  The connector's own health events (``HEALTH_EVENT_KINDS``, family
+    ``health``) are registered with the order events: everything ``conn.events()`` yields is publishable.
     """
 
     def __init__(self, *, include_order_events: bool = True) -> None:
         self._by_class: dict[type, EventType] = {}
         self._by_name: dict[tuple[str, str], EventType] = {}
         self._include_order_events = include_order_events
+        if include_order_events:
+            for cls, kind in HEALTH_EVENT_KINDS.items():
+                self.register(cls, kind, family=HEALTH_FAMILY)
 
     def register(self, cls: type, kind: str, *, family: str = DEFAULT_FAMILY) -> EventType:
         """Give ``cls`` (a frozen attrs class) the topic kind ``kind`` within ``family``."""

@@ -51,6 +51,7 @@ from trio_hl.errors import (
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.config import ConnectorConfig
 from trio_hl.hyperliquid.deadman import DeadMansSwitch, DeadMansSwitchState
+from trio_hl.hyperliquid.health import HealthMonitor
 from trio_hl.hyperliquid.messages import parse_all_mids, parse_l2_book
 from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
 from trio_hl.hyperliquid.nonce import NonceService
@@ -167,6 +168,8 @@ class HyperliquidConnector:
         self._budget_refreshed = -math.inf
         #: The managed ``scheduleCancel`` (``config.dead_mans_switch_s``); None when off.
         self.dead_mans_switch: DeadMansSwitch | None = None
+        #: Debounced ``HealthChanged`` events on ``events()`` (``trio_hl.hyperliquid.health``); tune ``.settings``.
+        self.health_monitor = HealthMonitor(self.health, self._fanout.publish, clock=clock)
         self.submit = SubmitWorker(
             submit_rx,
             signer=signer,
@@ -616,6 +619,7 @@ class HyperliquidConnector:
                 refresh_every_s=cfg.dead_mans_switch_s / 3,
             )
             await nursery.start(self.dead_mans_switch.run)
+        await nursery.start(self.health_monitor.run)
 
     async def _send_schedule_cancel(self, time_ms: int | None) -> None:
         await self.submit.send_single(wire.schedule_cancel_action(time_ms))
