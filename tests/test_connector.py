@@ -30,7 +30,7 @@ from trio_hl import (
     TriggerKind,
     open_connector,
 )
-from trio_hl.core.events import Event, LateFill, OrderPartiallyFilled, OrderUnknown
+from trio_hl.core.events import Event, LateFill, OrderAnomaly, OrderPartiallyFilled, OrderUnknown
 from trio_hl.emulator import Emulator, Limits, open_emulator
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
@@ -549,3 +549,20 @@ async def test_back_to_back_modifies_keep_the_order_alive() -> None:
         opens = await conn._rest.info.open_orders(conn.user)
         assert [(o["cloid"], D(o["limitPx"])) for o in opens] == [(cid, final)]
         assert conn.modify_cancel_legs >= 2
+
+
+async def test_partial_ioc_reports_its_true_executed_amount_in_the_cancel() -> None:
+    async with running(pairs=("BTC",), quiet=True) as (emu, conn):
+        events = conn.events()
+        book = conn.book("BTC")
+        assert book.best_ask is not None
+        top = book.best_ask
+        amount = top.size + conn.registry.by_pair("BTC").size_step * 10  # more than the first level holds
+        cid = conn.buy(OrderParams("BTC", amount, top.price, tif=TimeInForce.IOC))  # crosses that level only
+        seen = await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid)
+        cancelled = seen[-1]
+        assert isinstance(cancelled, OrderCancelled) and cancelled.executed_amount == top.size
+        ours = [e for e in seen if e.client_order_id == cid]
+        assert not [e for e in ours if isinstance(e, (LateFill, OrderAnomaly))], ours
+        truth = emu.engine.ground_truth(conn.user)
+        assert [D(o["filledSz"]) for o in truth["orders"]] == [top.size]

@@ -45,7 +45,7 @@ def busy_tracker(path: Path, clock: Clock, **kw: object) -> tuple[OrderTracker, 
     """A tracker with one order in every interesting condition."""
     journal = Journal(path)
     tr = OrderTracker(clock=clock, journal=journal, not_found_limit=2, fill_wait_timeout=5.0, **kw)  # type: ignore[arg-type]
-    for cid in ("open", "partial", "unknown", "lost", "cancelling", "filled", "failed", "waiting"):
+    for cid in ("open", "partial", "unknown", "lost", "cancelling", "filled", "failed", "waiting", "ioc"):
         tr.start_tracking(order(cid))
     tr.process_order_update(OrderUpdate("BTC", S.OPEN, 1.0, "open", "e-open"))
     tr.process_order_update(OrderUpdate("BTC", S.OPEN, 1.0, "partial", "e-partial"))
@@ -61,6 +61,7 @@ def busy_tracker(path: Path, clock: Clock, **kw: object) -> tuple[OrderTracker, 
     tr.process_order_update(OrderUpdate("BTC", S.FAILED, 1.0, "failed", None, "Insufficient margin"))
     clock.now = 3.0
     tr.process_order_update(OrderUpdate("BTC", S.FILLED, 3.0, "waiting", "e-w"))
+    tr.process_order_update(OrderUpdate("BTC", S.CANCELED, 3.0, "ioc", "e-ioc", "ioc", executed=D("0.5")))
     tr.process_trade_update(TradeUpdate("t9", "BTC", D("1"), D("1"), D("0"), "USDC", 3.0, None, "e-orphan"))
     tr.process_order_update(OrderUpdate("BTC", S.OPEN, 3.0, "open", "e-open2", amount=D("3.0"), price=D("99.5")))
     return tr, journal
@@ -76,7 +77,9 @@ def test_restore_is_identical(tmp_path: Path) -> None:
     assert restored.snapshot() == tr.snapshot()
     assert [o.client_order_id for o in restored.needs_resolution()] == ["unknown", "lost"]
     assert [o.client_order_id for o in restored.lost_orders()] == ["lost"]
-    assert [o.client_order_id for o in restored.awaiting_fills()] == ["waiting"]
+    assert [o.client_order_id for o in restored.awaiting_fills()] == ["waiting", "ioc"]
+    ioc = restored.get("ioc")
+    assert ioc is not None and ioc.fill_wait_state is S.CANCELED and ioc.fill_wait_amount == D("0.5")
     partial = restored.get("partial")
     assert partial is not None and str(partial.executed_amount) == "0.500"  # Decimal-exact, exponent kept
     # the restored tracker keeps journaling into the same history, and behaves the same from here on

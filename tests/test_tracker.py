@@ -212,6 +212,45 @@ def test_other_verdict_while_waiting_for_fills_is_refused(tracker: OrderTracker)
     assert not o.is_done and o.fill_wait_deadline is not None
 
 
+def test_cancel_with_a_known_executed_total_waits_for_those_fills(tracker: OrderTracker) -> None:
+    # A partial IOC: the venue says "cancelled, 0.5 executed" before the fill message arrives.
+    o = open_order(tracker)
+    assert tracker.process_order_update(status(S.CANCELED, reason="ioc", executed=D("0.5"))) == []
+    assert not o.is_done and tracker.awaiting_fills() == [o]
+    assert tracker.start_cancel("c1") is False  # already over on the venue
+    assert tracker.process_order_update(status(S.CANCELED, executed=D("0.5"))) == []  # duplicate: no-op
+    ev = tracker.process_trade_update(fill("t1", "0.5"))
+    assert kinds(ev) == ["OrderPartiallyFilled", "OrderCancelled"]
+    assert isinstance(ev[1], OrderCancelled) and ev[1].executed_amount == D("0.5") and ev[1].reason == "ioc"
+    assert o.state is S.CANCELED and tracker.awaiting_fills() == []
+    assert tracker.statistics().late_fills == 0
+
+
+def test_cancel_whose_fills_already_arrived_finishes_at_once(tracker: OrderTracker) -> None:
+    tracker.start_tracking(order())
+    assert kinds(tracker.process_trade_update(fill("t1", "0.5"))) == ["OrderCreated", "OrderPartiallyFilled"]
+    ev = tracker.process_order_update(status(S.CANCELED, executed=D("0.5")))
+    assert kinds(ev) == ["OrderCancelled"] and ev[0].executed_amount == D("0.5")  # type: ignore[attr-defined]
+
+
+def test_cancel_waiting_for_fills_times_out_as_cancelled(tracker: OrderTracker, clock: Clock) -> None:
+    o = open_order(tracker)
+    clock.now = 10.0
+    tracker.process_order_update(status(S.CANCELED, executed=D("0.5")))
+    assert tracker.poll(14.9) == []
+    ev = tracker.poll(15.0)
+    assert kinds(ev) == ["OrderAnomaly:fill_timeout", "OrderCancelled"] and o.state is S.CANCELED
+    assert kinds(tracker.process_trade_update(fill("t1", "0.5"))) == ["LateFill"]
+
+
+def test_filled_after_a_partial_cancel_verdict_waits_for_the_whole_amount(tracker: OrderTracker) -> None:
+    o = open_order(tracker)
+    tracker.process_order_update(status(S.CANCELED, executed=D("0.5")))
+    assert tracker.process_order_update(status(S.FILLED)) == []
+    assert kinds(tracker.process_trade_update(fill("t1", "0.5"))) == ["OrderPartiallyFilled"]
+    assert kinds(tracker.process_trade_update(fill("t2", "1.5"))) == ["OrderFilled"] and o.state is S.FILLED
+
+
 @pytest.mark.parametrize("believed", [S.CANCELED, S.FAILED])
 def test_fill_after_terminal_is_applied_and_reported(tracker: OrderTracker, believed: OrderState) -> None:
     o = open_order(tracker)

@@ -291,7 +291,7 @@ def _encode(kind: str, payload: Any) -> Any:
     if kind == "order":
         u: OrderUpdate = payload
         return [u.pair, u.new_state.value, u.timestamp, u.client_order_id, u.exchange_order_id, u.reason,
-                u.venue_status, _d(u.amount), _d(u.price)]
+                u.venue_status, _d(u.amount), _d(u.price), _d(u.executed)]
     if kind == "track":
         cid, pair, side, otype, amount, price, tif, action, created_at, last_update, eid = payload
         return [cid, pair, side.value, otype.value, str(amount), _d(price), tif.value, action.value, created_at,
@@ -310,8 +310,11 @@ def _decode(kind: str, raw: Any) -> Any:
         tid, pair, px, sz, fee, fee_asset, ts, cid, eid, taker = raw
         return TradeUpdate(tid, pair, Decimal(px), Decimal(sz), Decimal(fee), fee_asset, ts, cid, eid, taker)
     if kind == "order":
-        pair, state, ts, cid, eid, reason, venue_status, amount, price = raw
-        return OrderUpdate(pair, OrderState(state), ts, cid, eid, reason, venue_status, _dec(amount), _dec(price))
+        # (journals written before ``executed`` existed have nine fields)
+        pair, state, ts, cid, eid, reason, venue_status, amount, price, *rest = raw
+        executed = rest[0] if rest else None
+        return OrderUpdate(pair, OrderState(state), ts, cid, eid, reason, venue_status, _dec(amount), _dec(price),
+                           _dec(executed))
     if kind == "track":
         cid, pair, side, otype, amount, price, tif, action, created_at, last_update, eid = raw
         return (cid, pair, Side(side), OrderType(otype), Decimal(amount), _dec(price), TimeInForce(tif),

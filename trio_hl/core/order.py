@@ -122,9 +122,12 @@ class InFlightOrder:
     is_lost: bool = False
     #: A cancel was sent and not yet answered; shown as PENDING_CANCEL while the order is live.
     cancel_requested: bool = False
-    #: The venue said FILLED before all fills arrived; the tracker completes the order when they do or when
-    #: this deadline (caller's clock) passes.
+    #: The venue gave a verdict (FILLED, or CANCELED with a known executed total) before all fills arrived;
+    #: the tracker completes the order when they do or when this deadline (caller's clock) passes.
     fill_wait_deadline: float | None = None
+    #: The verdict held back while waiting, and the executed amount that completes it.
+    fill_wait_state: OrderState | None = None
+    fill_wait_amount: Decimal | None = None
     #: ``OrderCreated`` was emitted (the venue showed the order exists).
     created_emitted: bool = False
     #: Exchange ids this order had before a modify; fills quoting them still find the order.

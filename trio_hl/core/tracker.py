@@ -508,8 +508,10 @@ class OrderTracker:
             return events
         # terminal target
         if order.fill_wait_deadline is not None:
-            if target is _FILLED:
+            if target is order.fill_wait_state:
                 self.duplicate_updates += 1
+            elif target is _FILLED and order.fill_wait_state is _CANCELED:
+                self._await_fills(order, now, _FILLED, order.amount)  # the whole amount after all
             else:
                 self._refuse(order, target, u, events)
             return events
@@ -521,11 +523,14 @@ class OrderTracker:
                 if order.state is not target:
                     self._refuse(order, target, u, events)
                 return events
-        if target is _FILLED and order.executed_amount < order.amount:
-            self._await_fills(order, now)
-            return events
         if u.reason is not None:
             order.reason = u.reason
+        if target is _FILLED and order.executed_amount < order.amount:
+            self._await_fills(order, now, _FILLED, order.amount)
+            return events
+        if target is _CANCELED and u.executed is not None and order.executed_amount < min(u.executed, order.amount):
+            self._await_fills(order, now, _CANCELED, min(u.executed, order.amount))
+            return events
         self._finish(order, target, now)
         events.append(self._terminal_event(order, target, u.timestamp, None))
         return events
@@ -588,12 +593,16 @@ class OrderTracker:
             order.client_order_id, order.pair, u.timestamp, order.exchange_order_id, order.amount, order.price,
         ))
 
-    def _await_fills(self, order: InFlightOrder, now: float) -> None:
-        """FILLED status ahead of its fills: the order is landed; hold the terminal event for the fills."""
+    def _await_fills(self, order: InFlightOrder, now: float, verdict: OrderState, amount: Decimal) -> None:
+        """A verdict ahead of its fills (FILLED; CANCELED with a known executed total): hold the terminal event
+        until the fills covering ``amount`` arrive, so it reports the true executed amount."""
         live = self._live_state(order)
         if order.state is not live and live in TRANSITIONS[order.state]:
             self._set_state(order, live, now)
-        order.fill_wait_deadline = now + self._config.fill_wait_timeout
+        if order.fill_wait_deadline is None:
+            order.fill_wait_deadline = now + self._config.fill_wait_timeout
+        order.fill_wait_state = verdict
+        order.fill_wait_amount = amount
         self._fill_waits[order.client_order_id] = order
 
     def _finish(self, order: InFlightOrder, state: OrderState, now: float) -> None:
@@ -603,6 +612,7 @@ class OrderTracker:
         order.cancel_requested = False
         if order.fill_wait_deadline is not None:
             order.fill_wait_deadline = None
+            order.fill_wait_state = order.fill_wait_amount = None
             del self._fill_waits[cid]
         if order.is_lost:
             order.is_lost = False
@@ -685,6 +695,14 @@ class OrderTracker:
         if executed == order.amount:
             self._finish(order, _FILLED, now)
             events.append(self._terminal_event(order, _FILLED, t.timestamp, t))
+            return events
+        wait_amount = order.fill_wait_amount
+        if order.fill_wait_state is _CANCELED and wait_amount is not None and executed >= wait_amount:
+            self._finish(order, _CANCELED, now)
+            events.append(OrderPartiallyFilled(
+                order.client_order_id, order.pair, t.timestamp, t, executed, order.amount - executed,
+            ))
+            events.append(self._terminal_event(order, _CANCELED, t.timestamp, None))
             return events
         target = self._live_state(order)
         if target is not state and target in TRANSITIONS[state]:
@@ -815,13 +833,14 @@ class OrderTracker:
             for order in due:
                 changed = True
                 self.fill_wait_timeouts += 1
+                verdict = order.fill_wait_state or _FILLED
                 events.append(OrderAnomaly(
                     order.client_order_id, order.pair, now, "fill_timeout",
-                    f"FILLED without fills covering the amount: {order.executed_amount} of {order.amount} "
-                    f"after {self._config.fill_wait_timeout}s; later fills are reported as LateFill",
+                    f"{verdict.name} without fills covering {order.fill_wait_amount}: {order.executed_amount} of "
+                    f"{order.amount} after {self._config.fill_wait_timeout}s; later fills are reported as LateFill",
                 ))
-                self._finish(order, _FILLED, now)
-                events.append(self._terminal_event(order, _FILLED, now, None))
+                self._finish(order, verdict, now)
+                events.append(self._terminal_event(order, verdict, now, None))
         ttl = self._config.orphan_ttl
         while self._orphans:
             oid, (arrived, _) = next(iter(self._orphans.items()))

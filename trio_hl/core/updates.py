@@ -36,6 +36,10 @@ class OrderUpdate:
     venue_status: str | None = None
     amount: Decimal | None = None
     price: Decimal | None = None
+    #: The venue's executed total at this status, when it says so (an IOC's ``filled.totalSz``; a snapshot's
+    #: ``origSz - sz``).  A CANCELED status whose fills have not all arrived yet then waits for them, so the
+    #: terminal event carries the true executed amount instead of being followed by ``LateFill``s.
+    executed: Decimal | None = None
 
 
 @attrs.frozen

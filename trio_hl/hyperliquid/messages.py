@@ -320,6 +320,12 @@ class OrderSnapshot:
         if state is None:
             return None
         reason = None if state is OrderState.OPEN or state is OrderState.FILLED else self.venue_status
+        # A cancel's snapshot says how much had executed (origSz - sz): the tracker waits for those fills.
+        # Only a strictly partial figure is used: should the venue ever zero ``sz`` on cancel, origSz - sz
+        # would claim the whole size executed (impossible for a CANCELED order) - ignored rather than waited on.
+        executed = self.filled_size if state is OrderState.CANCELED else None
+        if executed is not None and self.orig_size is not None and executed >= self.orig_size:
+            executed = None
         return OrderUpdate(
             pair=self.pair,
             new_state=state,
@@ -328,6 +334,7 @@ class OrderSnapshot:
             exchange_order_id=self.exchange_order_id,
             reason=reason,
             venue_status=self.venue_status,
+            executed=executed if executed is not None and executed > 0 else None,
         )
 
 

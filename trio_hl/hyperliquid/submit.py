@@ -677,6 +677,13 @@ def _status_update(r: PlaceRequest | ModifyRequest, st: OrderStatusResult, now: 
         return OrderUpdate(pair=r.pair, new_state=OrderState.OPEN, timestamp=now, client_order_id=r.cid,
                            exchange_order_id=st.exchange_order_id, venue_status="open")
     if st.kind is ExchangeStatusKind.FILLED:
+        size = Decimal(r.order["s"])
+        if st.total_size is not None and st.total_size < size:
+            # An IOC (or market) order that took less than its size: the rest was cancelled by the venue at
+            # once.  CANCELED with the executed total waits for those fills, so the terminal event is exact.
+            return OrderUpdate(pair=r.pair, new_state=OrderState.CANCELED, timestamp=now, client_order_id=r.cid,
+                               exchange_order_id=st.exchange_order_id, venue_status="filled",
+                               reason="IOC remainder cancelled", executed=st.total_size)
         return OrderUpdate(pair=r.pair, new_state=OrderState.FILLED, timestamp=now, client_order_id=r.cid,
                            exchange_order_id=st.exchange_order_id, venue_status="filled")
     if st.kind is ExchangeStatusKind.ERROR:
