@@ -47,7 +47,7 @@ from trio_hl.core.events import Event, HealthChanged, HealthIssue
 if TYPE_CHECKING:  # the connector imports this module; the monitor only reads the value's fields
     from trio_hl.hyperliquid.connector import ConnectorHealth
 
-__all__ = ["HealthMonitor", "HealthMonitorStats", "HealthSettings", "Hysteresis"]
+__all__ = ["HealthMonitor", "HealthMonitorStats", "HealthSettings", "Hysteresis", "raw_issues"]
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
