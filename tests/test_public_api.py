@@ -3,8 +3,8 @@
 import trio_hl
 
 EXPECTED = {
-    "AmbiguousOutcomeError", "ConfigError", "ConnectorConfig", "ConnectorHealth", "HyperliquidConnector",
-    "open_connector", "InvalidOrderError", "LateFill", "OrderAnomaly", "OrderCancelled",
+    "AmbiguousOutcomeError", "ConfigError", "ConnectorConfig", "ConnectorHealth", "HealthChanged",
+    "HyperliquidConnector", "open_connector", "InvalidOrderError", "LateFill", "OrderAnomaly", "OrderCancelled",
     "OrderCreated", "OrderFailed", "OrderFilled", "OrderLost", "OrderModified", "OrderParams",
     "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction", "ProtocolError",
     "RateLimitedError", "RiskLimitError", "ServerError", "Side", "TimeInForce", "TradeUpdate", "TradingRule",
@@ -21,5 +21,5 @@ def test_exported_names_are_pinned() -> None:
 def test_no_private_or_module_leaks() -> None:
     public = {n for n in dir(trio_hl) if n.isidentifier() and not n.startswith("_")}
     # sub-packages are importable attributes once imported; everything else must be in __all__
-    subpackages = {"core", "errors", "hyperliquid", "emulator", "events", "testing", "cli", "demo"}
+    subpackages = {"core", "errors", "hyperliquid", "emulator", "events", "testing", "cli", "demo", "execution"}
     assert public - subpackages <= set(trio_hl.__all__)

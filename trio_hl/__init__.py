@@ -4,6 +4,7 @@ This module only re-exports the public names (DESIGN §4); code lives in the sub
 """
 
 from trio_hl.core.events import (
+    HealthChanged,
     LateFill,
     OrderAnomaly,
     OrderCancelled,
@@ -49,6 +50,7 @@ __all__ = [
     "ConfigError",
     "ConnectorConfig",
     "ConnectorHealth",
+    "HealthChanged",
     "HyperliquidConnector",
     "InvalidOrderError",
     "LateFill",
