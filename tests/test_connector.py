@@ -566,3 +566,16 @@ async def test_partial_ioc_reports_its_true_executed_amount_in_the_cancel() -> N
         assert not [e for e in ours if isinstance(e, (LateFill, OrderAnomaly))], ours
         truth = emu.engine.ground_truth(conn.user)
         assert [D(o["filledSz"]) for o in truth["orders"]] == [top.size]
+
+
+async def test_order_status_is_the_venues_view() -> None:
+    async with running(pairs=("BTC",), quiet=True) as (_emu, conn):
+        events = conn.events()
+        mid = conn.mid("BTC")
+        assert mid is not None
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), (mid * D("0.9")).quantize(D(1))))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        snapshot = await conn.order_status(cid)
+        assert snapshot is not None and snapshot.client_order_id == cid and snapshot.state is OrderState.OPEN
+        assert snapshot.pair == "BTC" and snapshot.exchange_order_id == conn.get_order(cid).exchange_order_id  # type: ignore[union-attr]
+        assert await conn.order_status("0x" + "ee" * 16) is None

@@ -52,7 +52,12 @@ from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.config import ConnectorConfig
 from trio_hl.hyperliquid.deadman import DeadMansSwitch, DeadMansSwitchState
 from trio_hl.hyperliquid.health import HealthMonitor
-from trio_hl.hyperliquid.messages import parse_all_mids, parse_l2_book
+from trio_hl.hyperliquid.messages import (
+    OrderSnapshot,
+    parse_all_mids,
+    parse_l2_book,
+    parse_order_status_response,
+)
 from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
 from trio_hl.hyperliquid.nonce import NonceService
 from trio_hl.hyperliquid.orders import order_to_wire, prepare_order
@@ -303,6 +308,14 @@ class HyperliquidConnector:
         """The venue's ``clearinghouseState`` of the account (positions, margin)."""
         return await self._rest.info.clearinghouse_state(self.user)
 
+    async def order_status(self, client_order_id: str) -> OrderSnapshot | None:
+        """Ask the venue about one order (``orderStatus`` by cloid, through the connector's rate limiter).
+
+        None if the venue has never seen it.  This is the venue's view only: the tracker is not updated
+        (the streams and the reconciler do that), so a caller can compare the two."""
+        answer = await self._rest.info.post({"type": "orderStatus", "user": self.user, "oid": client_order_id})
+        return parse_order_status_response(answer, self.registry.coin_to_pair)
+
     def health(self) -> ConnectorHealth:
         now = trio.current_time()
         ws = self._session.statistics() if self._session is not None else None
@@ -337,8 +350,7 @@ class HyperliquidConnector:
 
     async def wait_trading_ready(self) -> None:
         """Wait until the submit gate is open (after startup reconciliation or a reconnect gap-fill)."""
-        while not self.submit.gate_open:
-            await self.submit._gate_open.wait()
+        await self.submit.wait_gate_open()
 
     # ==================================================================================== internals
 

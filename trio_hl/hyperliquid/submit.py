@@ -224,6 +224,11 @@ class SubmitWorker:
     def gate_open(self) -> bool:
         return self._gate_open.is_set()
 
+    async def wait_gate_open(self) -> None:
+        """Return once sending is allowed (the gate may close and reopen any number of times meanwhile)."""
+        while not self._gate_open.is_set():
+            await self._gate_open.wait()
+
     def note_placing(self, cid: str) -> None:
         """Called by ``buy()``: the order's cancel must wait for the placement's answer."""
         self._placing[cid] = trio.Event()
