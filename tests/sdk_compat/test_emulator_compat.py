@@ -96,3 +96,44 @@ def test_an_unknown_signer_gets_the_venue_error(url: str) -> None:
     stranger = Account.create()
     answer = Exchange(stranger, url).order("ETH", True, 0.1, 1700.0, {"limit": {"tif": "Gtc"}})
     assert answer == {"status": "err", "response": f"User or API Wallet {stranger.address.lower()} does not exist."}
+
+
+def test_sdk_websocket_subscriptions_get_venue_shaped_messages(clients: tuple[Exchange, Info], wallet: Any,
+                                                               url: str) -> None:
+    """The SDK's own WebSocket manager (its thread, its websocket-client) against the emulator's /ws."""
+    import threading
+
+    exchange, _ = clients
+    me = wallet.address
+    ws_info = Info(url, skip_ws=False)
+    got: dict[str, list[Any]] = {"l2Book": [], "userFills": [], "orderUpdates": []}
+    arrived = {k: threading.Event() for k in got}
+    live_fill = threading.Event()
+
+    def on(channel: str) -> Any:
+        def callback(message: Any) -> None:
+            got[channel].append(message)
+            arrived[channel].set()
+            if channel == "userFills" and not message["data"].get("isSnapshot"):
+                live_fill.set()
+        return callback
+
+    try:
+        ws_info.subscribe({"type": "l2Book", "coin": "ETH"}, on("l2Book"))
+        ws_info.subscribe({"type": "userFills", "user": me}, on("userFills"))
+        ws_info.subscribe({"type": "orderUpdates", "user": me}, on("orderUpdates"))
+        assert arrived["l2Book"].wait(10), "no l2Book message"
+        book = got["l2Book"][0]
+        assert book["channel"] == "l2Book" and book["data"]["coin"] == "ETH" and len(book["data"]["levels"]) == 2
+        assert arrived["userFills"].wait(10), "no userFills snapshot"
+        assert got["userFills"][0]["data"]["isSnapshot"] is True
+        (opened,) = statuses(exchange.market_open("ETH", True, 0.05))
+        assert "filled" in opened
+        assert arrived["orderUpdates"].wait(10), "no orderUpdates message"
+        update = got["orderUpdates"][-1]["data"][0]
+        assert update["order"]["coin"] == "ETH" and update["status"] in ("open", "filled")
+        assert live_fill.wait(10), "no streamed fill"
+        live = [m for m in got["userFills"] if not m["data"].get("isSnapshot")]
+        assert live and live[0]["data"]["fills"][0]["coin"] == "ETH"
+    finally:
+        ws_info.disconnect_websocket()
