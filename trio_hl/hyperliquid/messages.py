@@ -49,10 +49,14 @@ __all__ = [
     "NonUserCancel",
     "OrderSnapshot",
     "OrderStatusResult",
+    "TwapAnswer",
+    "TwapHistoryEntry",
+    "TwapSliceFill",
     "UserEvent",
     "UserFills",
     "WireOrder",
     "WireOrderAction",
+    "WireTwap",
     "check_ok_response",
     "parse_all_mids",
     "parse_batch_modify_action",
@@ -71,6 +75,12 @@ __all__ = [
     "parse_order_status_response",
     "parse_order_update",
     "parse_trades",
+    "parse_twap_cancel_action",
+    "parse_twap_cancel_response",
+    "parse_twap_history",
+    "parse_twap_order_action",
+    "parse_twap_order_response",
+    "parse_twap_slice_fills",
     "parse_user_event",
     "parse_user_fills",
     "parse_wire_order",
@@ -846,3 +856,157 @@ def parse_modify_action(d: object) -> tuple[int | str, WireOrder]:
     return _oid_or_cloid(f.field(m, "oid", "action"), "action.oid"), parse_wire_order(
         f.field(m, "order", "action"), "action.order"
     )
+
+
+# --------------------------------------------------------------------------------------------- native TWAP
+# PROTOCOL §3.2 / §4.3: a ``twapOrder`` answer is ``status: "ok"`` even when refused; the verdict is the inner
+# ``data.status``: ``{"running": {"twapId": N}}`` or ``{"error": "..."}``; ``twapCancel`` answers ``"success"``
+# or ``{"error": "..."}``.  ``userTwapSliceFills`` items are ``{"fill": <fill>, "twapId": N}``.
+
+
+@attrs.frozen
+class TwapAnswer:
+    """The inner verdict of a ``twapOrder`` / ``twapCancel`` answer: ``twap_id`` for a running TWAP (None for a
+    cancel), ``error`` the venue's text when refused (the refusal is definitive)."""
+
+    twap_id: int | None = None
+    error: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.error is not None
+
+
+def _twap_status(resp: object, rtype: str) -> object:
+    response = check_ok_response(resp)
+    what = "exchange response.response"
+    got = f.string(response, "type", what)
+    if got != rtype:
+        raise ProtocolError(f"{what}.type: expected {rtype!r}, got {got[:80]!r}")
+    data = f.obj(f.field(response, "data", what), f"{what}.data")
+    return f.field(data, "status", f"{what}.data")
+
+
+def parse_twap_order_response(resp: object) -> TwapAnswer:
+    """A ``twapOrder`` answer → ``TwapAnswer(twap_id=N)`` or ``TwapAnswer(error=...)``.  ``status: "err"`` raises
+    ``ActionRejectedError``; anything else malformed ``ProtocolError``."""
+    what = "exchange response.response.data.status"
+    status = f.obj(_twap_status(resp, "twapOrder"), what)
+    if "error" in status:
+        return TwapAnswer(error=f.string(status, "error", what))
+    running = f.obj(f.field(status, "running", what), f"{what}.running")
+    twap_id = f.integer(running, "twapId", f"{what}.running")
+    if twap_id < 0:
+        raise ProtocolError(f"{what}.running.twapId: expected an id >= 0, got {twap_id}")
+    return TwapAnswer(twap_id=twap_id)
+
+
+def parse_twap_cancel_response(resp: object) -> TwapAnswer:
+    """A ``twapCancel`` answer → ``TwapAnswer()`` for ``"success"``, ``TwapAnswer(error=...)`` when refused."""
+    what = "exchange response.response.data.status"
+    status = _twap_status(resp, "twapCancel")
+    if status == "success":
+        return TwapAnswer()
+    return TwapAnswer(error=f.string(f.obj(status, what), "error", what))
+
+
+@attrs.frozen
+class TwapSliceFill:
+    """One fill of a native TWAP's suborder (``userTwapSliceFills``)."""
+
+    twap_id: int
+    trade: TradeUpdate
+
+
+def parse_twap_slice_fills(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> list[TwapSliceFill]:
+    """The info ``userTwapSliceFills`` answer: ``[{"fill": <fill>, "twapId": N}, ...]``."""
+    items = f.array(d, "userTwapSliceFills")
+    out = []
+    for i, raw in enumerate(items):
+        what = f"userTwapSliceFills[{i}]"
+        item = f.obj(raw, what)
+        try:
+            trade = parse_fill(f.field(item, "fill", what), coin_to_pair)
+        except ProtocolError as exc:
+            raise ProtocolError(f"{what}.{exc}") from None
+        out.append(TwapSliceFill(twap_id=f.integer(item, "twapId", what), trade=trade))
+    return out
+
+
+@attrs.frozen
+class TwapHistoryEntry:
+    """One ``twapHistory`` record: the TWAP's state when recorded and its status (``activated``, ``finished``,
+    ``terminated``, ``error``; ``description`` carries the reason of an ``error``)."""
+
+    twap_id: int | None
+    coin: str
+    status: str
+    description: str | None
+    size: Decimal
+    executed_size: Decimal
+    executed_notional: Decimal
+    timestamp_ms: int
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status != "activated"
+
+
+def parse_twap_history(d: object) -> list[TwapHistoryEntry]:
+    """The info ``twapHistory`` answer: ``[{"time", "state": {coin, sz, executedSz, executedNtl, timestamp, …},
+    "status": {"status"[, "description"]}, "twapId"?}]`` (``twapId`` may be absent on old venue records)."""
+    items = f.array(d, "twapHistory")
+    out = []
+    for i, raw in enumerate(items):
+        what = f"twapHistory[{i}]"
+        item = f.obj(raw, what)
+        state = f.obj(f.field(item, "state", what), f"{what}.state")
+        status = f.obj(f.field(item, "status", what), f"{what}.status")
+        out.append(TwapHistoryEntry(
+            twap_id=f.opt_integer(item, "twapId", what),
+            coin=f.string(state, "coin", f"{what}.state"),
+            status=f.string(status, "status", f"{what}.status"),
+            description=f.opt_string(status, "description", f"{what}.status"),
+            size=f.decimal(state, "sz", f"{what}.state"),
+            executed_size=f.decimal(state, "executedSz", f"{what}.state"),
+            executed_notional=f.decimal(state, "executedNtl", f"{what}.state"),
+            timestamp_ms=f.integer(state, "timestamp", f"{what}.state"),
+        ))
+    return out
+
+
+@attrs.frozen
+class WireTwap:
+    """A ``twapOrder`` action as sent (``twap_order_action``), parsed (for the emulator)."""
+
+    asset: int
+    is_buy: bool
+    size: Decimal
+    reduce_only: bool
+    minutes: int
+    randomize: bool
+
+
+def parse_twap_order_action(d: object) -> WireTwap:
+    """A ``twapOrder`` action → ``WireTwap``; ``ProtocolError`` when malformed (the duration range and the size
+    rules are venue rejections, not shape errors)."""
+    m = _action(d, "twapOrder")
+    w = "action.twap"
+    t = f.obj(f.field(m, "twap", "action"), w)
+    return WireTwap(
+        asset=_asset(t, "a", w),
+        is_buy=f.boolean(t, "b", w),
+        size=f.decimal(t, "s", w),
+        reduce_only=f.boolean(t, "r", w),
+        minutes=f.integer(t, "m", w),
+        randomize=f.boolean(t, "t", w),
+    )
+
+
+def parse_twap_cancel_action(d: object) -> tuple[int, int]:
+    """A ``twapCancel`` action → ``(asset, twap_id)``."""
+    m = _action(d, "twapCancel")
+    twap_id = f.integer(m, "t", "action")
+    if twap_id < 0:
+        raise ProtocolError(f"action.t: expected a TWAP id >= 0, got {twap_id}")
+    return _asset(m, "a", "action"), twap_id

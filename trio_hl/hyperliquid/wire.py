@@ -62,6 +62,8 @@ __all__ = [
     "tif_to_wire",
     "to_wire",
     "trigger_order_type",
+    "twap_cancel_action",
+    "twap_order_action",
     "update_isolated_margin_action",
     "update_leverage_action",
     "usd_class_transfer_action",
@@ -549,6 +551,35 @@ def approve_agent_action(agent_address: str, agent_name: str | None, nonce: int)
         "agentName": "" if agent_name is None else agent_name,
         "nonce": nonce,
     }
+
+
+def twap_order_action(asset: int, is_buy: bool, size: Decimal, reduce_only: bool, minutes: int,
+                      randomize: bool) -> WireDict:
+    """``{"type": "twapOrder", "twap": {"a", "b", "s", "r", "m", "t"}}``: the venue's native TWAP (PROTOCOL §3.2).
+
+    Key order is the SDK's and the venue's (a, b, s, r, m, t) because the L1 hash covers ``msgpack(action)``
+    byte for byte.  ``minutes`` is only checked to be a positive int: the venue's duration range is its own
+    rule (``Invalid TWAP duration: N min(s)``), enforced where the caller decides (``NativeTwapParams``).
+    """
+    if type(asset) is not int or asset < 0:
+        raise InvalidOrderError(f"asset must be an int >= 0, got {asset!r}")
+    if type(minutes) is not int or minutes < 1:
+        raise InvalidOrderError(f"minutes must be an int >= 1, got {minutes!r}")
+    _positive_decimal("size", size)
+    return {
+        "type": "twapOrder",
+        "twap": {"a": asset, "b": bool(is_buy), "s": to_wire(size), "r": bool(reduce_only), "m": minutes,
+                 "t": bool(randomize)},
+    }
+
+
+def twap_cancel_action(asset: int, twap_id: int) -> WireDict:
+    """``{"type": "twapCancel", "a": asset, "t": twap_id}`` (PROTOCOL §3.2)."""
+    if type(asset) is not int or asset < 0:
+        raise InvalidOrderError(f"asset must be an int >= 0, got {asset!r}")
+    if type(twap_id) is not int or twap_id < 0:
+        raise InvalidOrderError(f"twap_id must be an int >= 0, got {twap_id!r}")
+    return {"type": "twapCancel", "a": asset, "t": twap_id}
 
 
 def exchange_body(
