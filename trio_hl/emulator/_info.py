@@ -316,6 +316,9 @@ _TABLE: Final[dict[str, _Handler]] = {
     "userRateLimit": _rate_limit,
     "perpDexs": lambda e, r, n: PERP_DEXS,
     "exchangeStatus": lambda e, r, n: {"time": n, "specialStatuses": None},
+    # native TWAP (engine.twaps, rules in _twap.py)
+    "userTwapSliceFills": lambda e, r, n: e.twaps.slice_fills(_user(r)),
+    "twapHistory": lambda e, r, n: e.twaps.history(_user(r)),
 }
 
 

@@ -32,6 +32,8 @@ Decisions where the venue is undocumented (PROTOCOL appendix, UNSURE), fixed her
   ``schedule_cancel_min_volume`` is set.
 - The builder dex shares the account's USDC (the venue keeps a separate balance per dex).
 - No liquidations: ``liquidationPx`` is always ``null``.
+- Native TWAP (``twapOrder``/``twapCancel``, info ``userTwapSliceFills``/``twapHistory``): the slicer and its
+  own undocumented-venue choices are in ``_twap.py``; :meth:`Engine.tick` runs the due suborders.
 
 Constructor options (``Engine(**engine_options)``): ``seed``, ``now_ms``, ``auto_fund`` (create and fund an
 unknown signer on its first action), ``with_market`` (run :class:`~trio_hl.emulator.market.SimulatedMarket`),
@@ -54,6 +56,7 @@ from trio_hl.emulator._candles import CandleStore
 from trio_hl.emulator._info import InfoRequestError, answer_info, subscription_snapshot
 from trio_hl.emulator._markets import MARKETS, SPOT_TOKENS, MarketSpec
 from trio_hl.emulator._stream import StreamMessage, num, short_order, trigger_fires_above
+from trio_hl.emulator._twap import TwapDesk
 from trio_hl.emulator.market import SimulatedMarket
 from trio_hl.errors import ProtocolError
 from trio_hl.hyperliquid.messages import (
@@ -75,6 +78,7 @@ SCHEDULE_MAX_PER_DAY: Final = 10
 DAY_MS: Final = 86_400_000
 _DESERIALIZE: Final = "Failed to deserialize the JSON body into the target type"
 _OK_DEFAULT: Final = {"status": "ok", "response": {"type": "default"}}
+_TWAP_HASH: Final = "0x" + "0" * 64  # the venue gives TWAP slice fills a zero hash
 _TOKEN_BY_NAME: Final = {t.name: t for t in SPOT_TOKENS}
 _DEFAULT_SPOT: Final = {"USDC": Decimal(100_000), "PURR": Decimal(100_000), "HFUN": Decimal(2_000)}
 
@@ -160,6 +164,8 @@ class Engine:
         self._dirty_ctx: set[int] = set()
         self._last_bbo: dict[int, tuple[Any, Any]] = {}
         self._last_mids: dict[str, str] = {}
+        #: Native TWAPs (``twapOrder``/``twapCancel``; rules in ``_twap.py``).
+        self.twaps: TwapDesk = TwapDesk(self)
         self.market: SimulatedMarket | None = None
         if with_market:
             self.market = SimulatedMarket(self, seed=seed, now_ms=now_ms, **(market_options or {}))
@@ -780,6 +786,12 @@ class Engine:
         self.agents[agent] = acct.address
         return dict(_OK_DEFAULT)
 
+    def _act_twap_order(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
+        return self.twaps.place(acct, action, now)
+
+    def _act_twap_cancel(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
+        return self.twaps.cancel(acct, action, now)
+
     # ============================================================================================ tick
     def _begin(self, now: int, seed_text: str | None = None) -> None:
         self.now_ms = max(self.now_ms, now)
@@ -803,6 +815,8 @@ class Engine:
         if self.market is not None:
             self.market.tick(now_ms)
         self._fire_triggers(now_ms)
+        if self.twaps.running:
+            self.twaps.run_due(now_ms)
         if self._scheduled:
             self._fire_scheduled(now_ms)
         while self._next_funding is not None and now_ms >= self._next_funding:
@@ -1033,6 +1047,34 @@ class Engine:
         self._rest(acct, order, self.now_ms)
         return order
 
+    def twap_suborder(self, user: str, asset: int, is_buy: bool, sz: Decimal, px: Decimal, reduce_only: bool,
+                      twap_id: int, now: int) -> tuple[Decimal, Decimal, list[dict[str, Any]], str | None]:
+        """One suborder of native TWAP ``twap_id`` (``_twap.py`` decides when, how much and at what bound): an IOC
+        at ``px`` matched like any taker, its fills tagged ``"twapId"`` with the all-zero hash of venue TWAP fills.
+        Not kept as a user order (no orderUpdates/orderStatus entry).  Returns (filled, notional, fills, error);
+        ``error`` is the refusal text when the account cannot margin (or pay for) it, and then nothing happened."""
+        acct = self.accounts[user]
+        spec = self.specs[asset]
+        order = Order(oid=self._new_oid(), user=user, asset=asset, coin=spec.coin, is_buy=is_buy, limit_px=px,
+                      sz=sz, tif="Ioc", reduce_only=reduce_only and not spec.is_spot, cloid=None, timestamp=now)
+        if not acct.unlimited:
+            if spec.is_spot:
+                token, need = self._spot_need(spec, order)
+                if need > acct.spot_available(token):
+                    return ZERO, ZERO, [], "Order has insufficient spot balance to trade."
+            elif not order.reduce_only:
+                need = self._margin_need(acct, order)
+                if need > 0 and need > self.free_margin(acct):
+                    return ZERO, ZERO, [], "Insufficient margin to place order."
+        first = len(acct.fills)  # a taker's own resting orders are self-trade-cancelled, never filled: only ours
+        filled, notional = self._match(order, now)
+        fills = acct.fills[first:]
+        for fill in fills:  # the same dicts are queued for the streams (flushed at the end of the tick)
+            fill["hash"] = _TWAP_HASH
+            fill["twapId"] = twap_id
+        order.status = "filled" if order.sz == 0 else "canceled"
+        return filled, notional, fills, None
+
     def system_take(self, user: str, asset: int, is_buy: bool, px: Decimal, sz: Decimal) -> Decimal:
         """An IOC order from one of the market's own accounts; returns the size it filled."""
         self._account(user, unlimited=True)
@@ -1089,4 +1131,6 @@ _HANDLERS: Final = {
     "noop": Engine._act_noop,
     "usdClassTransfer": Engine._act_usd_class_transfer,
     "approveAgent": Engine._act_approve_agent,
+    "twapOrder": Engine._act_twap_order,
+    "twapCancel": Engine._act_twap_cancel,
 }

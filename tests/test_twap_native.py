@@ -1,0 +1,341 @@
+"""Native venue TWAP (``twapOrder``/``twapCancel``): the emulator engine alone (answer shapes, error strings, one
+suborder per 30 s on the engine clock, catch-up, the 3 % bound, cancel, margin and reduce-only endings, the info
+answers), the wire builders and parsers, and ``NativeTwap`` run through a connector against the emulator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from trio_hl.emulator.engine import Engine
+from trio_hl.errors import InvalidOrderError, ProtocolError
+from trio_hl.hyperliquid import wire
+from trio_hl.hyperliquid.messages import (
+    TwapAnswer,
+    parse_twap_cancel_response,
+    parse_twap_history,
+    parse_twap_order_response,
+    parse_twap_slice_fills,
+)
+
+D = Decimal
+T0 = 1_700_000_000_000
+ALICE, BOB = "0x" + "a" * 40, "0x" + "b" * 40
+BTC, ETH = 0, 1
+ZERO_HASH = "0x" + "0" * 64
+
+
+def engine(**options: Any) -> Engine:
+    options.setdefault("with_market", False)
+    return Engine(seed=7, now_ms=T0, **options)
+
+
+class Client:
+    """Acts for one user with increasing nonces (the engine trusts its caller for signatures and nonces)."""
+
+    def __init__(self, e: Engine, user: str) -> None:
+        self.e, self.user, self.nonce = e, user, T0
+
+    def act(self, action: dict[str, Any], now: int = T0) -> dict[str, Any]:
+        self.nonce += 1
+        return self.e.action(signer=self.user, action=action, nonce=self.nonce, vault_address=None, now_ms=now)
+
+    def rest(self, asset: int, is_buy: bool, px: str, sz: str) -> None:
+        order = {"a": asset, "b": is_buy, "p": px, "s": sz, "r": False, "t": {"limit": {"tif": "Gtc"}}}
+        answer = self.act({"type": "order", "orders": [order], "grouping": "na"})
+        assert "resting" in answer["response"]["data"]["statuses"][0], answer
+
+    def twap(self, asset: int, is_buy: bool, sz: str, minutes: int, *, reduce_only: bool = False,
+             randomize: bool = False, now: int = T0) -> dict[str, Any]:
+        return self.act(wire.twap_order_action(asset, is_buy, D(sz), reduce_only, minutes, randomize), now)
+
+    def twap_id(self, *args: Any, **kwargs: Any) -> int:
+        answer = self.twap(*args, **kwargs)
+        twap_id = answer["response"]["data"]["status"]["running"]["twapId"]
+        assert isinstance(twap_id, int)
+        return twap_id
+
+    def info(self, kind: str) -> Any:
+        return self.e.info({"type": kind, "user": self.user}, self.e.now_ms)
+
+    def fills(self) -> list[dict[str, Any]]:
+        return list(self.e.ground_truth(self.user)["fills"])
+
+    def executed(self) -> Decimal:
+        return sum((D(f["sz"]) for f in self.fills()), D(0))
+
+    def history(self, twap_id: int) -> dict[str, Any]:
+        (entry,) = [h for h in self.info("twapHistory") if h["twapId"] == twap_id]
+        return entry  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def e() -> Engine:
+    return engine()
+
+
+@pytest.fixture
+def alice(e: Engine) -> Client:
+    return Client(e, ALICE)
+
+
+@pytest.fixture
+def bob(e: Engine) -> Client:
+    return Client(e, BOB)
+
+
+def at_slice(k: int) -> int:
+    """Engine time of suborder ``k`` (0-based) of a TWAP placed at T0."""
+    return T0 + 30_000 * k
+
+
+# ============================================================================================ answer shapes
+
+
+def test_twap_order_answers_running_with_an_id_and_is_activated(alice: Client) -> None:
+    answer = alice.twap(BTC, True, "0.1", 5)
+    assert answer["status"] == "ok"
+    assert answer["response"]["type"] == "twapOrder"
+    twap_id = answer["response"]["data"]["status"]["running"]["twapId"]
+    assert parse_twap_order_response(answer) == TwapAnswer(twap_id=twap_id)
+    entry = alice.history(twap_id)
+    assert entry["status"] == {"status": "activated"}
+    assert entry["state"] == {"coin": "BTC", "executedNtl": "0", "executedSz": "0", "minutes": 5, "randomize": False,
+                              "reduceOnly": False, "side": "B", "sz": "0.1", "timestamp": T0, "user": ALICE}
+    assert alice.twap_id(BTC, True, "0.1", 5) == twap_id + 1  # ids are never reused
+
+
+@pytest.mark.parametrize("minutes", [1, 4, 1441, 100_000])
+def test_a_duration_outside_5_to_1440_minutes_is_refused_inside_an_ok_answer(alice: Client, minutes: int) -> None:
+    answer = alice.twap(BTC, True, "0.1", minutes)
+    assert answer == {"status": "ok", "response": {"type": "twapOrder", "data": {"status": {
+        "error": f"Invalid TWAP duration: {minutes} min(s)"}}}}
+    assert parse_twap_order_response(answer).error == f"Invalid TWAP duration: {minutes} min(s)"
+    assert alice.info("twapHistory") == []
+
+
+@pytest.mark.parametrize("minutes", [5, 1440])
+def test_the_duration_bounds_themselves_are_accepted(alice: Client, minutes: int) -> None:
+    assert "running" in alice.twap(BTC, True, "0.1", minutes)["response"]["data"]["status"]
+
+
+def test_unknown_asset_and_invalid_size_are_per_order_style_errors(alice: Client) -> None:
+    status = alice.twap(4242, True, "0.1", 5)["response"]["data"]["status"]
+    assert status == {"error": "Order has invalid asset. asset=4242"}
+    status = alice.twap(BTC, True, "0.000001", 5)["response"]["data"]["status"]  # BTC has 5 size decimals
+    assert status == {"error": "Order has invalid size. asset=0"}
+
+
+def test_a_malformed_twap_action_is_a_deserialize_error(alice: Client) -> None:
+    answer = alice.act({"type": "twapOrder", "twap": {"a": 0, "b": True, "s": "0.1", "r": False, "m": "5", "t": False}})
+    assert answer["status"] == "err"
+    assert answer["response"].startswith("Failed to deserialize the JSON body into the target type: action.twap.m")
+
+
+def test_cancel_answers_success_once_then_the_venue_error(alice: Client) -> None:
+    twap_id = alice.twap_id(BTC, True, "0.1", 5)
+    answer = alice.act(wire.twap_cancel_action(BTC, twap_id))
+    assert answer == {"status": "ok", "response": {"type": "twapCancel", "data": {"status": "success"}}}
+    assert parse_twap_cancel_response(answer) == TwapAnswer()
+    again = alice.act(wire.twap_cancel_action(BTC, twap_id))
+    assert again["response"]["data"]["status"] == {"error": "TWAP was never placed, already canceled, or filled."}
+    assert alice.history(twap_id)["status"] == {"status": "terminated"}
+
+
+def test_cancel_of_an_unknown_id_another_users_twap_or_the_wrong_asset_is_refused(alice: Client, bob: Client) -> None:
+    twap_id = alice.twap_id(BTC, True, "0.1", 5)
+    never = {"error": "TWAP was never placed, already canceled, or filled."}
+    assert alice.act(wire.twap_cancel_action(BTC, twap_id + 99))["response"]["data"]["status"] == never
+    assert bob.act(wire.twap_cancel_action(BTC, twap_id))["response"]["data"]["status"] == never
+    assert alice.act(wire.twap_cancel_action(ETH, twap_id))["response"]["data"]["status"] == never
+    assert alice.history(twap_id)["status"] == {"status": "activated"}
+
+
+# ================================================================================================= slicing
+
+
+def test_one_suborder_every_30_s_of_total_over_2m_until_exactly_the_size(e: Engine, alice: Client, bob: Client) -> None:
+    bob.rest(BTC, True, "96000", "5")
+    bob.rest(BTC, False, "97000", "5")
+    twap_id = alice.twap_id(BTC, True, "1", 5)  # 10 suborders of 0.1
+    e.tick(T0)
+    assert alice.executed() == D("0.1")  # the first suborder goes at the first tick
+    e.tick(at_slice(1) - 1)
+    assert alice.executed() == D("0.1")  # not a millisecond early
+    for k in range(1, 10):
+        e.tick(at_slice(k))
+        assert alice.executed() == D("0.1") * (k + 1)
+    entry = alice.history(twap_id)
+    assert entry["status"] == {"status": "finished"}
+    assert entry["state"]["executedSz"] == "1"
+    assert entry["state"]["executedNtl"] == "97000"
+    e.tick(at_slice(20))
+    assert alice.executed() == D(1)  # nothing after the end
+    fills = alice.fills()
+    assert len(fills) == 10
+    assert all(f["twapId"] == twap_id and f["hash"] == ZERO_HASH and f["crossed"] for f in fills)
+    assert [f["time"] for f in fills] == [at_slice(k) for k in range(10)]
+
+
+def test_slice_fills_reach_userfills_info_streams_and_userTwapSliceFills(e: Engine, alice: Client,
+                                                                       bob: Client) -> None:
+    bob.rest(ETH, False, "3400", "10")
+    twap_id = alice.twap_id(ETH, True, "1", 5)
+    e.drain_messages()
+    e.tick(T0)
+    messages = e.drain_messages()
+    streamed = [f for m in messages if m.channel == "userFills" and m.key == ALICE for f in m.data["fills"]]
+    assert [(f["sz"], f["twapId"]) for f in streamed] == [("0.1", twap_id)]
+    assert not [m for m in messages if m.channel == "orderUpdates" and m.key == ALICE]  # suborders are not orders
+    assert alice.info("userFills")[0]["twapId"] == twap_id
+    (item,) = alice.info("userTwapSliceFills")
+    assert item["twapId"] == twap_id and item["fill"]["sz"] == "0.1"
+    (parsed,) = parse_twap_slice_fills(alice.info("userTwapSliceFills"))
+    assert parsed.twap_id == twap_id and parsed.trade.fill_amount == D("0.1")
+    (entry,) = parse_twap_history(alice.info("twapHistory"))
+    assert (entry.twap_id, entry.status, entry.executed_size, entry.is_terminal) == (twap_id, "activated", D("0.1"),
+                                                                                      False)
+
+
+def test_missed_suborders_are_caught_up_at_most_3x_the_nominal_size(e: Engine, alice: Client, bob: Client) -> None:
+    twap_id = alice.twap_id(BTC, True, "1", 5)  # nominal 0.1; no asks yet
+    e.tick(at_slice(0))
+    e.tick(at_slice(1))
+    assert alice.executed() == 0
+    bob.rest(BTC, False, "97000", "5")
+    e.tick(at_slice(2))
+    assert alice.executed() == D("0.3")  # schedule 0.3 behind, capped at 3 x 0.1
+    e.tick(at_slice(3))
+    assert alice.executed() == D("0.4")  # back on schedule: a nominal suborder again
+    for k in range(4, 10):
+        e.tick(at_slice(k))
+    assert alice.executed() == D(1)
+    assert alice.history(twap_id)["status"] == {"status": "finished"}
+
+
+def test_a_shortfall_the_catch_up_cannot_cover_is_left_unexecuted(e: Engine, alice: Client, bob: Client) -> None:
+    twap_id = alice.twap_id(BTC, True, "1", 5)
+    for k in range(8):  # 8 suborders with nothing to buy
+        e.tick(at_slice(k))
+    bob.rest(BTC, False, "97000", "5")
+    e.tick(at_slice(8))
+    e.tick(at_slice(9))
+    assert alice.executed() == D("0.6")  # two suborders of at most 0.3
+    assert alice.history(twap_id)["status"] == {"status": "finished"}
+
+
+def test_suborders_never_trade_beyond_3_percent_of_the_mid(e: Engine, alice: Client, bob: Client) -> None:
+    bob.rest(BTC, True, "99000", "1")
+    bob.rest(BTC, False, "101000", "0.05")  # mid 100000: within the bound
+    bob.rest(BTC, False, "103100", "5")  # beyond mid x 1.03
+    alice.twap_id(BTC, True, "1", 5)
+    e.tick(at_slice(0))
+    prices = {f["px"] for f in alice.fills()}
+    assert alice.executed() == D("0.05")
+    assert prices == {"101000"}
+
+
+def test_a_time_jump_runs_every_due_suborder_at_the_jumps_time(e: Engine, alice: Client, bob: Client) -> None:
+    bob.rest(BTC, False, "97000", "5")
+    alice.twap_id(BTC, True, "1", 5)
+    e.tick(at_slice(4))  # suborders 0..4 were due
+    assert alice.executed() == D("0.5")
+    assert {f["time"] for f in alice.fills()} == {at_slice(4)}  # fill times never go backwards
+
+
+def test_cancel_stops_slicing_and_keeps_what_executed(e: Engine, alice: Client, bob: Client) -> None:
+    bob.rest(BTC, False, "97000", "5")
+    twap_id = alice.twap_id(BTC, True, "1", 5)
+    for k in range(3):
+        e.tick(at_slice(k))
+    alice.act(wire.twap_cancel_action(BTC, twap_id), now=at_slice(3) - 1)
+    for k in range(3, 12):
+        e.tick(at_slice(k))
+    assert alice.executed() == D("0.3")
+    entry = alice.history(twap_id)
+    assert entry["status"] == {"status": "terminated"}
+    assert entry["state"]["executedSz"] == "0.3"
+
+
+def test_randomized_sizes_vary_but_still_add_up_to_the_size_and_repeat_with_the_seed(bob: Client) -> None:
+    def run() -> list[str]:
+        e = engine()
+        seller, buyer = Client(e, BOB), Client(e, ALICE)
+        seller.rest(BTC, False, "97000", "5")
+        buyer.twap_id(BTC, True, "1", 5, randomize=True)
+        for k in range(10):
+            e.tick(at_slice(k))
+        return [f["sz"] for f in buyer.fills()]
+
+    sizes = run()
+    assert len(set(sizes)) > 1
+    assert sum((D(s) for s in sizes), D(0)) == D(1)
+    assert max(D(s) for s in sizes) <= D("0.3")
+    assert run() == sizes
+
+
+def test_a_suborder_the_account_cannot_margin_ends_the_twap_in_error() -> None:
+    e = engine(initial_usdc=1000)  # 1000 USDC at 40x margins about 0.41 BTC
+    e.deposit(BOB, usdc=10_000_000)
+    seller, buyer = Client(e, BOB), Client(e, ALICE)
+    seller.rest(BTC, False, "97000", "20")
+    twap_id = buyer.twap_id(BTC, True, "10", 5)  # suborders of 1 BTC
+    e.tick(at_slice(0))
+    assert buyer.executed() == 0
+    assert buyer.history(twap_id)["status"] == {"status": "error", "description": "Insufficient margin to place order."}
+    e.tick(at_slice(5))
+    assert buyer.executed() == 0
+
+
+def test_reduce_only_sends_nothing_without_a_position_and_stops_at_flat(e: Engine, alice: Client,
+                                                                      bob: Client) -> None:
+    bob.rest(BTC, True, "96000", "5")
+    bob.rest(BTC, False, "97000", "5")
+    flat = alice.twap_id(BTC, False, "1", 5, reduce_only=True)
+    e.tick(at_slice(0))
+    assert alice.executed() == 0
+    alice.act(wire.twap_cancel_action(BTC, flat))
+    alice.twap_id(BTC, True, "0.15", 5)  # open a 0.15 BTC long first (10 suborders of 0.015)
+    for k in range(10):
+        e.tick(at_slice(k))
+    assert e.ground_truth(ALICE)["positions"] == {"BTC": "0.15"}
+    closing = alice.twap_id(BTC, False, "1", 5, reduce_only=True, now=at_slice(10))
+    for k in range(10, 20):
+        e.tick(at_slice(k))
+    assert e.ground_truth(ALICE)["positions"] == {}  # closed to flat, never flipped short
+    assert alice.history(closing)["state"]["executedSz"] == "0.15"
+
+
+# ============================================================================================ wire builders
+
+
+def test_twap_order_action_has_the_sdk_key_order_and_wire_strings() -> None:
+    action = wire.twap_order_action(3, False, D("1.2300"), True, 30, True)
+    assert action == {"type": "twapOrder", "twap": {"a": 3, "b": False, "s": "1.23", "r": True, "m": 30, "t": True}}
+    assert list(action) == ["type", "twap"]
+    assert list(action["twap"]) == ["a", "b", "s", "r", "m", "t"]
+    cancel = wire.twap_cancel_action(3, 77738308)
+    assert cancel == {"type": "twapCancel", "a": 3, "t": 77738308}
+    assert list(cancel) == ["type", "a", "t"]
+
+
+@pytest.mark.parametrize("kwargs", [{"minutes": 0}, {"minutes": True}, {"asset": -1}, {"asset": 1.0}])
+def test_twap_order_action_refuses_bad_arguments_at_the_call(kwargs: dict[str, Any]) -> None:
+    args: dict[str, Any] = {"asset": 0, "is_buy": True, "size": D(1), "reduce_only": False, "minutes": 5,
+                            "randomize": False}
+    args.update(kwargs)
+    with pytest.raises(InvalidOrderError):
+        wire.twap_order_action(**args)
+
+
+def test_twap_answer_parsers_reject_other_shapes() -> None:
+    with pytest.raises(ProtocolError):
+        parse_twap_order_response({"status": "ok", "response": {"type": "order", "data": {"status": {}}}})
+    with pytest.raises(ProtocolError):
+        parse_twap_order_response({"status": "ok", "response": {"type": "twapOrder", "data": {"status": {}}}})
+    with pytest.raises(ProtocolError):
+        parse_twap_cancel_response({"status": "ok", "response": {"type": "twapCancel", "data": {"status": "done"}}})
+    with pytest.raises(ProtocolError):
+        parse_twap_slice_fills([{"fill": {"coin": "BTC"}, "twapId": 1}])
