@@ -76,6 +76,8 @@ MIN_NOTIONAL: Final = Decimal(10)
 SCHEDULE_MIN_DELAY_MS: Final = 5_000
 SCHEDULE_MAX_PER_DAY: Final = 10
 DAY_MS: Final = 86_400_000
+#: A full l2Book snapshot goes out at least this often per coin (the venue: every block, >= 0.5 s apart).
+BOOK_HEARTBEAT_MS: Final = 1_000
 _DESERIALIZE: Final = "Failed to deserialize the JSON body into the target type"
 _OK_DEFAULT: Final = {"status": "ok", "response": {"type": "default"}}
 _TWAP_HASH: Final = "0x" + "0" * 64  # the venue gives TWAP slice fills a zero hash
@@ -163,6 +165,7 @@ class Engine:
         self._dirty_books: set[int] = set()
         self._dirty_ctx: set[int] = set()
         self._last_bbo: dict[int, tuple[Any, Any]] = {}
+        self._last_book_push: dict[int, int] = {}
         self._last_mids: dict[str, str] = {}
         #: Native TWAPs (``twapOrder``/``twapCancel``; rules in ``_twap.py``).
         self.twaps: TwapDesk = TwapDesk(self)
@@ -899,8 +902,14 @@ class Engine:
 
     def _flush_market_data(self, now: int) -> None:
         out = self._out
-        for asset in sorted(self._dirty_books):
+        # The venue pushes a full l2Book snapshot every block (PROTOCOL: at least 0.5 s apart), changed or not;
+        # a book that only changes pushes would look stale to a client in a quiet market.
+        pushed = self._last_book_push
+        books = set(self._dirty_books)
+        books.update(a for a in self.specs if now - pushed.get(a, now - BOOK_HEARTBEAT_MS) >= BOOK_HEARTBEAT_MS)
+        for asset in sorted(books):
             spec = self.specs[asset]
+            pushed[asset] = now
             out.append(StreamMessage("l2Book", spec.coin, self.l2_book(asset, now)))
             book = self.books[asset]
             top = (book.best_bid(), book.best_ask())

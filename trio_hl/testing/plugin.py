@@ -69,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
 #: warning is silenced for exactly those tests - a user's own socket leaks elsewhere still surface.
 _KNOWN_LEAK = "ignore:unclosed <socket.socket:ResourceWarning"
 _OUR_FIXTURES = frozenset({"hl_emulator", "hl_connector", "hl_time_travel"})
+_FOREVER_MS = 10**12  # ~30 years of emulator time
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,7 +104,14 @@ async def hl_emulator(request: pytest.FixtureRequest, hl_seed: int) -> AsyncIter
     options.setdefault("seed", hl_seed)
     options.setdefault("limits", Limits.unlimited())
     if options.pop("quiet", False):
-        options.setdefault("tick_interval_s", 3600.0)
+        # The simulated market stands still (no price moves, no takers) while the clock keeps running:
+        # books keep their exact prices, and scheduled cancels, funding and book heartbeats still happen.
+        engine_options = dict(options.get("engine_options") or {})
+        market_options = dict(engine_options.get("market_options") or {})
+        market_options.setdefault("move_interval_ms", _FOREVER_MS)
+        market_options.setdefault("take_interval_ms", _FOREVER_MS)
+        engine_options["market_options"] = market_options
+        options["engine_options"] = engine_options
     async with open_emulator(**options) as emulator:
         yield emulator
 
