@@ -8,9 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import trio
 
+from trio_hl import HyperliquidConnector, Side
+from trio_hl.emulator import Emulator
 from trio_hl.emulator.engine import Engine
 from trio_hl.errors import InvalidOrderError, ProtocolError
+from trio_hl.execution import ExecutionStatus, NativeTwap, NativeTwapParams, NativeTwapReport
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.messages import (
     TwapAnswer,
@@ -339,3 +343,98 @@ def test_twap_answer_parsers_reject_other_shapes() -> None:
         parse_twap_cancel_response({"status": "ok", "response": {"type": "twapCancel", "data": {"status": "done"}}})
     with pytest.raises(ProtocolError):
         parse_twap_slice_fills([{"fill": {"coin": "BTC"}, "twapId": 1}])
+
+
+# ============================================================================== NativeTwap via a connector
+# Real sockets, real time for the client (it polls every 50 ms); the venue's TWAP clock is driven by explicit
+# engine ticks at the suborder times, so a 5-minute TWAP takes well under a second.
+
+QUIET = pytest.mark.hl_emulator(quiet=True)  # the simulated market rests its levels and never moves
+BTC_ONLY = pytest.mark.hl_connector(pairs=("BTC",))
+
+
+def run_suborders(emu: Emulator, twap_id: int, ks: range) -> None:
+    """Tick the venue to suborders ``ks`` of ``twap_id`` and push what they produced to the streams."""
+    start = emu.engine.twaps.twaps[twap_id].timestamp
+    for k in ks:
+        emu.engine.tick(start + 30_000 * k)
+    emu.app.publish(emu.engine.drain_messages())
+
+
+def venue_twap_fills(emu: Emulator, conn: HyperliquidConnector, twap_id: int) -> list[dict[str, Any]]:
+    return [f for f in emu.engine.ground_truth(conn.user)["fills"] if f.get("twapId") == twap_id]
+
+
+@QUIET
+@BTC_ONLY
+async def test_native_twap_executes_on_the_venue_and_reports_the_venues_figures(
+    hl_emulator: Emulator, hl_connector: HyperliquidConnector
+) -> None:
+    twap = NativeTwap(hl_connector, NativeTwapParams("BTC", Side.BUY, D("0.05"), minutes=5), poll_interval_s=0.05)
+    reports: list[NativeTwapReport] = []
+
+    async def run() -> None:
+        reports.append(await twap.run())
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            twap_id = await twap.wait_running()
+            run_suborders(hl_emulator, twap_id, range(10))
+    (report,) = reports
+    fills = venue_twap_fills(hl_emulator, hl_connector, twap_id)
+    assert len(fills) >= 10  # one suborder per 30 s (a suborder may take several levels)
+    venue_sz = sum((D(f["sz"]) for f in fills), D(0))
+    venue_ntl = sum((D(f["sz"]) * D(f["px"]) for f in fills), D(0))
+    assert venue_sz == D("0.05")
+    assert (report.twap_id, report.status, report.venue_status) == (twap_id, ExecutionStatus.COMPLETED, "finished")
+    assert report.filled == D("0.05") and report.remaining == 0
+    assert report.average_price == venue_ntl / venue_sz
+    assert hl_connector.open_orders() == []  # the venue sliced it: the connector placed nothing
+
+
+@QUIET
+@BTC_ONLY
+async def test_native_twap_stop_cancels_it_on_the_venue(hl_emulator: Emulator,
+                                                        hl_connector: HyperliquidConnector) -> None:
+    twap = NativeTwap(hl_connector, NativeTwapParams("BTC", Side.SELL, D("0.05"), minutes=5), poll_interval_s=0.05)
+    reports: list[NativeTwapReport] = []
+
+    async def run() -> None:
+        reports.append(await twap.run())
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            twap_id = await twap.wait_running()
+            run_suborders(hl_emulator, twap_id, range(3))
+            twap.stop()
+    run_suborders(hl_emulator, twap_id, range(3, 12))  # the venue sends nothing after the cancel
+    (report,) = reports
+    assert hl_emulator.engine.twaps.twaps[twap_id].status == "terminated"
+    assert sum((D(f["sz"]) for f in venue_twap_fills(hl_emulator, hl_connector, twap_id)), D(0)) == D("0.015")
+    assert (report.status, report.venue_status, report.filled) == (ExecutionStatus.STOPPED, "terminated", D("0.015"))
+
+
+@QUIET
+@BTC_ONLY
+async def test_cancelling_the_run_cancels_the_venue_twap(hl_emulator: Emulator,
+                                                         hl_connector: HyperliquidConnector) -> None:
+    twap = NativeTwap(hl_connector, NativeTwapParams("BTC", Side.BUY, D("0.05"), minutes=30), poll_interval_s=0.05)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(twap.run)
+            twap_id = await twap.wait_running()
+            nursery.cancel_scope.cancel()
+    assert hl_emulator.engine.twaps.twaps[twap_id].status == "terminated"
+    assert twap.report().status is ExecutionStatus.CANCELLED
+
+
+@QUIET
+@BTC_ONLY
+async def test_native_twap_params_refuse_what_the_venue_would(hl_connector: HyperliquidConnector) -> None:
+    for minutes in (4, 1441):
+        with pytest.raises(InvalidOrderError, match="minutes"):
+            NativeTwapParams("BTC", Side.BUY, D("0.05"), minutes=minutes)
+    with pytest.raises(InvalidOrderError, match="lot"):
+        NativeTwap(hl_connector, NativeTwapParams("BTC", Side.BUY, D("0.000001"), minutes=5))

@@ -1,9 +1,10 @@
-"""Execution algorithms on the public connector API: client-side TWAP and iceberg.
+"""Execution algorithms on the public connector API: client-side TWAP and iceberg, and the venue's native TWAP.
 
 Both are Trio tasks the caller starts in its own nursery (``nursery.start_soon(algo.run)`` or ``await algo.run()``),
 end early by cancelling that scope or calling ``stop()``, keep one slice live at a time, never execute more than
 their target, and journal progress to a JSON state file so a restart resumes (or, with ``ResumeMode.STOP``,
-cleanly stops).  See ``trio_hl.execution._base`` for the settlement and journaling rules.
+cleanly stops).  See ``trio_hl.execution._base`` for the settlement and journaling rules.  ``NativeTwap`` hands the
+slicing to the venue (``twapOrder``) and only starts, follows and cancels it (``trio_hl.execution.native_twap``).
 """
 
 from trio_hl.execution._base import (
@@ -17,6 +18,7 @@ from trio_hl.execution._base import (
     VenueSliceProbe,
 )
 from trio_hl.execution.iceberg import Iceberg, IcebergParams
+from trio_hl.execution.native_twap import NativeTwap, NativeTwapParams, NativeTwapReport
 from trio_hl.execution.twap import Twap, TwapParams, plan_slice
 
 __all__ = [
@@ -26,6 +28,9 @@ __all__ = [
     "ExecutionStatus",
     "Iceberg",
     "IcebergParams",
+    "NativeTwap",
+    "NativeTwapParams",
+    "NativeTwapReport",
     "ResumeMode",
     "SliceProbe",
     "Twap",

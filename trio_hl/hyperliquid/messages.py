@@ -940,6 +940,7 @@ class TwapHistoryEntry:
 
     twap_id: int | None
     coin: str
+    side: Side
     status: str
     description: str | None
     size: Decimal
@@ -965,6 +966,7 @@ def parse_twap_history(d: object) -> list[TwapHistoryEntry]:
         out.append(TwapHistoryEntry(
             twap_id=f.opt_integer(item, "twapId", what),
             coin=f.string(state, "coin", f"{what}.state"),
+            side=_side(state, f"{what}.state"),
             status=f.string(status, "status", f"{what}.status"),
             description=f.opt_string(status, "description", f"{what}.status"),
             size=f.decimal(state, "sz", f"{what}.state"),
