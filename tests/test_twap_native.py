@@ -438,3 +438,20 @@ async def test_native_twap_params_refuse_what_the_venue_would(hl_connector: Hype
             NativeTwapParams("BTC", Side.BUY, D("0.05"), minutes=minutes)
     with pytest.raises(InvalidOrderError, match="lot"):
         NativeTwap(hl_connector, NativeTwapParams("BTC", Side.BUY, D("0.000001"), minutes=5))
+
+
+@QUIET
+@BTC_ONLY
+async def test_a_lost_twap_order_answer_is_resolved_from_twap_history(hl_emulator: Emulator,
+                                                                      hl_connector: HyperliquidConnector) -> None:
+    hl_emulator.faults.accept_then_timeout_count = 1  # the venue starts the TWAP; its answer never comes
+    twap = NativeTwap(hl_connector, NativeTwapParams("BTC", Side.BUY, D("0.05"), minutes=5), poll_interval_s=0.05)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(twap.run)
+            twap_id = await twap.wait_running()
+            run_suborders(hl_emulator, twap_id, range(10))
+    assert hl_emulator.faults.accept_then_timeout_count == 0  # the fault did hit the twapOrder
+    assert list(hl_emulator.engine.twaps.twaps) == [twap_id]  # adopted, not sent twice
+    assert twap.report().status is ExecutionStatus.COMPLETED
+    assert twap.report().filled == D("0.05")
