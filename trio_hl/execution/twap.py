@@ -11,8 +11,9 @@ size by up to ± ``randomize``: a fixed, predictable rhythm is what other partic
 
 A resumed TWAP sends its remaining slices at the original interval from the moment it resumes.  Rejected
 alternative: catching up on the slices missed while it was down - that is a burst, the thing a TWAP exists to
-avoid.  Hyperliquid's native TWAP (``twapOrder``) is not used: the emulator does not implement it, and a
-client-side slicer works on any venue the connector speaks, with a price bound per slice the caller chooses.
+avoid.  Hyperliquid's native TWAP (``twapOrder``) is :class:`~trio_hl.execution.NativeTwap`; this slicer is for
+when the caller wants its own interval, slice count and a price bound per slice (the venue's is a fixed 30 s and
+3 % slippage), or a state file that resumes after a restart.
 """
 
 from __future__ import annotations
