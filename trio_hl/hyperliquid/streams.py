@@ -28,6 +28,7 @@ import trio
 from trio_hl.core.book import OrderBook
 from trio_hl.core.events import Event
 from trio_hl.core.order import InFlightOrder
+from trio_hl.core.types import OrderState
 from trio_hl.errors import ProtocolError, VenueRejectedError
 from trio_hl.hyperliquid.messages import (
     FundingPayment,
@@ -50,6 +51,8 @@ logger = logging.getLogger("trio_hl.streams")
 #: Fills are re-fetched from this long before the last one seen: venue timestamps of fills in one block can
 #: arrive out of order across channels, and duplicates cost nothing.
 GAP_FILL_MARGIN_MS = 5_000
+#: Orders whose fate the submit worker owns until the venue answered (see ``gap_fill``).
+_SUBMIT_OWNED = frozenset({OrderState.PENDING_CREATE, OrderState.UNKNOWN})
 
 Feed = Callable[[str, Any], list[Event]]
 
@@ -195,6 +198,12 @@ async def gap_fill(
             if update is not None:
                 counters.gap_fill_statuses += 1
                 feed("order", attrs.evolve(update, client_order_id=order.client_order_id))
+            continue
+        if order.state in _SUBMIT_OWNED:
+            # Not resting, and its submission has no answer yet: the submit worker (answer, or UNKNOWN and the
+            # resolver) settles it; its fills come with userFillsByTime above.  Asking here would cost weight 2
+            # per queued order - with hundreds queued behind a closed gate, more than the venue's per-minute IP
+            # budget, so the gap-fill could never finish and the gate never reopen.
             continue
         try:
             answer = await info.order_status(user, order.client_order_id)
