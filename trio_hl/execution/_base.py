@@ -508,8 +508,7 @@ class ExecutionAlgo:
         self.progress.status = ExecutionStatus.RUNNING
         if self._probe is not None:
             return await self._run_with(self._probe)
-        async with InfoClient(self.conn.config.base_url) as info:
-            return await self._run_with(VenueSliceProbe(info, self.conn.user))
+        return await self._run_with(VenueSliceProbe(self.conn.info, self.conn.user))  # the connector's limiter
 
     async def _run_with(self, probe: SliceProbe) -> ExecutionReport:
         p = self.progress

@@ -114,8 +114,8 @@ class NativeTwap:
     report; :meth:`stop` cancels it on the venue and lets ``run()`` return; cancelling the caller's scope cancels
     it on the venue too (shielded, bounded by ``cleanup_timeout_s``).  ``report()`` is the progress at any time.
 
-    ``info``: an ``InfoClient`` to poll with (default: one of its own on the connector's ``base_url``, closed at
-    the end).  ``poll_interval_s``: seconds between progress polls (see the module doc for their weight).
+    ``info``: an ``InfoClient`` to poll with (default: the connector's own, so polls share its IP rate
+    limiter).  ``poll_interval_s``: seconds between progress polls (see the module doc for their weight).
     """
 
     def __init__(self, conn: HyperliquidConnector, params: NativeTwapParams, *, info: InfoClient | None = None,
@@ -173,10 +173,7 @@ class NativeTwap:
         if self._started:
             raise RuntimeError("NativeTwap.run() is single use")
         self._started = True
-        if self._info is not None:
-            return await self._run(self._info)
-        async with InfoClient(self.conn.config.base_url) as info:
-            return await self._run(info)
+        return await self._run(self._info if self._info is not None else self.conn.info)
 
     # -------------------------------------------------------------------------------------------- run
     async def _run(self, info: InfoClient) -> NativeTwapReport:

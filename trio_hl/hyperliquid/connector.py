@@ -61,7 +61,7 @@ from trio_hl.hyperliquid.messages import (
 from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
 from trio_hl.hyperliquid.nonce import NonceService
 from trio_hl.hyperliquid.orders import order_to_wire, prepare_order
-from trio_hl.hyperliquid.rest import RestClients, open_rest_clients
+from trio_hl.hyperliquid.rest import InfoClient, RestClients, open_rest_clients
 from trio_hl.hyperliquid.signing import LocalSigner, Signer, sign_l1_action
 from trio_hl.hyperliquid.statuses import ActionErrorKind, classify_action_error
 from trio_hl.hyperliquid.streams import StreamCounters, consume_book, consume_user_channel, gap_fill
@@ -307,6 +307,12 @@ class HyperliquidConnector:
     async def user_state(self) -> dict[str, Any]:
         """The venue's ``clearinghouseState`` of the account (positions, margin)."""
         return await self._rest.info.clearinghouse_state(self.user)
+
+    @property
+    def info(self) -> InfoClient:
+        """The connector's ``/info`` client: queries through it share the connector's IP rate limiter (a
+        second client would spend the same per-IP budget without knowing it)."""
+        return self._rest.info
 
     async def order_status(self, client_order_id: str) -> OrderSnapshot | None:
         """Ask the venue about one order (``orderStatus`` by cloid, through the connector's rate limiter).
