@@ -28,6 +28,7 @@ __all__ = [
     "TradingRule",
     "TriggerKind",
     "to_decimal",
+    "to_positive_decimal",
 ]
 
 
@@ -123,6 +124,11 @@ def to_decimal(value: Any, name: str) -> Decimal:
     if not result.is_finite():
         raise InvalidOrderError(f"{name} must be finite, got {value!r}")
     return result
+
+
+def to_positive_decimal(value: Any, name: str) -> Decimal:
+    """:func:`to_decimal`, and > 0 (``InvalidOrderError`` naming the parameter otherwise)."""
+    return _positive(value, name)
 
 
 def _positive(value: Any, name: str) -> Decimal:

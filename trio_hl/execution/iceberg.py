@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 
-from trio_hl.core.types import OrderParams, OrderState, OrderType, Side, to_decimal
+from trio_hl.core.types import OrderParams, OrderState, OrderType, Side, to_positive_decimal
 from trio_hl.errors import InvalidOrderError
 from trio_hl.execution._base import ExecutionAlgo, ResumeMode, SliceProbe, SliceRunner
 from trio_hl.hyperliquid.connector import HyperliquidConnector
@@ -30,23 +30,17 @@ __all__ = ["Iceberg", "IcebergParams"]
 _ZERO = Decimal(0)
 
 
-def _positive(value: object, name: str) -> Decimal:
-    d = to_decimal(value, name)
-    if d <= 0:
-        raise InvalidOrderError(f"{name} must be > 0, got {d}")
-    return d
-
 
 def _total(value: object) -> Decimal:
-    return _positive(value, "total")
+    return to_positive_decimal(value, "total")
 
 
 def _price(value: object) -> Decimal:
-    return _positive(value, "price")
+    return to_positive_decimal(value, "price")
 
 
 def _visible(value: object) -> Decimal:
-    return _positive(value, "visible")
+    return to_positive_decimal(value, "visible")
 
 
 @attrs.frozen

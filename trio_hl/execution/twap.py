@@ -25,7 +25,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from trio_hl.core.types import OrderParams, OrderType, Side, TimeInForce, to_decimal
+from trio_hl.core.types import OrderParams, OrderType, Side, TimeInForce, to_decimal, to_positive_decimal
 from trio_hl.errors import InvalidOrderError
 from trio_hl.execution._base import ExecutionAlgo, ResumeMode, SliceProbe, SliceRunner
 from trio_hl.hyperliquid.connector import HyperliquidConnector
@@ -36,23 +36,17 @@ _ZERO = Decimal(0)
 _ONE = Decimal(1)
 
 
-def _positive(value: object, name: str) -> Decimal:
-    d = to_decimal(value, name)
-    if d <= 0:
-        raise InvalidOrderError(f"{name} must be > 0, got {d}")
-    return d
-
 
 def _total(value: object) -> Decimal:
-    return _positive(value, "total")
+    return to_positive_decimal(value, "total")
 
 
 def _limit_price(value: object) -> Decimal | None:
-    return None if value is None else _positive(value, "limit_price")
+    return None if value is None else to_positive_decimal(value, "limit_price")
 
 
 def _max_slippage(value: object) -> Decimal | None:
-    return None if value is None else _positive(value, "max_slippage")
+    return None if value is None else to_positive_decimal(value, "max_slippage")
 
 
 def _fraction(value: object) -> Decimal:
