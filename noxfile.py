@@ -5,7 +5,9 @@
 - ``sdk_compat``: our wire/signing output vs the official ``hyperliquid-python-sdk`` (which pins
   ``eth-account<0.14``, so it gets its own virtualenv and never becomes a runtime dependency), and the SDK
   driven against our emulator.
-- ``bench``: every benchmark, one run, figures printed and ``benchmarks/REPORT.md`` regenerated.
+- ``bench``: every benchmark, one run, figures printed and ``benchmarks/REPORT.md`` regenerated, with the SDK
+  (for the peer ratios) and matplotlib (for the plots in ``benchmarks/plots/``, not committed) installed in its
+  own virtualenv only: neither is a project dependency.
 - ``chaos``: the long chaos suite.
 """
 
@@ -45,7 +47,7 @@ def sdk_compat(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    session.install(SDK, "-e", ".")
+    session.install(SDK, "matplotlib", "-e", ".")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 

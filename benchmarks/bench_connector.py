@@ -1,20 +1,25 @@
 """Connector figures against the in-process emulator on loopback (one run, printed).
 
 - ``buy()`` return latency: the synchronous call a strategy makes (validate, quantize, track, journal-append,
-  queue) — p50/p99 over 20 000 calls.  Goals: p50 ≤ 15 µs, p99 ≤ 50 µs.
+  queue) — p50/p99 over 20 000 calls (4 000 with ``--quick``).  Goals: p50 ≤ 15 µs, p99 ≤ 50 µs.
 - submit → ack: ``buy()`` to the ``OrderCreated`` event (sign, WS post, emulator match, answer, tracker), one order
-  at a time.  Goal: p50 ≤ 2 ms.
-- sustained throughput: 5 000 orders queued as fast as ``buy()`` allows, until all are acknowledged (batching
-  40 orders per signed action).  Goal: ≥ 2 000 orders/s.
+  at a time, 300 orders (100 with ``--quick``).  Goal: p50 ≤ 2 ms.
+- SDK peer (only when ``hyperliquid-python-sdk`` is importable, as in ``nox -s bench``): the official SDK's
+  ``Exchange.order`` (build, sign, blocking HTTP POST, parse the answer) against the *same* emulator, one order
+  at a time, interleaved with ours (it runs in a worker thread while the emulator is served by the Trio loop,
+  and is timed inside that thread).  The SDK has no event stream, so its "ack" is the HTTP answer; ours is the
+  ``OrderCreated`` event.  ``peer_ratio`` = SDK latency / ours (> 1: we are faster).
+- sustained throughput: 5 000 orders (1 000 with ``--quick``) queued as fast as ``buy()`` allows, until all are
+  acknowledged (batching 40 orders per signed action).  Goal: ≥ 2 000 orders/s.
 
-The official SDK has no comparable figure (its ``order()`` is a blocking HTTP round trip), so the SDK ratio
-is its ``Exchange.order`` round trip when ``nox -s bench`` has the SDK installed; otherwise it is skipped.
+The latency samples are exported (``SAMPLES``) for ``run_all.py``'s distribution plot.
 
-Run: ``python benchmarks/bench_connector.py``.
+Run: ``python benchmarks/bench_connector.py [--quick]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from decimal import Decimal
@@ -26,7 +31,18 @@ from trio_hl import ConnectorConfig, OrderCreated, OrderFailed, OrderParams, ope
 from trio_hl.emulator import Limits, open_emulator
 from trio_hl.hyperliquid.signing import LocalSigner
 
+try:
+    from eth_account import Account
+    from hyperliquid.exchange import Exchange
+
+    SDK_AVAILABLE = True
+except ImportError:  # pragma: no cover - depends on the environment
+    SDK_AVAILABLE = False
+
 D = Decimal
+GOALS = {"buy_p50_us": 15.0, "buy_p99_us": 50.0, "ack_p50_ms": 2.0, "orders_per_s": 2_000}
+#: Raw latency samples of the last run, for run_all.py's plots: name -> {"unit", "label", "values"}.
+SAMPLES: dict[str, dict[str, Any]] = {}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -34,8 +50,28 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def main() -> dict[str, Any]:
+def _sdk_client(url: str) -> Any:
+    """A fresh SDK wallet and client, funded the way a user gets funded (it reads its state first)."""
+    wallet = Account.create()
+    exchange = Exchange(wallet, url)
+    exchange.info.user_state(wallet.address)
+    return exchange
+
+
+def _sdk_order(exchange: Any, amount: float, px: float) -> float:
+    """One ``Exchange.order`` round trip, timed in the calling (worker) thread; the answer must be an ack."""
+    t0 = time.perf_counter()
+    answer = exchange.order("BTC", True, amount, px, {"limit": {"tif": "Gtc"}})
+    elapsed = time.perf_counter() - t0
+    statuses = answer["response"]["data"]["statuses"] if answer.get("status") == "ok" else None
+    if not statuses or "error" in statuses[0]:
+        raise RuntimeError(f"SDK order not acknowledged: {answer!r}")
+    return elapsed
+
+
+async def main(quick: bool = False) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    n_ack, n_buy, n_sustained = (100, 4_000, 1_000) if quick else (300, 20_000, 5_000)
     async with open_emulator(limits=Limits.unlimited(), tick_interval_s=0.25) as emu:
         cfg = ConnectorConfig(base_url=emu.url, private_key=LocalSigner.generate().export_private_key_hex(),
                               pairs=("BTC",), submit_queue_size=200_000)
@@ -46,23 +82,34 @@ async def main() -> dict[str, Any]:
             px = (mid * D("0.5")).quantize(D(1))
             amount = (D(20) / px).quantize(D("0.001")) + D("0.001")
 
-            # 1. submit -> ack, one at a time.
+            # 1. submit -> ack, one at a time (interleaved with the SDK's round trip when it is importable).
+            sdk = await trio.to_thread.run_sync(_sdk_client, emu.url) if SDK_AVAILABLE else None
             acks: list[float] = []
-            for i in range(300):
+            sdk_acks: list[float] = []
+            for i in range(n_ack):
                 t0 = time.perf_counter()
                 cid = conn.buy(OrderParams("BTC", amount, px - i))
                 async for e in events:
                     if isinstance(e, OrderCreated | OrderFailed) and e.client_order_id == cid:
                         break
                 acks.append(time.perf_counter() - t0)
+                if sdk is not None:
+                    sdk_acks.append(await trio.to_thread.run_sync(_sdk_order, sdk, float(amount), float(px - i)))
             conn.cancel_all()
             results["ack_p50_ms"] = pct(acks, 0.5) * 1e3
             results["ack_p99_ms"] = pct(acks, 0.99) * 1e3
+            SAMPLES["ack_ms"] = {"unit": "ms", "label": "submit -> OrderCreated (one order at a time)",
+                                 "values": [a * 1e3 for a in acks]}
+            if sdk_acks:
+                results["sdk_ack_p50_ms"] = pct(sdk_acks, 0.5) * 1e3
+                results["sdk_ack_p99_ms"] = pct(sdk_acks, 0.99) * 1e3
+                SAMPLES["sdk_ack_ms"] = {"unit": "ms", "label": "official SDK Exchange.order round trip",
+                                         "values": [a * 1e3 for a in sdk_acks]}
 
             # 2. buy() return latency (the gate is closed so nothing is sent while we measure the call itself).
             conn.submit.close_gate()
             lat: list[float] = []
-            params = [OrderParams("BTC", amount, px - 1000 - (i % 500)) for i in range(20_000)]
+            params = [OrderParams("BTC", amount, px - 1000 - (i % 500)) for i in range(n_buy)]
             for p in params:  # the user's OrderParams is built outside the timed call
                 t0 = time.perf_counter_ns()
                 conn.buy(p)
@@ -70,13 +117,14 @@ async def main() -> dict[str, Any]:
             results["buy_p50_us"] = pct(lat, 0.5)
             results["buy_p99_us"] = pct(lat, 0.99)
             results["buy_mean_us"] = statistics.fmean(lat)
+            SAMPLES["buy_us"] = {"unit": "us", "label": "buy() return (gate closed: nothing sent)", "values": lat}
     # 3. sustained throughput on a fresh connector.
     async with open_emulator(limits=Limits.unlimited(), tick_interval_s=0.25) as emu:
         cfg = ConnectorConfig(base_url=emu.url, private_key=LocalSigner.generate().export_private_key_hex(),
                               pairs=("BTC",), submit_queue_size=200_000)
         async with open_connector(cfg) as conn:
             events = conn.events(buffer=200_000)
-            n = 5_000
+            n = n_sustained
             t0 = time.perf_counter()
             for i in range(n):
                 conn.buy(OrderParams("BTC", amount, px - (i % 900)))
@@ -92,6 +140,32 @@ async def main() -> dict[str, Any]:
     return results
 
 
+def run(quick: bool) -> list[dict[str, Any]]:
+    r = trio.run(main, quick)
+    rows: list[dict[str, Any]] = [
+        {"name": "buy() return latency, p50", "value": round(r["buy_p50_us"], 2), "unit": "us",
+         "goal": f"<= {GOALS['buy_p50_us']:g}"},
+        {"name": "buy() return latency, p99", "value": round(r["buy_p99_us"], 2), "unit": "us",
+         "goal": f"<= {GOALS['buy_p99_us']:g}"},
+        {"name": "buy() return latency, mean", "value": round(r["buy_mean_us"], 2), "unit": "us"},
+    ]
+    for q in ("p50", "p99"):
+        row: dict[str, Any] = {"name": f"submit -> ack (OrderCreated), {q}", "value": round(r[f"ack_{q}_ms"], 3),
+                               "unit": "ms"}
+        if q == "p50":
+            row["goal"] = f"<= {GOALS['ack_p50_ms']:g}"
+        if f"sdk_ack_{q}_ms" in r:
+            row["peer_ratio"] = round(r[f"sdk_ack_{q}_ms"] / r[f"ack_{q}_ms"], 2)
+            row["peer"] = "SDK (SDK latency / ours)"
+            rows.append({"name": f"official SDK Exchange.order round trip, same emulator, {q}",
+                         "value": round(r[f"sdk_ack_{q}_ms"], 3), "unit": "ms"})
+        rows.append(row)
+    rows.append({"name": "sustained: orders queued by buy() until all acknowledged",
+                 "value": round(r["sustained_orders_per_s"]), "unit": "orders/s", "goal": f">= {GOALS['orders_per_s']}",
+                 "note": f"{r['sustained_actions']} signed actions"})
+    return rows
+
+
 def report(results: dict[str, Any]) -> str:
     lines = [
         "connector (in-process emulator, loopback)",
@@ -99,6 +173,8 @@ def report(results: dict[str, Any]) -> str:
         f"   (goal p50 <= 15, p99 <= 50)",
         f"  submit -> ack         p50 {results['ack_p50_ms']:7.2f} ms   p99 {results['ack_p99_ms']:7.2f} ms"
         f"   (goal p50 <= 2)",
+        *([f"  SDK Exchange.order    p50 {results['sdk_ack_p50_ms']:7.2f} ms   p99 {results['sdk_ack_p99_ms']:7.2f} ms"
+           "   (same emulator, interleaved)"] if "sdk_ack_p50_ms" in results else []),
         f"  sustained             {results['sustained_orders_per_s']:9.0f} orders/s in "
         f"{results['sustained_actions']} signed actions   (goal >= 2000)",
     ]
@@ -106,4 +182,9 @@ def report(results: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    print(report(trio.run(main)))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short run")
+    args = parser.parse_args()
+    if not SDK_AVAILABLE:
+        print("hyperliquid-python-sdk not importable: SDK round trip skipped (run in the `bench` nox session)")
+    print(report(trio.run(main, args.quick)))

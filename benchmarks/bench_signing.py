@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 KEY = "0x" + "3c" * 32
 GOAL_RATIO = 8.0
-SDK_MISSING = "SDK not installed: run with .nox/sdk_compat/bin/python for the ratio"
+SDK_MISSING = "SDK not importable: no ratio (`nox -s bench` or .nox/sdk_compat/bin/python have it)"
 
 
 def _actions(n: int) -> list[dict[str, Any]]:
@@ -86,13 +86,15 @@ def _best_pair(ours: Callable[[], int], peer: Callable[[], int], repeats: int) -
 
 
 def _row(
-    name: str, value: float, unit: str = "ops/s", goal: float | None = None, peer: float | None = None, note: str = ""
+    name: str, value: float, unit: str = "ops/s", goal: float | None = None, peer: float | None = None, note: str = "",
+    peer_name: str = "official SDK",
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"name": name, "value": round(value, 2) if value < 100 else round(value), "unit": unit}
     if goal is not None:
         row["goal"] = goal
     if peer is not None:
         row["peer_ratio"] = round(value / peer, 2)
+        row["peer"] = peer_name
     if note:
         row["note"] = note
     return row
@@ -185,7 +187,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     assert recover(actions[0], vaults[0], nonce0, None, False, signatures[0]) == wallet.address
     ours, peer = _best_pair(ours_recover, eth_account_recover, repeats)
     rows.append(_row("eth-account recover_message (L1 typed data)", peer, "recoveries/s"))
-    rows.append(_row("recover_l1_signer", ours, "recoveries/s", peer=peer))
+    rows.append(_row("recover_l1_signer", ours, "recoveries/s", peer=peer, peer_name="eth-account"))
 
     user_posted = copy.deepcopy(transfers)
     user_sigs = [sign_user(signer, a, payload_types, primary, False) for a in user_posted]
@@ -219,7 +221,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
 
     ours, peer = _best_pair(bench_ours_keccak, bench_pycryptodome, repeats)
     rows.append(_row("pycryptodome keccak256", peer, "hashes/s"))
-    rows.append(_row(f"keccak256 ({ours_keccak.__name__.strip('_')})", ours, "hashes/s", peer=peer))
+    rows.append(_row(f"keccak256 ({ours_keccak.__name__.strip('_')})", ours, "hashes/s", peer=peer,
+                     peer_name="pycryptodome"))
     return rows
 
 

@@ -70,6 +70,7 @@ def _row(
         row["goal"] = goal
     if peer is not None:
         row["peer_ratio"] = round(value / peer, 2)
+        row["peer"] = "official SDK"
     if note:
         row["note"] = note
     return row

@@ -1,19 +1,34 @@
-"""Run every ``benchmarks/bench_*.py`` once, print one table, regenerate ``benchmarks/REPORT.md``.
+"""Run every ``benchmarks/bench_*.py`` once, print one table, regenerate ``benchmarks/REPORT.md`` and its plots.
 
 ``python benchmarks/run_all.py [--quick] [--only NAME ...]`` (``nox -s bench`` runs it with the official SDK
-installed, so the peer ratios are filled in).
+and matplotlib installed, so the peer ratios and the plots are filled in).
 
 Each benchmark runs in its own subprocess (one benchmark's allocations, threads and sockets cannot skew the
-next).  A benchmark exposing ``run(quick) -> list[row]`` (rows with ``name``, ``value``, ``unit`` and optionally
-``goal``, ``peer_ratio``, ``note``) is called through a tiny driver that returns its rows as JSON; any other one
-(``main()`` + ``report()``, or a plain script) is run as a script and its output lines become rows.  The report
-contains only what this run measured: if a benchmark fails, its row says so and shows the error's last line.
+next).  A benchmark exposing ``run(quick) -> list[row]`` is called through a tiny driver that returns its rows
+as JSON; any other one (``main()`` + ``report()``, or a plain script) is run as a script and its output lines
+become rows.  A row has ``name``, ``value``, ``unit`` and optionally:
+
+* ``goal``: a number (a floor) or ``">= N"`` / ``"<= N"``; the table says whether this run met it;
+* ``peer_ratio`` and ``peer``: a ratio measured in the same run, and what it was measured against;
+* ``note``;
+* ``plot``: ``{"file", "x", "xlabel", "series"}`` — rows sharing a ``file`` become one PNG (one panel per unit,
+  one line per series, log x axis).
+
+A structured benchmark may also define ``notes() -> list[str]`` (run-time findings, e.g. which peers were
+importable) and ``SAMPLES`` (``name -> {"unit", "label", "values"}``, filled by ``run``), drawn as latency
+distributions.  Plots need matplotlib (installed by the ``bench`` nox session only, never a project
+dependency); without it they are skipped and the report says so.
+
+The report contains only what this run measured: if a benchmark fails, its row says so and shows the error's
+last line.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -36,7 +51,8 @@ spec.loader.exec_module(mod)
 if not hasattr(mod, "run"):
     sys.exit(3)
 rows = mod.run(sys.argv[2] == "1")
-extra = {"sdk_available": getattr(mod, "SDK_AVAILABLE", None)}
+extra = {"sdk_available": getattr(mod, "SDK_AVAILABLE", None), "samples": getattr(mod, "SAMPLES", {}),
+         "notes": mod.notes() if hasattr(mod, "notes") else []}
 print("@@ROWS@@" + json.dumps({"rows": rows, "extra": extra}, default=str))
 """
 
@@ -59,24 +75,28 @@ def run_one(path: Path, quick: bool, timeout: float) -> dict[str, Any]:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"name": path.stem, "ok": False, "rows": [], "wall_s": time.perf_counter() - started,
-                "error": f"timed out after {timeout:.0f} s", "notes": []}
+                "error": f"timed out after {timeout:.0f} s", "notes": [], "samples": {}}
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return {"name": path.stem, "ok": False, "rows": [], "wall_s": wall, "error": last, "notes": []}
+        return {"name": path.stem, "ok": False, "rows": [], "wall_s": wall, "error": last, "notes": [], "samples": {}}
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
+    samples: dict[str, Any] = {}
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
             payload = json.loads(line[len(MARK):])
             rows = payload["rows"]
+            notes += payload["extra"].get("notes", [])
+            samples = payload["extra"].get("samples", {})
             if payload["extra"].get("sdk_available") is False:
-                notes.append("official SDK not importable in this environment: peer ratios omitted")
+                notes.append("official SDK not importable in this environment: SDK ratios omitted")
         elif not structured and line.strip():
             rows.append({"name": line.rstrip(), "value": None, "unit": ""})
         elif line.strip():
             notes.append(line.strip())
-    return {"name": path.stem, "ok": True, "rows": rows, "wall_s": wall, "error": None, "notes": notes}
+    return {"name": path.stem, "ok": True, "rows": rows, "wall_s": wall, "error": None, "notes": notes,
+            "samples": samples}
 
 
 def _fmt_value(value: Any) -> str:
@@ -89,12 +109,31 @@ def _fmt_value(value: Any) -> str:
     return str(value)
 
 
+def goal_met(value: Any, goal: Any) -> bool | None:
+    """Whether ``value`` meets ``goal`` (a bare number is a floor; ``">= N"`` / ``"<= N"``); None if unknown."""
+    if not isinstance(value, int | float):
+        return None
+    if isinstance(goal, int | float):
+        return value >= goal
+    text = str(goal).replace(",", "").replace("_", "").strip()
+    for op in (">=", "<="):
+        if text.startswith(op):
+            try:
+                bound = float(text[len(op):])
+            except ValueError:
+                return None
+            return value >= bound if op == ">=" else value <= bound
+    return None
+
+
 def _extra(row: dict[str, Any]) -> str:
     parts = []
     if "peer_ratio" in row:
-        parts.append(f"{row['peer_ratio']}x peer")
+        parts.append(f"{row['peer_ratio']}x {row.get('peer', 'peer')}")
     if "goal" in row:
-        parts.append(f"goal {_fmt_value(row['goal'])}")
+        met = goal_met(row.get("value"), row["goal"])
+        verdict = "" if met is None else (" (met)" if met else " (MISSED)")
+        parts.append(f"goal {_fmt_value(row['goal'])}{verdict}")
     if "note" in row:
         parts.append(str(row["note"]))
     return "; ".join(parts)
@@ -125,11 +164,125 @@ def print_table(rows: list[tuple[str, str, str, str, str]]) -> None:
         print("  ".join(cells).rstrip())
 
 
+def peer_status() -> list[str]:
+    """Which peers this interpreter (the one every benchmark subprocess uses) can import, checked now."""
+    out = []
+    if importlib.util.find_spec("hyperliquid") is not None:
+        out.append(f"official SDK: hyperliquid-python-sdk {_version('hyperliquid-python-sdk')} importable")
+    else:
+        out.append("official SDK: not importable here, SDK ratios omitted (`nox -s bench` installs it)")
+    if importlib.util.find_spec("hummingbot") is not None:
+        out.append(f"hummingbot: {_version('hummingbot')} importable (bench_book compares its OrderBook)")
+    else:
+        out.append("hummingbot: not importable here (`importlib.util.find_spec('hummingbot')` is None), so the "
+                   "order book and the order tracker are compared with naive baselines written in benchmarks/")
+    return out
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
+# ----------------------------------------------------------------------------------------------- plots
+
+
+def make_plots(results: list[dict[str, Any]], out_dir: Path) -> tuple[dict[str, list[Path]], str | None]:
+    """PNG files per benchmark name, and a note when plots were skipped.  Stale PNGs of the benchmarks that
+    ran are removed first, so the directory holds only this run's figures for them."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return {}, "matplotlib not importable: plots skipped (`nox -s bench` installs it)"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made: dict[str, list[Path]] = {}
+    for res in results:
+        for old in out_dir.glob(f"{res['name']}_*.png"):
+            old.unlink()
+        if not res["ok"]:
+            continue
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in res["rows"]:
+            if isinstance(row.get("plot"), dict) and isinstance(row.get("value"), int | float):
+                groups.setdefault(str(row["plot"]["file"]), []).append(row)
+        for file, rows in groups.items():
+            path = out_dir / f"{res['name']}_{file}.png"
+            _curve_figure(plt, rows, path)
+            made.setdefault(res["name"], []).append(path)
+        if res.get("samples"):
+            path = out_dir / f"{res['name']}_latency.png"
+            _distribution_figure(plt, res["samples"], path)
+            made.setdefault(res["name"], []).append(path)
+    return made, None
+
+
+def _curve_figure(plt: Any, rows: list[dict[str, Any]], path: Path) -> None:
+    from matplotlib.ticker import StrMethodFormatter
+
+    units = list(dict.fromkeys(str(r.get("unit", "")) for r in rows))
+    colors = {name: f"C{k}" for k, name in enumerate(dict.fromkeys(str(r["plot"]["series"]) for r in rows))}
+    xlabel = str(rows[0]["plot"].get("xlabel", ""))
+    fig, axes = plt.subplots(1, len(units), figsize=(6 * len(units), 4.2), squeeze=False)
+    for ax, unit in zip(axes[0], units, strict=True):
+        series: dict[str, list[tuple[float, float]]] = {}
+        for r in rows:
+            if str(r.get("unit", "")) == unit:
+                series.setdefault(str(r["plot"]["series"]), []).append((float(r["plot"]["x"]), float(r["value"])))
+        for label, points in series.items():
+            points.sort()
+            ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=label, color=colors[label])
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(unit)
+        ax.set_title(f"{unit} vs {xlabel}", fontsize="medium")
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+        ax.set_ylim(bottom=0)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _distribution_figure(plt: Any, samples: dict[str, dict[str, Any]], path: Path) -> None:
+    """One panel per unit: log-binned histograms of each sample set, with its p50 and p99 marked."""
+    units = list(dict.fromkeys(str(s["unit"]) for s in samples.values()))
+    fig, axes = plt.subplots(1, len(units), figsize=(6 * len(units), 4.2), squeeze=False)
+    for ax, unit in zip(axes[0], units, strict=True):
+        sets = [s for s in samples.values() if str(s["unit"]) == unit and s["values"]]
+        lo = min(min(v for v in s["values"] if v > 0) for s in sets)
+        hi = max(max(s["values"]) for s in sets)
+        edges = [lo * (hi / lo) ** (i / 60) for i in range(61)] if hi > lo else [lo * 0.9, lo * 1.1]
+        for k, s in enumerate(sets):
+            values = sorted(v for v in s["values"] if v > 0)
+            p50, p99 = values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))]
+            color = f"C{k}"
+            ax.hist(values, bins=edges, alpha=0.55, color=color,
+                    label=f"{s['label']} (n={len(values):,}; p50 {p50:.3g}, p99 {p99:.3g} {unit})")
+            ax.axvline(p50, color=color, linestyle="--", linewidth=1)
+            ax.axvline(p99, color=color, linestyle=":", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{unit} (log scale; dashed p50, dotted p99)")
+        ax.set_ylabel("samples (log scale)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def write_report(results: list[dict[str, Any]], quick: bool, total_s: float, path: Path) -> None:
+def write_report(results: list[dict[str, Any]], quick: bool, total_s: float, path: Path,
+                 plots: dict[str, list[Path]], plot_note: str | None) -> None:
     now = dt.datetime.now(dt.UTC)
     lines = [
         "# Benchmark report",
@@ -141,6 +294,11 @@ def write_report(results: list[dict[str, Any]], quick: bool, total_s: float, pat
         f"- machine: {os.cpu_count()} CPUs, {platform.machine()}, {platform.system()} {platform.release()}",
         f"- python: {platform.python_implementation()} {platform.python_version()}",
         f"- mode: {'quick' if quick else 'full'}; total wall time {total_s:.0f} s",
+        *(f"- {line}" for line in peer_status()),
+        f"- plots: {plot_note}" if plot_note else "- plots: matplotlib " + _version("matplotlib"),
+        "",
+        "Ratios: `Nx <what>` is a ratio measured in this run; N > 1 means trio-hl is faster (throughputs are "
+        "ours / theirs, latencies theirs / ours).  Goals say (met) or (MISSED) for this run's figure.",
         "",
     ]
     for res in results:
@@ -161,6 +319,9 @@ def write_report(results: list[dict[str, Any]], quick: bool, total_s: float, pat
             lines.append("```")
         for note in res["notes"]:
             lines.append(f"\n_{_md(note)}_")
+        for png in plots.get(res["name"], []):
+            rel = Path(os.path.relpath(png, path.parent)).as_posix()
+            lines += ["", f"![{res['name']}: {png.stem}]({rel})"]
         lines.append("")
     path.write_text("\n".join(lines).rstrip() + "\n")
 
@@ -171,6 +332,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="benchmark names (e.g. tracker wire)")
     parser.add_argument("--timeout", type=float, default=900.0, help="per benchmark, seconds")
     parser.add_argument("--report", type=Path, default=HERE / "REPORT.md")
+    parser.add_argument("--plots", type=Path, default=HERE / "plots", help="directory for the PNG files")
     args = parser.parse_args()
     paths = sorted(HERE.glob("bench_*.py"))
     if args.only:
@@ -189,7 +351,14 @@ def main() -> None:
     print(f"trio-hl benchmarks — {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     print_table(table_rows(results))
-    write_report(results, args.quick, total, args.report)
+    for res in results:
+        for note in res["notes"]:
+            print(f"{res['name']}: {note}")
+    for line in peer_status():
+        print(line)
+    plots, plot_note = make_plots(results, args.plots)
+    print(plot_note or f"plots: {', '.join(str(p) for ps in plots.values() for p in ps) or 'none'}")
+    write_report(results, args.quick, total, args.report, plots, plot_note)
     print(f"\nwrote {args.report} ({total:.0f} s)")
     if not all(r["ok"] for r in results):
         sys.exit(1)
