@@ -459,6 +459,8 @@ async def test_restart_from_the_journal_restores_and_reconciles(tmp_path: Path) 
             restored = conn.get_order(filled_later)
             assert restored is not None and restored.state is OrderState.FILLED
             assert restored.executed_amount == amount
+            # The venue's position at startup already holds that fill; the gap-fill's copy must not add it again.
+            assert conn.position("BTC") == -amount
 
 
 # ------------------------------------------------------------------------------------------------ risk
@@ -579,3 +581,24 @@ async def test_order_status_is_the_venues_view() -> None:
         assert snapshot is not None and snapshot.client_order_id == cid and snapshot.state is OrderState.OPEN
         assert snapshot.pair == "BTC" and snapshot.exchange_order_id == conn.get_order(cid).exchange_order_id  # type: ignore[union-attr]
         assert await conn.order_status("0x" + "ee" * 16) is None
+
+
+async def test_position_counts_fills_of_orders_this_connector_did_not_place() -> None:
+    key = LocalSigner.generate()
+    async with running(pairs=("BTC",), quiet=True, key=key.export_private_key_hex()) as (emu, conn):
+        book = conn.book("BTC")
+        assert book.best_ask is not None
+        amount = size_for(conn, "BTC")
+        # Another client of the same account (a script, the web UI, a native TWAP) buys over plain REST.
+        order = wire.order_wire(0, True, book.best_ask.price, amount, False, wire.limit_order_type("Ioc"), None)
+        action = wire.order_action([order])
+        nonce = emu.now_ms()
+        body = wire.exchange_body(action, nonce, sign_l1_action(key, action, None, nonce, None, False), None, None)
+        async with httpx.AsyncClient(base_url=emu.url) as client:
+            answer = (await client.post("/exchange", json=body)).json()
+        assert "filled" in answer["response"]["data"]["statuses"][0], answer
+        await eventually(lambda: conn.position("BTC") == amount)
+        assert conn.open_orders() == []  # nothing was tracked for it
+        emu.tick()  # more frames (book heartbeats, duplicates on userEvents) change nothing
+        await eventually(lambda: conn.health().user_stream_age is not None)
+        assert conn.position("BTC") == amount

@@ -158,7 +158,9 @@ def test_parse_fill() -> None:
         client_order_id=None,
         exchange_order_id="90542681",
         is_taker=False,
+        side=Side.BUY,
     )
+    assert parse_fill(dict(FILL, side="A")).side is Side.SELL
 
 
 def test_parse_fill_spot_cloid_taker_rebate() -> None:

@@ -287,7 +287,7 @@ def _encode(kind: str, payload: Any) -> Any:
     if kind == "trade":
         t: TradeUpdate = payload
         return [t.trade_id, t.pair, str(t.fill_price), str(t.fill_amount), str(t.fee), t.fee_asset, t.timestamp,
-                t.client_order_id, t.exchange_order_id, t.is_taker]
+                t.client_order_id, t.exchange_order_id, t.is_taker, None if t.side is None else t.side.value]
     if kind == "order":
         u: OrderUpdate = payload
         return [u.pair, u.new_state.value, u.timestamp, u.client_order_id, u.exchange_order_id, u.reason,
@@ -307,8 +307,10 @@ def _encode(kind: str, payload: Any) -> Any:
 
 def _decode(kind: str, raw: Any) -> Any:
     if kind == "trade":
-        tid, pair, px, sz, fee, fee_asset, ts, cid, eid, taker = raw
-        return TradeUpdate(tid, pair, Decimal(px), Decimal(sz), Decimal(fee), fee_asset, ts, cid, eid, taker)
+        # (journals written before ``side`` existed have ten fields)
+        tid, pair, px, sz, fee, fee_asset, ts, cid, eid, taker, *rest = raw
+        side = Side(rest[0]) if rest and rest[0] is not None else None
+        return TradeUpdate(tid, pair, Decimal(px), Decimal(sz), Decimal(fee), fee_asset, ts, cid, eid, taker, side)
     if kind == "order":
         # (journals written before ``executed`` existed have nine fields)
         pair, state, ts, cid, eid, reason, venue_status, amount, price, *rest = raw

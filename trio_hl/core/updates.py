@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import attrs
 
-from trio_hl.core.types import OrderState
+from trio_hl.core.types import OrderState, Side
 
 __all__ = ["OrderUpdate", "TradeUpdate"]
 
@@ -56,3 +56,6 @@ class TradeUpdate:
     client_order_id: str | None = None
     exchange_order_id: str | None = None
     is_taker: bool = False
+    #: The account's side of the trade, when the venue says (it always does on Hyperliquid).  It lets
+    #: ``position()`` count fills of orders this connector did not place (a native TWAP, another client).
+    side: Side | None = None

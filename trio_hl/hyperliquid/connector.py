@@ -74,6 +74,8 @@ logger = logging.getLogger("trio_hl.connector")
 
 _ZERO = Decimal(0)
 _FILL_EVENTS = (OrderPartiallyFilled, OrderFilled, LateFill)
+#: Trade ids remembered for position de-duplication (a fill is re-delivered within minutes, not days).
+_FILLS_REMEMBERED = 100_000
 _TERMINAL_EVENTS = (OrderFilled, OrderCancelled, OrderFailed)
 
 
@@ -167,6 +169,9 @@ class HyperliquidConnector:
         #: The most recent refusals (a strategy can inspect them; each one was also raised at the call).
         self.risk_breaches: list[RiskBreach] = []
         self._positions: dict[str, Decimal] = {}
+        #: Venue time (ms) of the clearinghouseState ``position()`` was seeded from; earlier fills are in it.
+        self._positions_as_of_ms = -1
+        self._fills_counted: dict[str, None] = {}  # insertion-ordered set of trade ids, bounded
         self._open_by_pair: Counter[str] = Counter()
         self._pending_amount: dict[tuple[str, Side], Decimal] = {}
         self._counted: set[str] = set()
@@ -442,6 +447,7 @@ class HyperliquidConnector:
             ms = int(trade.timestamp * 1000)
             self._last_fill_ms = max(self._last_fill_ms, ms)
             events = tracker.process_trade_update(trade)
+            self._count_fill(trade, ms)
         elif kind == "not_found":
             events = tracker.process_not_found(value)
         elif kind == "modify_done":
@@ -469,8 +475,6 @@ class HyperliquidConnector:
             trade = getattr(event, "trade", None)
             order = self._tracker.get(event.client_order_id)
             if trade is not None and order is not None and isinstance(event, _FILL_EVENTS):
-                signed = trade.fill_amount if order.side is Side.BUY else -trade.fill_amount
-                self._positions[order.pair] = self._positions.get(order.pair, _ZERO) + signed
                 key = (order.pair, order.side)
                 self._pending_amount[key] = max(_ZERO, self._pending_amount.get(key, _ZERO) - trade.fill_amount)
             if isinstance(event, _TERMINAL_EVENTS) and order is not None and event.client_order_id in self._counted:
@@ -487,8 +491,31 @@ class HyperliquidConnector:
         key = (order.pair, order.side)
         self._pending_amount[key] = self._pending_amount.get(key, _ZERO) + order.amount
 
+    def _count_fill(self, trade: TradeUpdate, ms: int) -> None:
+        """Every fill of the account moves ``position()`` once - ours, a native TWAP's, another client's.
+
+        Deduplicated by trade id (the same fill arrives on userFills, userEvents and gap-fills); fills at or
+        before the venue snapshot ``position()`` was seeded from are already in it.  The side is the venue's
+        (``TradeUpdate.side``), else that of our order."""
+        tid = trade.trade_id
+        if tid in self._fills_counted or ms <= self._positions_as_of_ms:
+            return
+        side = trade.side
+        if side is None:
+            order = self._tracker.get(trade.client_order_id or "") or self._tracker.get_by_exchange_id(
+                trade.exchange_order_id or "")
+            if order is None:
+                return
+            side = order.side
+        self._fills_counted[tid] = None
+        if len(self._fills_counted) > _FILLS_REMEMBERED:
+            del self._fills_counted[next(iter(self._fills_counted))]
+        signed = trade.fill_amount if side is Side.BUY else -trade.fill_amount
+        self._positions[trade.pair] = self._positions.get(trade.pair, _ZERO) + signed
+
     def position(self, pair: str) -> Decimal:
-        """Signed position in base units: the venue's at startup plus every fill seen since (perps and spot)."""
+        """Signed position in base units: the venue's at startup plus every account fill seen since (perps and
+        spot), including fills of orders this connector did not place."""
         name = self._pair_name(pair)
         return self._positions.get(name or pair, _ZERO)
 
@@ -659,6 +686,9 @@ class HyperliquidConnector:
         """Seed ``position()`` from the venue (perp positions; spot balances of traded pairs' base tokens)."""
         try:
             state = await self._rest.info.clearinghouse_state(self.user)
+            as_of = state.get("time")
+            if isinstance(as_of, int) and not isinstance(as_of, bool):
+                self._positions_as_of_ms = as_of
             for item in state.get("assetPositions", []):
                 pos = item.get("position", {}) if isinstance(item, dict) else {}
                 asset = self.registry.get_coin(str(pos.get("coin")))

@@ -162,6 +162,7 @@ def parse_fill(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> TradeUpda
         client_order_id=f.opt_string(m, "cloid", what),
         exchange_order_id=_id(m, "oid", what),
         is_taker=f.boolean(m, "crossed", what),
+        side=_side(m, what) if "side" in m else None,
     )
 
 
