@@ -19,6 +19,13 @@ Measured, single-threaded, best of several timed repeats, 20 + 20 levels:
 
 ``peer_ratio`` = ours / other (> 1: we are faster).
 
+Getting hummingbot (checked 2026-12-01 on CPython 3.11, not re-checked by this script): ``pip install
+hummingbot`` does not resolve — hummingbot 20260922 requires ``pandas-ta>=0.4.71b``, whose releases need
+Python >= 3.12, and pip then backtracks through older hummingbot sdists, building each one's Cython metadata.
+What works for this benchmark, in a throwaway virtualenv: ``pip install --no-deps hummingbot`` (builds its
+C++ extensions; about 15 minutes on 2 busy CPUs), then ``pip install numpy pandas cachetools aiohttp ujson``
+and ``pip install -e <trio-hl checkout>``; its ``OrderBook`` then imports and the hummingbot rows appear.
+
     python benchmarks/bench_book.py [--quick]
 """
 
