@@ -602,3 +602,12 @@ async def test_position_counts_fills_of_orders_this_connector_did_not_place() ->
         emu.tick()  # more frames (book heartbeats, duplicates on userEvents) change nothing
         await eventually(lambda: conn.health().user_stream_age is not None)
         assert conn.position("BTC") == amount
+
+
+async def test_startup_survives_a_lost_answer_to_the_identity_check() -> None:
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        emu.faults.accept_then_timeout_count = 1  # the first action - the startup noop - lands, its answer is lost
+        emu.faults.accept_then_timeout_hold_s = 3.0
+        async with running(pairs=("BTC",), emu=emu, request_timeout=0.5) as (_, conn):
+            assert conn.health().trading_ready
+        assert emu.faults.accept_then_timeout_count == 0  # the fault did fire

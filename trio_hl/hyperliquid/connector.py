@@ -41,6 +41,7 @@ from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import OrderParams, OrderState, OrderType, Side
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import (
+    AmbiguousOutcomeError,
     ConfigError,
     InvalidOrderError,
     ProtocolError,
@@ -76,6 +77,8 @@ _ZERO = Decimal(0)
 _FILL_EVENTS = (OrderPartiallyFilled, OrderFilled, LateFill)
 #: Trade ids remembered for position de-duplication (a fill is re-delivered within minutes, not days).
 _FILLS_REMEMBERED = 100_000
+#: Tries of the startup identity check before a transient venue failure fails ``open_connector``.
+_IDENTITY_ATTEMPTS = 6
 _TERMINAL_EVENTS = (OrderFilled, OrderCancelled, OrderFailed)
 
 
@@ -810,12 +813,24 @@ async def _check_identity(rest: RestClients, signer: Signer, cfg: ConnectorConfi
     """Sign a ``noop`` so a wrong key/account/agent/network combination fails here, with an explanation, instead
     of on the first order with the venue's terse ``User or API Wallet … does not exist``."""
     await rest.info.clearinghouse_state(user)  # names the account (and checks the venue answers at all)
-    nonce = int(time.time() * 1000)
     action = wire.noop_action()
     vault = cfg.vault_address.lower() if cfg.vault_address else None
-    body = wire.exchange_body(action, nonce, sign_l1_action(signer, action, vault, nonce, None, cfg.mainnet), vault,
-                              None)
-    answer = await rest.exchange.post_action(body)
+    # A 5xx, a 429 or a lost answer says nothing about the key: try again (a noop with a fresh nonce is harmless
+    # even if an earlier one landed), a bounded number of times, so a flaky venue does not fail the startup.
+    delay = 0.25
+    for attempt in range(_IDENTITY_ATTEMPTS):
+        nonce = int(time.time() * 1000)
+        body = wire.exchange_body(action, nonce, sign_l1_action(signer, action, vault, nonce, None, cfg.mainnet),
+                                  vault, None)
+        try:
+            answer = await rest.exchange.post_action(body)
+            break
+        except (TransportError, AmbiguousOutcomeError) as exc:
+            if attempt == _IDENTITY_ATTEMPTS - 1:
+                raise
+            logger.warning("identity check: %s; retrying in %.2fs", exc, delay)
+            await trio.sleep(delay)
+            delay = min(delay * 2, 4.0)
     if answer.get("status") == "err":
         error = classify_action_error(str(answer.get("response")))
         if error.kind in (ActionErrorKind.UNKNOWN_SIGNER, ActionErrorKind.MUST_DEPOSIT, ActionErrorKind.SIGNATURE):
