@@ -611,3 +611,22 @@ async def test_startup_survives_a_lost_answer_to_the_identity_check() -> None:
         async with running(pairs=("BTC",), emu=emu, request_timeout=0.5) as (_, conn):
             assert conn.health().trading_ready
         assert emu.faults.accept_then_timeout_count == 0  # the fault did fire
+
+
+async def test_a_cancel_requested_before_a_crash_is_sent_after_the_restart(tmp_path: Path) -> None:
+    journal = tmp_path / "orders.sqlite"
+    key = LocalSigner.generate().export_private_key_hex()
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        async with running(pairs=("BTC",), journal=journal, key=key, emu=emu) as (_, conn):
+            events = conn.events()
+            cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+            await until(events, lambda e: isinstance(e, OrderCreated))
+            conn.submit.close_gate()  # the process "dies" before the cancel leaves
+            assert conn.cancel("BTC", cid)
+            await conn._flush_journal()
+        assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["open"]
+        async with running(pairs=("BTC",), journal=journal, key=key, emu=emu) as (_, conn):
+            events = conn.events()
+            if conn.get_order(cid).state is not OrderState.CANCELED:  # type: ignore[union-attr]
+                await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid)
+        assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["canceled"]

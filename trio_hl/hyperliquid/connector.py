@@ -651,6 +651,12 @@ class HyperliquidConnector:
             self._feed("order", OrderUpdate(pair=o.pair, new_state=OrderState.UNKNOWN, timestamp=self._clock(),
                                             client_order_id=o.client_order_id, reason="restored without an answer"))
         self.submit.add_unresolved(unknown)
+        # A cancel the user asked for before the restart may never have been sent (or its answer was lost with
+        # the process): the intent is journaled, so send it again.  Cancelling an order that is already gone
+        # only earns a harmless "already canceled" refusal.
+        for o in restored:
+            if o.cancel_requested and not o.is_done:
+                self._queue(CancelRequest(o.client_order_id, o.pair, self.registry.by_pair(o.pair).asset_id))
         nursery.start_soon(self._watch_connection, events)
         await nursery.start(self.submit.run)
         await nursery.start(self.submit.resolve_forever)
