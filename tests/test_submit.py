@@ -352,3 +352,28 @@ async def test_a_cancel_never_waits_behind_backed_up_order_batches(autojump_cloc
         await trio.testing.wait_all_tasks_blocked()
         nursery.cancel_scope.cancel()
     assert [t for t, _, _ in venue.actions].count("order") == 12
+
+
+async def test_many_ambiguous_orders_are_looked_up_with_one_history_call(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    reqs = [place(i) for i in range(40)]
+    landed = {r.cid for r in reqs[:25]}  # the venue applied part of the batch before the answer was lost
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        raise AmbiguousOutcomeError("read timeout")
+
+    def info(req: Mapping[str, Any]) -> Any:
+        assert req["type"] == "historicalOrders", req  # never an orderStatus per order
+        return [found(cid, 100 + i)["order"] for i, cid in enumerate(sorted(landed))]
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=info))
+        await queue(h, reqs)
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(1.5)  # one resolution round (resolve_interval 1 s)
+        nursery.cancel_scope.cancel()
+    for r in reqs:
+        expected = [OrderState.UNKNOWN, OrderState.OPEN] if r.cid in landed else [OrderState.UNKNOWN]
+        assert h.states(r.cid) == expected, r.cid
+    assert len(h.venue.infos) <= 2  # one lookup per resolution round, not 40

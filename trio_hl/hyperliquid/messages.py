@@ -392,6 +392,23 @@ def parse_order_snapshot(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) ->
     )
 
 
+#: The venue's ``historicalOrders`` answer holds at most this many entries (the most recent ones).
+HISTORICAL_ORDERS_LIMIT = 2000
+
+
+def parse_historical_orders(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> list[OrderSnapshot]:
+    """The info ``historicalOrders`` answer: the account's most recent orders (at most
+    :data:`HISTORICAL_ORDERS_LIMIT`), every status including refusals; a modified order appears once per oid."""
+    items = f.array(d, "historicalOrders")
+    out = []
+    for i, raw in enumerate(items):
+        try:
+            out.append(parse_order_snapshot(raw, coin_to_pair))
+        except ProtocolError as exc:
+            raise ProtocolError(f"historicalOrders[{i}]: {exc}") from None
+    return out
+
+
 def parse_open_orders(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> list[OrderSnapshot]:
     """The info ``openOrders`` / ``frontendOpenOrders`` answer (a list of bare order objects) → snapshots with
     status ``open`` stamped at the order's creation time (the answer carries no status time)."""

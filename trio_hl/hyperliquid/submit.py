@@ -57,10 +57,13 @@ from trio_hl.errors import (
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.backoff import Backoff, BackoffPolicy
 from trio_hl.hyperliquid.messages import (
+    HISTORICAL_ORDERS_LIMIT,
     ExchangeStatusKind,
+    OrderSnapshot,
     OrderStatusResult,
     parse_cancel_statuses,
     parse_exchange_order_statuses,
+    parse_historical_orders,
     parse_order_status_response,
 )
 from trio_hl.hyperliquid.nonce import NonceService
@@ -74,6 +77,9 @@ logger = logging.getLogger("trio_hl.submit")
 
 #: Not-sent failures (connect refused, 429) of one action retried before its orders are FAILED.
 MAX_SEND_ATTEMPTS: Final = 12
+#: An ambiguous action (or a restart's restored orders) with at least this many orders is looked up with one
+#: ``historicalOrders`` call rather than an ``orderStatus`` per order.
+_HISTORY_LOOKUP_MIN: Final = 10
 
 
 @attrs.frozen
@@ -570,11 +576,35 @@ class SubmitWorker:
             return
         self._feed("order", attrs.evolve(update, client_order_id=request.cid, pair=request.pair))
 
+    async def _history(self) -> dict[str, OrderSnapshot] | None:
+        """The account's recent orders by cloid (latest oid wins: a modify keeps the cloid), or None when the
+        answer is capped - then an order missing from it may simply be older, and only ``orderStatus`` can say."""
+        snapshots = parse_historical_orders(await self._info({"type": "historicalOrders", "user": self._user}))
+        if len(snapshots) >= HISTORICAL_ORDERS_LIMIT:
+            return None
+        latest: dict[str, OrderSnapshot] = {}
+        for snap in snapshots:
+            cid = snap.client_order_id
+            if cid is None:
+                continue
+            cid = cid.lower()
+            seen = latest.get(cid)
+            if seen is None or int(snap.exchange_order_id) > int(seen.exchange_order_id):
+                latest[cid] = snap
+        return latest
+
     async def _resolve_one(self, item: _Ambiguous) -> bool:
         still: list[str] = []
+        # Many orders (a restart restores every unanswered placement): one historicalOrders call (weight 20 +
+        # 1 per 20 entries) instead of an orderStatus each (weight 2 apiece), which at a few hundred orders would
+        # spend the IP budget for minutes on every resolution round.
+        history = await self._history() if len(item.cids) >= _HISTORY_LOOKUP_MIN else None
         for cid in item.cids:
-            answer = await self._info({"type": "orderStatus", "user": self._user, "oid": cid})
-            snapshot = parse_order_status_response(answer)
+            if history is not None:
+                snapshot = history.get(cid.lower())
+            else:
+                snapshot = parse_order_status_response(
+                    await self._info({"type": "orderStatus", "user": self._user, "oid": cid}))
             if snapshot is None:
                 still.append(cid)
                 continue
