@@ -30,18 +30,11 @@ from trio_hl.execution import (
 )
 from trio_hl.execution._base import Progress, StateFile, params_to_json
 from trio_hl.hyperliquid import wire
+from trio_hl.testing.events import next_event
 
 D = Decimal
 QUIET = pytest.mark.hl_emulator(quiet=True)  # the simulated market never moves (levels depend on --hl-seed)
 BTC_ONLY = pytest.mark.hl_connector(pairs=("BTC",))
-
-
-async def next_event(events: trio.MemoryReceiveChannel[Event], kind: type[Event], limit: float = 10.0) -> Event:
-    with trio.fail_after(limit):
-        async for event in events:
-            if isinstance(event, kind):
-                return event
-    raise AssertionError("event stream ended")
 
 
 def venue_fills(emu: Emulator, conn: HyperliquidConnector) -> list[dict[str, Any]]:

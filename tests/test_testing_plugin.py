@@ -9,19 +9,11 @@ import trio
 import trio.testing
 
 from trio_hl import HyperliquidConnector, OrderCreated, OrderFilled, OrderParams
-from trio_hl.core.events import Event
 from trio_hl.emulator import Emulator
+from trio_hl.testing.events import next_event
 
 D = Decimal
 # (no ResourceWarning filter here: the plugin adds it to every test that uses its fixtures)
-
-
-async def next_event(events: trio.MemoryReceiveChannel[Event], kind: type[Event], limit: float = 15.0) -> Event:
-    with trio.fail_after(limit):
-        async for event in events:
-            if isinstance(event, kind):
-                return event
-    raise AssertionError("event stream ended")
 
 
 @pytest.mark.hl_emulator(quiet=True)
@@ -62,7 +54,7 @@ async def test_fill_while_disconnected_arrives_after_the_gap_fill(
     reconnects = hl_connector.health().ws_reconnects
     assert hl_emulator.drop_ws_connections() >= 1  # closed now: the trade's messages go to no one
     assert hl_emulator.trade("BTC", True, px, D("0.002")) == D("0.002")
-    filled = await next_event(events, OrderFilled, limit=30)
+    filled = await next_event(events, OrderFilled, fail_after_s=30)
     assert filled.client_order_id == cid
     assert hl_connector.get_order(cid).executed_amount == D("0.002")  # type: ignore[union-attr]
     assert hl_connector.health().ws_reconnects > reconnects

@@ -23,20 +23,12 @@ from hypothesis import given, settings
 from scalper import Scalper
 
 from trio_hl import HyperliquidConnector, OrderCreated, OrderFilled, OrderParams, TradeUpdate
-from trio_hl.core.events import Event
 from trio_hl.core.tracker import OrderTracker
 from trio_hl.emulator import Emulator
+from trio_hl.testing.events import next_event
 from trio_hl.testing.strategies import Lifecycle, order_lifecycles
 
 D = Decimal
-
-
-async def wait_for(events: trio.MemoryReceiveChannel[Event], cid: str | None, kind: type[Event]) -> Event:
-    with trio.fail_after(20):
-        async for event in events:
-            if cid in (None, event.client_order_id) and isinstance(event, kind):
-                return event
-    raise AssertionError("event stream ended")
 
 
 @pytest.mark.hl_emulator(quiet=True)  # a market that does not move: prices in the test are exact
@@ -51,15 +43,15 @@ async def test_round_trip_survives_a_websocket_drop(hl_emulator: Emulator, hl_co
     scalper = Scalper(hl_connector, "BTC", size=D("0.002"), edge_bps=D(1), tick=D(1))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(scalper.run, hl_connector.events(), mid)
-        await wait_for(watch, None, OrderCreated)  # (any cid: the strategy has not told us its id yet)
+        await next_event(watch, OrderCreated)  # (any order: the strategy has not told us its id yet)
         entry = scalper.entry
         assert entry is not None and scalper.entry_price > book.best_bid.price
 
         hl_emulator.drop_ws_connections()  # the connector must reconnect, resubscribe and gap-fill
         assert hl_emulator.trade("BTC", False, scalper.entry_price, D("0.002")) == D("0.002")  # fills our bid
 
-        await wait_for(watch, entry, OrderFilled)
-        created = await wait_for(watch, None, OrderCreated)  # the strategy reacted: its exit is on the book
+        await next_event(watch, OrderFilled, client_order_id=entry)
+        created = await next_event(watch, OrderCreated)  # the strategy reacted: its exit is on the book
         exit_cid = scalper.exit
         assert exit_cid == created.client_order_id and scalper.offered == D("0.002")
         exit_price = hl_connector.get_order(exit_cid).price  # type: ignore[union-attr]
