@@ -53,7 +53,7 @@ def test_every_kind_round_trips_with_its_topic(event: Any) -> None:
 
 def test_payload_layout_is_the_documented_one() -> None:
     trade = TradeUpdate("T1", "BTC", Decimal("100.10"), Decimal("0.5"), Decimal("0.0100"), "USDC", 2.25,
-                        client_order_id="c1", exchange_order_id="42", is_taker=True)
+                        client_order_id="c1", exchange_order_id="42", is_taker=True, side=Side.BUY)
     event = OrderFilled("c1", "BTC", 3.5, "42", Side.BUY, Decimal("1"), Decimal("1E+2"), Decimal("0.02"), trade)
     payload = json.loads(_frames(event, seq=3)[1])
     assert payload == {
@@ -64,7 +64,7 @@ def test_payload_layout_is_the_documented_one() -> None:
             "executed_amount": "1", "average_price": "1E+2", "total_fee": "0.02",
             "trade": {"trade_id": "T1", "pair": "BTC", "fill_price": "100.10", "fill_amount": "0.5",
                       "fee": "0.0100", "fee_asset": "USDC", "timestamp": 2.25, "client_order_id": "c1",
-                      "exchange_order_id": "42", "is_taker": True},
+                      "exchange_order_id": "42", "is_taker": True, "side": "buy"},
         },
     }
 

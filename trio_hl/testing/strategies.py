@@ -177,6 +177,7 @@ def trade_updates(
         fee=decimals(0, 1000, 6), fee_asset=st.sampled_from(["USDC", "USDC", "BTC"]),
         timestamp=st.floats(0, 1e6, allow_nan=False), client_order_id=st.just(client_order_id),
         exchange_order_id=st.just(exchange_order_id), is_taker=st.booleans(),
+        side=st.none() | sides,
     )
 
 
