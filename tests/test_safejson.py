@@ -56,3 +56,13 @@ def test_normal_documents_decode_unchanged() -> None:
     assert safejson.loads(json.dumps(frame).encode()) == frame
     with pytest.raises(ValueError):
         safejson.loads("{truncated")
+
+
+def test_bytes_are_read_as_utf8_only_so_the_check_sees_what_the_decoder_sees() -> None:
+    # json.loads(bytes) would guess UTF-16; U+2200 is 00 22 there - a phantom quote for a UTF-8 reading.
+    import eth_account  # noqa: F401  (the raised recursion limit is what makes a miss fatal)
+
+    hostile = ("\u2200" + "[" * 99_000 + "]" * 99_000).encode("utf-16-le")
+    with pytest.raises(ValueError):
+        safejson.loads(hostile)
+    assert safejson.loads('{"a": "\u2200"}'.encode()) == {"a": "\u2200"}

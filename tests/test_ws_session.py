@@ -756,11 +756,15 @@ async def test_malformed_frames_are_counted_and_never_fatal(clock: trio.testing.
         for frame in BAD_FRAMES:
             await conn.push(frame)
         await conn.push('{"channel": "someFutureChannel", "data": {}}')
+        # An error frame whose id has more digits than int() converts (it used to end the session).
+        await conn.push(json.dumps({"channel": "error", "data": "too many pending post requests id=" + "9" * 5000}))
         await conn.ws.send_message(b"\xff\xfe binary junk")
+        # UTF-16 bytes: not UTF-8, so refused before the JSON decoder can guess an encoding (it used to segfault).
+        await conn.ws.send_message(("\u2200" + "[" * 99_000 + "]" * 99_000).encode("utf-16-le"))
         await conn.push(book("BTC", 1))
         await barrier(session, conn)
         stats = session.statistics()
-        assert stats.malformed_frames == len(BAD_FRAMES) + 1
+        assert stats.malformed_frames == len(BAD_FRAMES) + 2
         assert stats.ignored_frames == 1
         assert stats.unrouted_frames == 1
         assert stats.disconnects == 0

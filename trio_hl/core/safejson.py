@@ -69,6 +69,13 @@ def check_depth(text: str | bytes | bytearray | memoryview, limit: int = MAX_DEP
 
 
 def loads(text: str | bytes | bytearray) -> Any:
-    """``json.loads`` after :func:`check_depth`; raises ``ValueError`` (incl. :class:`TooDeepError`) on bad input."""
+    """``json.loads`` after :func:`check_depth`; raises ``ValueError`` (incl. :class:`TooDeepError` and
+    ``UnicodeDecodeError``) on bad input.
+
+    Bytes are decoded as strict UTF-8 *first* and the text is what gets checked and parsed: ``json.loads`` would
+    also guess UTF-16/32 for bytes, and a check that read them as UTF-8 would see different brackets than the
+    decoder (U+2200 is ``00 22`` in UTF-16: a phantom quote that hides a deep document)."""
+    if not isinstance(text, str):
+        text = bytes(text).decode("utf-8")
     check_depth(text)
     return json.loads(text)

@@ -169,7 +169,7 @@ _REJECT_PREFIXES: Final[tuple[tuple[str, RejectReason], ...]] = (
     ("Order has invalid price", RejectReason.INVALID_PRICE),
     ("Order was never placed, already canceled, or filled", RejectReason.MISSING_ORDER),
 )
-_ASSET_SUFFIX: Final = re.compile(r"\s*asset=(\d+)\s*$")
+_ASSET_SUFFIX: Final = re.compile(r"\s*asset=(\d{1,19})\s*$")  # bounded: int() refuses > 4300 digits
 _L1_PREFIX: Final = "L1 error: "
 
 #: The status a rejection reason shows up as in orderStatus / orderUpdates, where the venue has one.
@@ -278,7 +278,7 @@ _ACTION_PREFIXES: Final[tuple[tuple[str, ActionErrorKind], ...]] = (
     ("Insufficient balance for", ActionErrorKind.INSUFFICIENT_BALANCE),
     ("Cannot set scheduled cancel time until enough volume traded", ActionErrorKind.SCHEDULE_CANCEL_VOLUME),
 )
-_NONCE_NUMBERS: Final = re.compile(r"(\d+)(?:\s*<\s*(\d+))?")
+_NONCE_NUMBERS: Final = re.compile(r"(\d{1,19})(?:\s*<\s*(\d{1,19}))?")
 
 
 @attrs.frozen

@@ -438,7 +438,7 @@ class _Pending:
 
 
 _STATUS_PREFIX = re.compile(r"^\s*(\d{3})\b")
-_PENDING_ID = re.compile(r"too many pending post requests id=(\d+)")
+_PENDING_ID = re.compile(r"too many pending post requests id=(\d{1,19})\b")
 
 
 def _post_error(message: str, *, is_action: bool) -> BaseException:
@@ -848,7 +848,13 @@ class WsSession:
                 raise _ConnectionLost(f"stale: no frame for {self.settings.stale_timeout} s", stale=True)
             self._frames += 1
             self._last_frame_at = trio.current_time()
-            await self._handle_frame(message)
+            try:
+                await self._handle_frame(message)
+            except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError) as exc:
+                # A frame our handlers choke on is the venue's (or a proxy's) bad data, not a reason to drop the
+                # session: count it and go on (the parsers should have refused it - this is the backstop).
+                log.exception("ws %s: frame handler failed (%s)", self.url, type(exc).__name__)
+                self._bad_frame(f"handler error {type(exc).__name__}", message)
 
     # -- frame handling -----------------------------------------------------------------------------------------
 
