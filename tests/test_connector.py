@@ -630,3 +630,23 @@ async def test_a_cancel_requested_before_a_crash_is_sent_after_the_restart(tmp_p
             if conn.get_order(cid).state is not OrderState.CANCELED:  # type: ignore[union-attr]
                 await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid)
         assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["canceled"]
+
+
+async def test_modify_of_a_partly_filled_order_keeps_only_the_rest_on_the_book() -> None:
+    async with running(pairs=("BTC",), quiet=True) as (emu, conn):
+        events = conn.events()
+        amount = size_for(conn, "BTC", D(200))
+        px = inside_ask(conn, "BTC")
+        cid = conn.sell(OrderParams("BTC", amount, px))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        half = (amount / 2).quantize(conn.registry.by_pair("BTC").size_step)
+        assert emu.trade("BTC", True, px, half) == half
+        await until(events, lambda e: isinstance(e, OrderPartiallyFilled))
+        conn.modify(cid, price=px + 1)  # price only: "keep my order, move it one tick"
+        await until(events, lambda e: isinstance(e, OrderModified))
+        order = conn.get_order(cid)
+        assert order is not None and order.amount == amount and order.executed_amount == half
+        venue = await venue_status(conn, cid)
+        assert D(venue["order"]["order"]["sz"]) == amount - half  # not the total again
+        with pytest.raises(InvalidOrderError, match="already executed"):
+            conn.modify(cid, amount=half)  # a total at or below what executed

@@ -596,3 +596,37 @@ def test_any_delivery_order_converges_to_the_truth(life: Lifecycle) -> None:
     assert len(terminals) == (0 if life.final is S.OPEN else 1)
     assert not any(isinstance(e, OrderAnomaly) for e in events)
     assert tracker.statistics().orphans_buffered == 0
+
+
+# ---------------------------------------------------------------------- review regressions
+
+
+def test_unknown_with_an_id_that_completes_a_buffered_fill_leaves_the_order_filled(tracker: OrderTracker) -> None:
+    tracker.start_tracking(order("c1", amount="1"))
+    tracker.process_trade_update(fill("t1", "1", cid=None, eid="E1"))  # buffered: nobody knows E1 yet
+    ev = tracker.process_order_update(status(S.UNKNOWN, "c1", "E1", reason="timeout"))
+    o = tracker.get("c1")
+    assert o is not None and o.state is S.FILLED and kinds(ev) == ["OrderCreated", "OrderFilled"]
+    assert tracker.needs_resolution() == []
+    # and a later verdict is an ordinary refused/duplicate update, never an exception
+    tracker.process_order_update(status(S.CANCELED, "c1", "E1"))
+    assert o.state is S.FILLED
+
+
+def test_cancel_with_executed_after_a_modify_counts_the_fills_before_it(tracker: OrderTracker) -> None:
+    o = open_order(tracker, "c1", "E1", amount="1")
+    tracker.process_trade_update(fill("t1", "0.4", eid="E1"))
+    tracker.process_order_update(status(S.OPEN, "c1", "E2", amount=D(1), price=D(101)))  # modify: new id E2
+    # E2 traded 0.3 and was cancelled; the venue's figure (origSz - sz of E2) is 0.3
+    assert tracker.process_order_update(status(S.CANCELED, "c1", "E2", executed=D("0.3"))) == []
+    ev = tracker.process_trade_update(fill("t2", "0.3", eid="E2"))
+    assert kinds(ev) == ["OrderPartiallyFilled", "OrderCancelled"]
+    assert o.state is S.CANCELED and o.executed_amount == D("0.7")
+
+
+def test_the_cancel_of_a_pre_modify_id_does_not_end_the_order(tracker: OrderTracker) -> None:
+    o = open_order(tracker, "c1", "E1")
+    tracker.process_order_update(status(S.OPEN, "c1", "E2", amount=D(2), price=D(101)))
+    assert tracker.process_order_update(status(S.CANCELED, "c1", "E1")) == []  # the venue retiring E1
+    assert o.state is S.OPEN and o.exchange_order_id == "E2"
+    assert kinds(tracker.process_order_update(status(S.CANCELED, "c1", "E2"))) == ["OrderCancelled"]

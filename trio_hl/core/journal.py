@@ -261,8 +261,10 @@ class Journal:
         for seq, kind, now, payload in records:
             try:
                 tracker.replay(kind, now, payload)
-            except (ValueError, TypeError) as exc:  # e.g. a duplicate intent: skip the record, keep going
-                skipped.append(SkippedRecord(seq, seq, f"replay refused {kind!r} record: {exc}"))
+            except Exception as exc:  # e.g. a duplicate intent, or a record the tracker chokes on
+                # A record that made the live tracker raise was committed before it raised; refusing it here is
+                # what keeps one bad record from making the journal unrestorable for ever.
+                skipped.append(SkippedRecord(seq, seq, f"replay refused {kind!r} record: {type(exc).__name__}: {exc}"))
         tracker.attach_journal(self, fresh=False)
         corruption = JournalCorruption(tuple(skipped)) if skipped else None
         return RestoreResult(tracker, corruption, len(records))

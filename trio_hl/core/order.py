@@ -132,6 +132,8 @@ class InFlightOrder:
     created_emitted: bool = False
     #: Exchange ids this order had before a modify; fills quoting them still find the order.
     previous_exchange_ids: tuple[str, ...] = ()
+    #: ``executed_amount`` when the order last took a new exchange id (the venue counts per id).
+    executed_before_rekey: Decimal = _ZERO
     #: The venue's text for the last rejection / cancel.
     reason: str | None = None
     #: Caller-clock time the order became terminal (drives the finished-orders TTL cache).

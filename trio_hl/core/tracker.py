@@ -435,6 +435,7 @@ class OrderTracker:
         old = order.exchange_order_id
         if old is not None:
             order.previous_exchange_ids = (*order.previous_exchange_ids, old)
+            order.executed_before_rekey = order.executed_amount
         order.exchange_order_id = eid
         self._by_eid[eid] = order
         if self._orphan_by_eid:
@@ -497,6 +498,9 @@ class OrderTracker:
         if target is _UNKNOWN or target is _PENDING_CREATE:
             if pending_eid and eid is not None:
                 self._set_exchange_id(order, eid, now, events)
+                if order.state in _TERMINAL:  # a buffered fill completed it: nothing is unknown any more
+                    return events
+                state = order.state
             if target is state:
                 self.duplicate_updates += 1
                 return events
@@ -507,6 +511,11 @@ class OrderTracker:
             events.append(OrderUnknown(order.client_order_id, order.pair, u.timestamp, u.reason or "outcome unknown"))
             return events
         # terminal target
+        if target is _CANCELED and eid is not None and eid in order.previous_exchange_ids:
+            # The cancel of a pre-modify id is the venue retiring that id (a modify is cancel + place), not the
+            # order's end: the order lives on under its new id.
+            self.refused_transitions += 1
+            return events
         if order.fill_wait_deadline is not None:
             if target is order.fill_wait_state:
                 self.duplicate_updates += 1
@@ -528,9 +537,12 @@ class OrderTracker:
         if target is _FILLED and order.executed_amount < order.amount:
             self._await_fills(order, now, _FILLED, order.amount)
             return events
-        if target is _CANCELED and u.executed is not None and order.executed_amount < min(u.executed, order.amount):
-            self._await_fills(order, now, _CANCELED, min(u.executed, order.amount))
-            return events
+        # ``executed`` counts the venue's current id only; after a modify, what executed before it is added.
+        if target is _CANCELED and u.executed is not None:
+            need = min(order.executed_before_rekey + u.executed, order.amount)
+            if order.executed_amount < need:
+                self._await_fills(order, now, _CANCELED, need)
+                return events
         self._finish(order, target, now)
         events.append(self._terminal_event(order, target, u.timestamp, None))
         return events

@@ -245,7 +245,8 @@ class HyperliquidConnector:
         return count
 
     def modify(self, client_order_id: str, *, price: Decimal | None = None, amount: Decimal | None = None) -> None:
-        """Queue a modify (``batchModify``) of a live limit order's price and/or amount.
+        """Queue a modify (``batchModify``) of a live limit order's price and/or amount (``amount`` is the new
+        *total*, what already executed included; it must exceed the executed part).
 
         The venue re-keys a modified order (new exchange id); the tracker follows it and emits ``OrderModified``.
         """
@@ -266,8 +267,15 @@ class HyperliquidConnector:
             position_action=order.position_action,
         )
         asset, prep = self._prepare(order.side, params)
-        draft = attrs.evolve(order, amount=prep.amount, price=prep.price)
-        self._queue(ModifyRequest(client_order_id, order.pair, order_to_wire(draft, asset, None, None, False)))
+        # A Hyperliquid modify cancels the order and places a new one of size ``s``: what must still execute.
+        # Sending the total would put the executed part back on the book (1.5x the intent after half a fill).
+        remaining = prep.amount - order.executed_amount
+        if remaining <= 0:
+            raise InvalidOrderError(
+                f"cannot modify {client_order_id!r} to amount {prep.amount}: {order.executed_amount} already executed")
+        draft = attrs.evolve(order, amount=remaining, price=prep.price)
+        self._queue(ModifyRequest(client_order_id, order.pair, order_to_wire(draft, asset, None, None, False),
+                                  total=prep.amount))
         if order.exchange_order_id is not None:
             self._replaced_eids[order.exchange_order_id] = client_order_id
         self._modifies_in_flight[client_order_id] += 1

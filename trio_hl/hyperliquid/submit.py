@@ -98,9 +98,13 @@ class CancelRequest:
 
 @attrs.frozen
 class ModifyRequest:
+    """``order`` is the wire order the venue will place (its ``s`` is what is left to execute: a Hyperliquid
+    modify cancels and places anew); ``total`` the order's new total amount, executed part included."""
+
     cid: str
     pair: str
     order: dict[str, Any]
+    total: Decimal | None = None
 
 
 SubmitRequest = PlaceRequest | CancelRequest | ModifyRequest
@@ -506,7 +510,7 @@ class SubmitWorker:
                 self._feed("order", OrderUpdate(
                     pair=r.pair, new_state=OrderState.OPEN, timestamp=now, client_order_id=r.cid,
                     exchange_order_id=st.exchange_order_id, venue_status="open",
-                    amount=Decimal(r.order["s"]), price=Decimal(r.order["p"]),
+                    amount=r.total if r.total is not None else Decimal(r.order["s"]), price=Decimal(r.order["p"]),
                 ))
             elif st is not None and st.kind is ExchangeStatusKind.FILLED:
                 self._feed("order", _status_update(r, st, now))
