@@ -650,3 +650,44 @@ async def test_modify_of_a_partly_filled_order_keeps_only_the_rest_on_the_book()
         assert D(venue["order"]["order"]["sz"]) == amount - half  # not the total again
         with pytest.raises(InvalidOrderError, match="already executed"):
             conn.modify(cid, amount=half)  # a total at or below what executed
+
+
+async def test_a_cancelled_order_whose_placement_was_ambiguous_is_never_sent_again() -> None:
+    async with running(pairs=("BTC",), quiet=True, use_ws_post=False) as (emu, conn):
+        events = conn.events()
+        emu.faults.http_5xx_count = 1  # the placement gets a 502 (not applied): ambiguous to us
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        assert conn.cancel("BTC", cid)  # pulled at once; the venue will refuse it: "never placed"
+        seen = await until(events, lambda e: isinstance(e, (OrderFailed, OrderCancelled)) and e.client_order_id == cid,
+                           limit=20)
+        assert not any(isinstance(e, OrderCreated) for e in seen)  # never re-placed
+        assert emu.engine.ground_truth(conn.user)["orders"] == []
+        assert conn.submit.statistics().resubmitted == 0
+
+
+async def test_a_cancel_that_never_reached_the_venue_is_sent_once_it_is_back() -> None:
+    from trio_hl.errors import TransportError
+    from trio_hl.hyperliquid.backoff import BackoffPolicy
+    from trio_hl.hyperliquid.submit import MAX_SEND_ATTEMPTS
+
+    async with running(pairs=("BTC",), quiet=True) as (emu, conn):
+        events = conn.events()
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        worker = conn.submit
+        worker._backoff = BackoffPolicy(initial=0.01, maximum=0.05)  # (only to keep the outage short)
+        real = worker._send_action
+        refused = 0
+
+        async def outage(body: Any) -> Any:  # every send of the cancel fails to connect, then the venue is back
+            nonlocal refused
+            if body["action"]["type"] == "cancelByCloid" and refused < MAX_SEND_ATTEMPTS:
+                refused += 1
+                raise TransportError("connect refused (simulated outage)")
+            return await real(body)
+
+        worker._send_action = outage  # type: ignore[method-assign]
+        assert conn.cancel("BTC", cid)
+        await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid, limit=20)
+        assert refused == MAX_SEND_ATTEMPTS
+        assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["canceled"]

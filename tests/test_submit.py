@@ -377,3 +377,26 @@ async def test_many_ambiguous_orders_are_looked_up_with_one_history_call(
         expected = [OrderState.UNKNOWN, OrderState.OPEN] if r.cid in landed else [OrderState.UNKNOWN]
         assert h.states(r.cid) == expected, r.cid
     assert len(h.venue.infos) <= 2  # one lookup per resolution round, not 40
+
+
+async def test_a_cancel_batch_does_not_wait_for_an_unrelated_placement(autojump_clock: trio.testing.MockClock) -> None:
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        if action["type"] == "order":
+            return ok_orders([{"resting": {"oid": 1, "cloid": o["c"]}} for o in action["orders"]])
+        return {"status": "ok", "response": {"type": "cancel", "data": {"statuses": ["success"] * 2}}}
+
+    venue = HoldingVenue(answer)
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, venue)
+        held = place(1)
+        await queue(h, [held])  # its placement hangs: its cancel must wait for the answer
+        await trio.testing.wait_all_tasks_blocked()
+        live = "0x" + "ab" * 16  # an order answered long ago
+        h.send.send_nowait(CancelRequest(held.cid, "BTC", 0))
+        h.send.send_nowait(CancelRequest(live, "BTC", 0))  # batched with it (cancel_all, kill)
+        await trio.testing.wait_all_tasks_blocked()
+        assert [(t, n) for t, _, n in venue.actions] == [("cancelByCloid", 1)]  # the live order's, alone, at once
+        venue.release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [(t, n) for t, _, n in venue.actions] == [("cancelByCloid", 1), ("order", 1), ("cancelByCloid", 1)]

@@ -32,7 +32,15 @@ import httpx
 import trio
 
 from trio_hl.core.book import OrderBook
-from trio_hl.core.events import Event, LateFill, OrderCancelled, OrderFailed, OrderFilled, OrderPartiallyFilled
+from trio_hl.core.events import (
+    Event,
+    LateFill,
+    OrderCancelled,
+    OrderCreated,
+    OrderFailed,
+    OrderFilled,
+    OrderPartiallyFilled,
+)
 from trio_hl.core.fanout import EventFanout
 from trio_hl.core.journal import Journal
 from trio_hl.core.order import InFlightOrder
@@ -172,6 +180,8 @@ class HyperliquidConnector:
         #: The most recent refusals (a strategy can inspect them; each one was also raised at the call).
         self.risk_breaches: list[RiskBreach] = []
         self._positions: dict[str, Decimal] = {}
+        #: Orders the user asked to cancel, until they are terminal (see ``cancel``).
+        self._cancel_intents: set[str] = set()
         #: Venue time (ms) of the clearinghouseState ``position()`` was seeded from; earlier fills are in it.
         self._positions_as_of_ms = -1
         self._fills_counted: dict[str, None] = {}  # insertion-ordered set of trade ids, bounded
@@ -195,7 +205,6 @@ class HyperliquidConnector:
             feed=self._feed,
             before_send=self._flush_journal,
             clock=clock,
-            requeue=self._queue,
             still_wanted=self._still_wanted,
             max_batch=config.max_batch,
             max_in_flight=config.max_actions_in_flight,
@@ -225,10 +234,14 @@ class HyperliquidConnector:
         order = self._tracker.get(client_order_id)
         if order is None or order.pair != self._pair_name(pair):
             return False
-        if not self._tracker.start_cancel(client_order_id):
+        if order.is_done or order.fill_wait_deadline is not None:
             return False
         asset = self.registry.by_pair(order.pair)
-        self._queue(CancelRequest(client_order_id, order.pair, asset.asset_id))
+        self._queue(CancelRequest(client_order_id, order.pair, asset.asset_id))  # first: the step that can refuse
+        self._tracker.start_cancel(client_order_id)
+        # The user's intent outlives a refused or unsent cancel: an order whose placement was ambiguous may still
+        # be found live (or be proven unplaced) later, and must then be cancelled, never re-sent.
+        self._cancel_intents.add(client_order_id)
         return True
 
     def cancel_all(self, pair: str | None = None) -> int:
@@ -488,6 +501,15 @@ class HyperliquidConnector:
             if trade is not None and order is not None and isinstance(event, _FILL_EVENTS):
                 key = (order.pair, order.side)
                 self._pending_amount[key] = max(_ZERO, self._pending_amount.get(key, _ZERO) - trade.fill_amount)
+            cid = event.client_order_id
+            if cid in self._cancel_intents and order is not None:
+                if order.is_done:
+                    self._cancel_intents.discard(cid)
+                elif isinstance(event, OrderCreated) and not order.cancel_requested:
+                    # Found live after the user cancelled it (an ambiguous placement that landed; a cancel the
+                    # venue refused as "never placed" while it was in flight): cancel it now.
+                    self._tracker.start_cancel(cid)
+                    self.submit.requeue(CancelRequest(cid, order.pair, self.registry.by_pair(order.pair).asset_id))
             if isinstance(event, _TERMINAL_EVENTS) and order is not None and event.client_order_id in self._counted:
                 self._counted.discard(event.client_order_id)
                 self._open_by_pair[order.pair] -= 1
@@ -573,8 +595,8 @@ class HyperliquidConnector:
 
     def _still_wanted(self, cid: str) -> bool:
         order = self._tracker.get(cid)
-        return order is not None and not order.cancel_requested and order.state in (
-            OrderState.UNKNOWN, OrderState.PENDING_CREATE)
+        return order is not None and cid not in self._cancel_intents and not order.cancel_requested and (
+            order.state in (OrderState.UNKNOWN, OrderState.PENDING_CREATE))
 
     def _is_ours(self, trade: TradeUpdate) -> bool:
         t = self._tracker
@@ -664,7 +686,8 @@ class HyperliquidConnector:
         # only earns a harmless "already canceled" refusal.
         for o in restored:
             if o.cancel_requested and not o.is_done:
-                self._queue(CancelRequest(o.client_order_id, o.pair, self.registry.by_pair(o.pair).asset_id))
+                self._cancel_intents.add(o.client_order_id)
+                self.submit.requeue(CancelRequest(o.client_order_id, o.pair, self.registry.by_pair(o.pair).asset_id))
         nursery.start_soon(self._watch_connection, events)
         await nursery.start(self.submit.run)
         await nursery.start(self.submit.resolve_forever)
@@ -738,7 +761,8 @@ class HyperliquidConnector:
                     coin_to_pair=self.registry.coin_to_pair, counters=self._counters,
                 )
                 return
-            except (TransportError, ProtocolError) as exc:
+            except (TransportError, ProtocolError, VenueRejectedError) as exc:
+                # (a 4xx - a CDN's 403, a 422 - is as transient here as a 5xx: the gate stays closed meanwhile)
                 logger.warning("gap-fill failed, retrying in %.2fs: %s", backoff_s, exc)
                 await trio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 10.0)
@@ -767,8 +791,9 @@ class HyperliquidConnector:
                 if kept is None or kept.state in (OrderState.CANCELED, OrderState.FILLED, OrderState.FAILED):
                     del self._replaced_eids[eid]
             for order in self._tracker.lost_orders():
-                if not order.cancel_requested:
-                    self.cancel(order.pair, order.client_order_id)
+                if not order.cancel_requested and self._tracker.start_cancel(order.client_order_id):
+                    self.submit.requeue(CancelRequest(order.client_order_id, order.pair,
+                                                      self.registry.by_pair(order.pair).asset_id))
             if trio.current_time() - self._budget_refreshed > 60.0:
                 await self._refresh_budget()
             session = self._session

@@ -191,7 +191,11 @@ class SubmitWorker:
         self._info = info
         self._feed = feed
         self._before_send = before_send
-        self._requeue = requeue
+        #: Requests the worker (or the connector's background tasks) send again: an unbounded internal channel,
+        #: so a full user-facing queue can never make a background task raise (or drop a cancel).  ``requeue``
+        #: overrides it (tests).
+        self._internal_tx, self._internal_rx = trio.open_memory_channel[SubmitRequest](math.inf)
+        self._requeue = requeue if requeue is not None else self._internal_tx.send_nowait
         #: The per-address action budget: orders wait (cancels first) when it runs low.
         self.budget = budget if budget is not None else AddressBudget()
         self._still_wanted = still_wanted if still_wanted is not None else (lambda _cid: True)
@@ -239,6 +243,11 @@ class SubmitWorker:
         while not self._gate_open.is_set():
             await self._gate_open.wait()
 
+    def requeue(self, request: SubmitRequest) -> None:
+        """Queue ``request`` again from inside the connector (never refused: background tasks must not fail on
+        a full user-facing queue)."""
+        self._requeue(request)
+
     def note_placing(self, cid: str) -> None:
         """Called by ``buy()``: the order's cancel must wait for the placement's answer."""
         self._placing[cid] = trio.Event()
@@ -259,7 +268,8 @@ class SubmitWorker:
         cancel_tx, cancel_rx = trio.open_memory_channel[CancelRequest](math.inf)
         self._lanes = (place_rx, cancel_rx)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._dispatch, place_tx, cancel_tx)
+            nursery.start_soon(self._dispatch, self._rx, place_tx, cancel_tx)
+            nursery.start_soon(self._dispatch, self._internal_rx, place_tx, cancel_tx)
             nursery.start_soon(self._cancel_lane, cancel_rx, nursery)
             task_status.started()
             while True:
@@ -269,12 +279,15 @@ class SubmitWorker:
                 nursery.start_soon(self._send_batch, batch, self._slots)
 
     async def _dispatch(
-        self, place_tx: trio.MemorySendChannel[SubmitRequest], cancel_tx: trio.MemorySendChannel[CancelRequest]
+        self,
+        source: trio.MemoryReceiveChannel[SubmitRequest],
+        place_tx: trio.MemorySendChannel[SubmitRequest],
+        cancel_tx: trio.MemorySendChannel[CancelRequest],
     ) -> None:
         # Everything already queued moves in one go (no checkpoint in between), so the lanes see a burst as a
         # burst and batch it exactly as a single queue would.
         while True:
-            request: SubmitRequest = await self._rx.receive()
+            request: SubmitRequest = await source.receive()
             while True:
                 if isinstance(request, CancelRequest):
                     cancel_tx.send_nowait(request)  # unbounded: at most one pending cancel per tracked order
@@ -284,7 +297,7 @@ class SubmitWorker:
                     except trio.WouldBlock:
                         await place_tx.send(request)
                 try:
-                    request = self._rx.receive_nowait()
+                    request = source.receive_nowait()
                 except trio.WouldBlock:
                     break
 
@@ -453,10 +466,25 @@ class SubmitWorker:
         self._ambiguous_added.set()
 
     async def _cancel(self, batch: list[CancelRequest]) -> None:
-        for r in batch:
+        # Cancels of orders whose placement is unanswered wait for that answer (a cancel must not overtake its
+        # order); the others go at once - a placement paced by a spent budget must not hold up cancels of live
+        # orders batched with it (cancel_all, kill).
+        ready = [r for r in batch if not self._placing_open(r.cid)]
+        waiting = [r for r in batch if self._placing_open(r.cid)]
+        if ready:
+            await self._send_cancels(ready)
+        for r in waiting:
             placing = self._placing.get(r.cid)
             if placing is not None:
                 await placing.wait()
+        if waiting:
+            await self._send_cancels(waiting)
+
+    def _placing_open(self, cid: str) -> bool:
+        placing = self._placing.get(cid)
+        return placing is not None and not placing.is_set()
+
+    async def _send_cancels(self, batch: list[CancelRequest]) -> None:
         await self.budget.acquire(len(batch), cancel=True)
         await self._before_send()
         action = wire.cancel_by_cloid_action([(r.asset, r.cid) for r in batch])
@@ -470,9 +498,16 @@ class SubmitWorker:
                 self._unsure_cancels[r.cid] = r
             self._ambiguous_added.set()
             return
-        except (ActionRejectedError, _NotSent) as exc:
+        except ActionRejectedError as exc:
             for r in batch:
                 self._feed("cancel_rejected", (r.cid, str(exc)))
+            return
+        except _NotSent:
+            # Never reached the venue (an outage): not a refusal.  The resolver checks each order once the venue
+            # answers again and re-sends the cancel while it is open.
+            for r in batch:
+                self._unsure_cancels[r.cid] = r
+            self._ambiguous_added.set()
             return
         for i, r in enumerate(batch):
             if i < len(statuses) and statuses[i].kind is ExchangeStatusKind.ERROR:
@@ -574,9 +609,8 @@ class SubmitWorker:
         if update is None:
             return
         if update.new_state is OrderState.OPEN:
-            if self._requeue is not None:
-                self._resends += 1
-                self._requeue(request)
+            self._resends += 1
+            self._requeue(request)
             return
         self._feed("order", attrs.evolve(update, client_order_id=request.cid, pair=request.pair))
 
@@ -667,10 +701,10 @@ class SubmitWorker:
         failed: list[str] = []
         for cid in item.cids:
             request = item.requests.get(cid)
-            if request is not None and self._requeue is not None and self._still_wanted(cid):
+            if request is not None and self._still_wanted(cid):
                 self._resubmitted += 1
-                self.note_placing(cid)
                 self._requeue(request)
+                self.note_placing(cid)  # (after the requeue: a placing event nobody will ever set blocks cancels)
             else:
                 failed.append(cid)
         item.cids = failed
@@ -698,6 +732,7 @@ class SubmitWorker:
             p99 = lat[min(len(lat) - 1, math.ceil(len(lat) * 0.99) - 1)] * 1000
         return SubmitStats(
             queued=self._rx.statistics().current_buffer_used + (self._carry is not None)
+            + self._internal_rx.statistics().current_buffer_used
             + sum(lane.statistics().current_buffer_used for lane in self._lanes or ()),
             actions_sent=self._actions_sent,
             orders_sent=self._orders_sent,
