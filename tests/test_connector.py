@@ -691,3 +691,16 @@ async def test_a_cancel_that_never_reached_the_venue_is_sent_once_it_is_back() -
         await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid, limit=20)
         assert refused == MAX_SEND_ATTEMPTS
         assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["canceled"]
+
+
+async def test_a_cancel_racing_a_modify_ends_the_order_without_waiting_for_the_reconciler() -> None:
+    async with running(pairs=("BTC",), quiet=True, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        await until(events, lambda e: isinstance(e, OrderCreated))
+        order = conn.get_order(cid)
+        assert order is not None and order.price is not None
+        conn.modify(cid, price=order.price - 1)
+        assert conn.cancel("BTC", cid)  # cancels have their own lane: this one can land before the modify
+        await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid, limit=10)
+        assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]][-1] == "canceled"

@@ -516,13 +516,15 @@ class SubmitWorker:
             # SUCCESS: the orderUpdates stream (or the reconciler) delivers CANCELED with its timestamp.
 
     async def _modify(self, batch: list[ModifyRequest]) -> None:
+        done: set[str] = set()
         try:
-            await self._modify_batch(batch)
+            await self._modify_batch(batch, done)
         finally:
             for r in batch:
-                self._feed("modify_done", r.cid)
+                if r.cid not in done:
+                    self._feed("modify_done", r.cid)
 
-    async def _modify_batch(self, batch: list[ModifyRequest]) -> None:
+    async def _modify_batch(self, batch: list[ModifyRequest], done: set[str]) -> None:
         for r in batch:
             placing = self._placing.get(r.cid)
             if placing is not None:
@@ -536,7 +538,7 @@ class SubmitWorker:
         except (AmbiguousOutcomeError, ProtocolError, ActionRejectedError, _NotSent) as exc:
             logger.warning("modify of %s not confirmed: %s", [r.cid for r in batch], exc)
             for r in batch:
-                await self._modify_failed(r)
+                await self._modify_failed(r, done)
             return
         now = self._clock()
         for i, r in enumerate(batch):
@@ -552,12 +554,16 @@ class SubmitWorker:
             else:
                 if st is not None and st.rejection is not None:
                     logger.info("modify of %s refused: %s", r.cid, st.rejection.message)
-                await self._modify_failed(r)
+                await self._modify_failed(r, done)
 
-    async def _modify_failed(self, r: ModifyRequest) -> None:
+    async def _modify_failed(self, r: ModifyRequest, done: set[str]) -> None:
         """A modify that did not (certainly) apply: the venue did not cancel the old order on our behalf, so the
-        connector stops ignoring cancels of its id, and the order's real status is fetched."""
+        connector stops ignoring cancels of its id (this modify is over: a CANCELED it sees from now on is
+        real), and the order's real status is fetched."""
         self._feed("modify_failed", r.cid)
+        if r.cid not in done:
+            done.add(r.cid)
+            self._feed("modify_done", r.cid)
         try:
             answer = await self._info({"type": "orderStatus", "user": self._user, "oid": r.cid})
             snapshot = parse_order_status_response(answer)
