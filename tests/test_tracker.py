@@ -630,3 +630,14 @@ def test_the_cancel_of_a_pre_modify_id_does_not_end_the_order(tracker: OrderTrac
     assert tracker.process_order_update(status(S.CANCELED, "c1", "E1")) == []  # the venue retiring E1
     assert o.state is S.OPEN and o.exchange_order_id == "E2"
     assert kinds(tracker.process_order_update(status(S.CANCELED, "c1", "E2"))) == ["OrderCancelled"]
+
+
+def test_an_order_modified_all_day_keeps_a_bounded_id_history(tracker: OrderTracker) -> None:
+    from trio_hl.core.tracker import MAX_PREVIOUS_IDS
+
+    o = open_order(tracker, "c1", "E0")
+    for i in range(1, 500):
+        tracker.process_order_update(status(S.OPEN, "c1", f"E{i}", amount=D(2), price=D(100 + i % 7)))
+    assert o.exchange_order_id == "E499" and len(o.previous_exchange_ids) == MAX_PREVIOUS_IDS
+    assert tracker.get_by_exchange_id("E0") is None and tracker.get_by_exchange_id("E498") is o
+    assert kinds(tracker.process_trade_update(fill("t1", "1", cid="c1", eid="E0"))) == ["OrderPartiallyFilled"]

@@ -91,6 +91,8 @@ _CANCELED = OrderState.CANCELED
 _FILLED = OrderState.FILLED
 _FAILED = OrderState.FAILED
 _TERMINAL = frozenset({_CANCELED, _FILLED, _FAILED})
+#: Exchange ids an order keeps from before its modifies (the most recent ones; see ``_set_exchange_id``).
+MAX_PREVIOUS_IDS = 16
 
 
 class JournalSink(Protocol):
@@ -434,7 +436,15 @@ class OrderTracker:
     def _set_exchange_id(self, order: InFlightOrder, eid: str, now: float, events: list[Event]) -> None:
         old = order.exchange_order_id
         if old is not None:
-            order.previous_exchange_ids = (*order.previous_exchange_ids, old)
+            previous = (*order.previous_exchange_ids, old)
+            if len(previous) > MAX_PREVIOUS_IDS:
+                # Bounded: an order re-priced all day must not grow without limit.  Messages quoting an id this
+                # old are long stale; fills still find the order by its client id.
+                for gone in previous[:-MAX_PREVIOUS_IDS]:
+                    if self._by_eid.get(gone) is order:
+                        del self._by_eid[gone]
+                previous = previous[-MAX_PREVIOUS_IDS:]
+            order.previous_exchange_ids = previous
             order.executed_before_rekey = order.executed_amount
         order.exchange_order_id = eid
         self._by_eid[eid] = order

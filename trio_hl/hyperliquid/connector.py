@@ -85,6 +85,8 @@ _ZERO = Decimal(0)
 _FILL_EVENTS = (OrderPartiallyFilled, OrderFilled, LateFill)
 #: Trade ids remembered for position de-duplication (a fill is re-delivered within minutes, not days).
 _FILLS_REMEMBERED = 100_000
+#: Replaced exchange ids remembered per order for modify-leg recognition (see ``_replaced_eids``).
+_REPLACED_IDS_KEPT = 8
 #: Tries of the startup identity check before a transient venue failure fails ``open_connector``.
 _IDENTITY_ATTEMPTS = 6
 _TERMINAL_EVENTS = (OrderFilled, OrderCancelled, OrderFailed)
@@ -291,6 +293,11 @@ class HyperliquidConnector:
                                   total=prep.amount))
         if order.exchange_order_id is not None:
             self._replaced_eids[order.exchange_order_id] = client_order_id
+            # Bounded per order: a quote re-priced every 100 ms must not grow this for ever.  Only the most recent
+            # ids can still see a late modify leg; older legs are also recognised by ``previous_exchange_ids``.
+            mine = [e for e, c in self._replaced_eids.items() if c == client_order_id]
+            for eid in mine[:-_REPLACED_IDS_KEPT]:
+                del self._replaced_eids[eid]
         self._modifies_in_flight[client_order_id] += 1
 
     def events(self, buffer: int | None = None) -> trio.MemoryReceiveChannel[Event]:
