@@ -34,7 +34,6 @@ import trio
 from trio_hl.core.book import OrderBook
 from trio_hl.core.events import (
     Event,
-    LateFill,
     OrderCancelled,
     OrderCreated,
     OrderFailed,
@@ -82,7 +81,7 @@ __all__ = ["ConnectorHealth", "HyperliquidConnector", "open_connector"]
 logger = logging.getLogger("trio_hl.connector")
 
 _ZERO = Decimal(0)
-_FILL_EVENTS = (OrderPartiallyFilled, OrderFilled, LateFill)
+_PENDING_FILL_EVENTS = (OrderPartiallyFilled, OrderFilled)
 #: Trade ids remembered for position de-duplication (a fill is re-delivered within minutes, not days).
 _FILLS_REMEMBERED = 100_000
 #: Replaced exchange ids remembered per order for modify-leg recognition (see ``_replaced_eids``).
@@ -505,7 +504,8 @@ class HyperliquidConnector:
         for event in events:
             trade = getattr(event, "trade", None)
             order = self._tracker.get(event.client_order_id)
-            if trade is not None and order is not None and isinstance(event, _FILL_EVENTS):
+            # (a LateFill is not subtracted: the terminal event before it already released the order's rest)
+            if trade is not None and order is not None and isinstance(event, _PENDING_FILL_EVENTS):
                 key = (order.pair, order.side)
                 self._pending_amount[key] = max(_ZERO, self._pending_amount.get(key, _ZERO) - trade.fill_amount)
             cid = event.client_order_id
