@@ -400,3 +400,24 @@ async def test_a_cancel_batch_does_not_wait_for_an_unrelated_placement(autojump_
         await trio.testing.wait_all_tasks_blocked()
         nursery.cancel_scope.cancel()
     assert [(t, n) for t, _, n in venue.actions] == [("cancelByCloid", 1), ("order", 1), ("cancelByCloid", 1)]
+
+
+async def test_two_failed_modifies_of_one_order_in_one_batch_both_finish(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from trio_hl.hyperliquid.submit import ModifyRequest
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        error = {"error": "Cannot modify canceled or filled order. asset=0"}
+        return ok_orders([error for _ in action["modifies"]])
+
+    r = place(1)
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(r.cid, 7, "canceled")))
+        for px in (101, 102):  # a quote re-priced twice before the worker woke: one batchModify, two entries
+            h.send.send_nowait(ModifyRequest(r.cid, "BTC", dict(r.order, p=str(px)), total=Decimal(1)))
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    # every modify reports it is over exactly once (a leaked "in flight" made the connector ignore real cancels)
+    assert [v for k, v in h.fed if k == "modify_done"] == [r.cid, r.cid]
+    assert h.states(r.cid) == [OrderState.CANCELED, OrderState.CANCELED]  # the status re-read after each failure

@@ -590,15 +590,21 @@ class HyperliquidConnector:
         by a modify, or a modify of the order is still in flight (the old order's cancel can precede the answer;
         a genuine cancel in that window makes the modify fail, and the failed modify re-reads the status)."""
         eid = update.exchange_order_id
-        if eid is not None and eid in self._replaced_eids:
-            return True
         order = (self._tracker.get(update.client_order_id) if update.client_order_id is not None
                  else self._tracker.get_by_exchange_id(eid) if eid is not None else None)
+        in_flight = order is not None and self._modifies_in_flight.get(order.client_order_id, 0) > 0
+        if eid is not None and eid in self._replaced_eids:
+            if order is not None and not in_flight and eid == order.exchange_order_id:
+                # No modify is under way and this is the order's current id: whatever modify once meant to
+                # replace it is over, so this cancel is the order's own (a stale entry must not swallow it).
+                del self._replaced_eids[eid]
+                return False
+            return True
         if order is None:
             return False
         if eid is not None and eid in order.previous_exchange_ids:
             return True
-        return self._modifies_in_flight.get(order.client_order_id, 0) > 0
+        return in_flight
 
     def _still_wanted(self, cid: str) -> bool:
         order = self._tracker.get(cid)

@@ -516,15 +516,15 @@ class SubmitWorker:
             # SUCCESS: the orderUpdates stream (or the reconciler) delivers CANCELED with its timestamp.
 
     async def _modify(self, batch: list[ModifyRequest]) -> None:
-        done: set[str] = set()
+        done: set[int] = set()  # id() of the requests already finished (two modifies of one order may share a batch)
         try:
             await self._modify_batch(batch, done)
         finally:
             for r in batch:
-                if r.cid not in done:
+                if id(r) not in done:
                     self._feed("modify_done", r.cid)
 
-    async def _modify_batch(self, batch: list[ModifyRequest], done: set[str]) -> None:
+    async def _modify_batch(self, batch: list[ModifyRequest], done: set[int]) -> None:
         for r in batch:
             placing = self._placing.get(r.cid)
             if placing is not None:
@@ -556,13 +556,13 @@ class SubmitWorker:
                     logger.info("modify of %s refused: %s", r.cid, st.rejection.message)
                 await self._modify_failed(r, done)
 
-    async def _modify_failed(self, r: ModifyRequest, done: set[str]) -> None:
+    async def _modify_failed(self, r: ModifyRequest, done: set[int]) -> None:
         """A modify that did not (certainly) apply: the venue did not cancel the old order on our behalf, so the
         connector stops ignoring cancels of its id (this modify is over: a CANCELED it sees from now on is
         real), and the order's real status is fetched."""
         self._feed("modify_failed", r.cid)
-        if r.cid not in done:
-            done.add(r.cid)
+        if id(r) not in done:
+            done.add(id(r))
             self._feed("modify_done", r.cid)
         try:
             answer = await self._info({"type": "orderStatus", "user": self._user, "oid": r.cid})
