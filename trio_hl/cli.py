@@ -98,6 +98,8 @@ def _add_emulator_command(sub: argparse._SubParsersAction[argparse.ArgumentParse
     emu.add_argument("--welcome-message", action="store_true",
                      help='send the legacy "Websocket connection established." frame on connect')
     emu.add_argument("--idle-timeout", type=float, default=60.0, help="close silent WS clients after N s")
+    emu.add_argument("--server", choices=("trio", "hypercorn"), default="trio",
+                     help="HTTP/WS server: our lean Trio server (default) or hypercorn (same ASGI app)")
     FaultPlan.add_cli_arguments(emu)
 
 
@@ -120,6 +122,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
         limits=Limits.unlimited() if args.no_rate_limit else Limits(),
         idle_timeout_s=args.idle_timeout,
         welcome_message=args.welcome_message,
+        server=args.server,
     )
 
     async def run() -> None:

@@ -1,4 +1,9 @@
-"""Run the emulator: hypercorn's Trio worker serving :class:`~trio_hl.emulator.app.EmulatorApp`.
+"""Run the emulator: an ASGI server on Trio serving :class:`~trio_hl.emulator.app.EmulatorApp`.
+
+The default server is our own small HTTP/1.1 + WebSocket server on Trio sockets
+(:mod:`trio_hl.emulator._asgi_server`, several times cheaper per request than hypercorn, which was most of the
+emulator's CPU under load); ``server="hypercorn"`` runs the same ASGI app under hypercorn's Trio worker
+(the compatibility tests run against both).
 
 ``serve_emulator(...)`` is the server-shaped entry (``await nursery.start(serve_emulator)`` returns an
 :class:`Emulator` handle once the socket is bound and the clock runs); ``open_emulator(...)`` is the same as
@@ -14,13 +19,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
+from trio_hl.emulator._asgi_server import serve_asgi
 from trio_hl.emulator._ratelimit import Limits
 from trio_hl.emulator.app import AppStatistics, AutoFund, EmulatorApp, TrioWallClock
 from trio_hl.emulator.engine import Engine, InfoRequestError
@@ -120,6 +126,7 @@ async def serve_emulator(
     welcome_message: bool = False,
     ws_queue_size: int = 4096,
     engine_options: dict[str, Any] | None = None,
+    server: Literal["trio", "hypercorn"] = "trio",
     task_status: trio.TaskStatus[Emulator] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the emulator until cancelled (or ``Emulator.shutdown()``); ``task_status.started(Emulator)``.
@@ -127,7 +134,10 @@ async def serve_emulator(
     ``auto_fund``: True = :attr:`AutoFund.NAMED` (fund addresses a client names), False = OFF, or an
     :class:`AutoFund`.  ``limits``: per-IP venue limits (``Limits.unlimited()`` for load tests).
     ``engine_options``: extra keyword arguments for ``Engine`` (e.g. ``initial_usdc``, ``with_market``).
+    ``server``: ``"trio"`` (default, :mod:`~trio_hl.emulator._asgi_server`) or ``"hypercorn"``.
     """
+    if server not in ("trio", "hypercorn"):
+        raise ValueError(f"server must be 'trio' or 'hypercorn', not {server!r}")
     clock = clock_ms if clock_ms is not None else TrioWallClock()
     fund_mode = AutoFund.coerce(auto_fund)
     engine = Engine(seed=seed, now_ms=clock(), auto_fund=fund_mode is not AutoFund.OFF, **(engine_options or {}))
@@ -144,6 +154,20 @@ async def serve_emulator(
         welcome_message=welcome_message,
         tick_interval_s=tick_interval_s,
     )
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        if server == "trio":
+            bound: int = await nursery.start(partial(serve_asgi, app, host, port))
+            await nursery.start(app.run_clock)
+            task_status.started(Emulator(host, bound, engine, app, _shutdown=shutdown))
+            await shutdown.wait()
+        else:
+            await _serve_hypercorn(nursery, app, host, port, engine, shutdown, task_status)
+        nursery.cancel_scope.cancel()
+
+
+async def _serve_hypercorn(nursery: trio.Nursery, app: EmulatorApp, host: str, port: int, engine: Engine,
+                           shutdown: trio.Event, task_status: trio.TaskStatus[Emulator]) -> None:
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
@@ -154,7 +178,6 @@ async def serve_emulator(
     config.keep_alive_max_requests = 1 << 62
     config.graceful_timeout = 1.0
     config.max_app_queue_size = 100
-    shutdown = trio.Event()
     served = trio.Event()
 
     async def serve_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
@@ -162,16 +185,13 @@ async def serve_emulator(
                                    task_status=task_status)
         served.set()
 
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(serve_http)
-        await nursery.start(app.run_clock)
-        emulator = Emulator(host, _bound_port(binds), engine, app, _shutdown=shutdown)
-        task_status.started(emulator)
-        await shutdown.wait()
-        # hypercorn drains open connections for up to graceful_timeout; then the clock task goes too.
-        with trio.move_on_after(config.graceful_timeout + 1.0):
-            await served.wait()
-        nursery.cancel_scope.cancel()
+    binds: list[str] = await nursery.start(serve_http)
+    await nursery.start(app.run_clock)
+    task_status.started(Emulator(host, _bound_port(binds), engine, app, _shutdown=shutdown))
+    await shutdown.wait()
+    # hypercorn drains open connections for up to graceful_timeout; then the clock task goes too.
+    with trio.move_on_after(config.graceful_timeout + 1.0):
+        await served.wait()
 
 
 @asynccontextmanager
