@@ -14,6 +14,7 @@ import pytest
 import trio
 
 from trio_hl import (
+    CancelRejected,
     ConnectorConfig,
     HyperliquidConnector,
     InvalidOrderError,
@@ -35,6 +36,7 @@ from trio_hl.emulator import Emulator, Limits, open_emulator
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
 from trio_hl.hyperliquid.ws import WsSettings
+from trio_hl.testing.events import next_event
 
 D = Decimal
 # trio-websocket 0.12 leaks the client socket when the server closes first (see tests/test_ws_session.py).
@@ -704,3 +706,78 @@ async def test_a_cancel_racing_a_modify_ends_the_order_without_waiting_for_the_r
         assert conn.cancel("BTC", cid)  # cancels have their own lane: this one can land before the modify
         await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid, limit=10)
         assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]][-1] == "canceled"
+
+
+# ------------------------------------------------------------------------------------------------ refused cancels
+
+MISSING_ORDER = "Order was never placed, already canceled, or filled."
+
+
+def hold_the_stream(emu: Emulator) -> None:
+    """From now on every stream message is held back (for far longer than any test), while HTTP answers - orders
+    and cancels go over HTTP in these tests - are not: the venue acts, the connector does not hear of it.  The
+    decision is taken when a message is queued, so it covers everything the next synchronous call publishes."""
+    emu.faults.ws_delay_s = 3600.0
+    emu.faults.ws_delay_prob = 1.0
+
+
+def release_the_stream(emu: Emulator) -> None:
+    """Stop holding and reconnect: the held messages die with the old connection, the gap-fill tells the truth."""
+    emu.faults.ws_delay_prob = 0.0
+    assert emu.drop_ws_connections() >= 1
+
+
+async def test_a_cancel_the_venue_refuses_is_reported_then_the_fill_that_won_the_race() -> None:
+    async with running(pairs=("BTC",), quiet=True, use_ws_post=False, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        amount = size_for(conn, "BTC")
+        px = inside_ask(conn, "BTC")
+        cid = conn.sell(OrderParams("BTC", amount, px))
+        created = await next_event(events, OrderCreated, client_order_id=cid)
+        assert isinstance(created, OrderCreated)
+        hold_the_stream(emu)
+        assert emu.trade("BTC", True, px, amount) == amount  # filled on the venue; the connector does not know yet
+        assert conn.cancel("BTC", cid)
+        assert conn.get_order(cid).state is OrderState.PENDING_CANCEL  # type: ignore[union-attr]
+        rejected = await next_event(events, CancelRejected, client_order_id=cid)
+        assert isinstance(rejected, CancelRejected) and rejected.reason.startswith(MISSING_ORDER)
+        assert (rejected.state, rejected.exchange_order_id, rejected.pair) == (
+            OrderState.OPEN, created.exchange_order_id, "BTC")
+        order = conn.get_order(cid)
+        assert order is not None and order.state is OrderState.OPEN and not order.cancel_requested
+        release_the_stream(emu)
+        seen = await until(events, lambda e: isinstance(e, OrderFilled) and e.client_order_id == cid, limit=20)
+        assert not [e for e in seen if isinstance(e, CancelRejected | OrderCancelled)], seen  # answered once
+        assert seen[-1].executed_amount == amount  # type: ignore[union-attr]
+        assert conn.tracker.statistics().cancels_rejected == 1
+        assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["filled"]
+
+
+async def test_kill_reports_each_cancel_the_venue_refused() -> None:
+    from trio_hl.core.risk import RiskBreachError
+
+    async with running(pairs=("BTC",), quiet=True, use_ws_post=False, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        amount = size_for(conn, "BTC")
+        px = inside_ask(conn, "BTC")
+        taken = conn.sell(OrderParams("BTC", amount, px))
+        resting = conn.sell(OrderParams("BTC", amount, far_above(conn, "BTC")))
+        created: set[str] = set()
+        while created != {taken, resting}:
+            created.add((await next_event(events, OrderCreated)).client_order_id)
+        hold_the_stream(emu)
+        assert emu.trade("BTC", True, px, amount) == amount  # only the best ask: ours at px
+        assert conn.kill("test") == 2  # one cancel is refused (the order is gone), the other accepted
+        rejected = await next_event(events, CancelRejected)
+        assert isinstance(rejected, CancelRejected)
+        assert rejected.client_order_id == taken and rejected.reason.startswith(MISSING_ORDER)
+        assert rejected.state is OrderState.OPEN
+        release_the_stream(emu)
+        seen = await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == resting, limit=20)
+        if conn.get_order(taken).state is not OrderState.FILLED:  # type: ignore[union-attr]
+            seen += await until(events, lambda e: isinstance(e, OrderFilled) and e.client_order_id == taken, limit=20)
+        assert not [e for e in seen if isinstance(e, CancelRejected)], seen  # the accepted cancel is not one
+        statuses = {o["cloid"]: o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]}
+        assert statuses == {taken: "filled", resting: "canceled"}
+        with pytest.raises(RiskBreachError, match="kill_switch"):
+            conn.sell(OrderParams("BTC", amount, far_above(conn, "BTC")))

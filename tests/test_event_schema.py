@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -13,8 +14,16 @@ from event_samples import any_event, every_event_examples, example_event
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_hl.core.events import HealthChanged, HealthIssue, OrderCreated, OrderEvent, OrderFilled
-from trio_hl.core.types import OrderType, Side
+from trio_hl.core.events import (
+    EVENT_KINDS,
+    CancelRejected,
+    HealthChanged,
+    HealthIssue,
+    OrderCreated,
+    OrderEvent,
+    OrderFilled,
+)
+from trio_hl.core.types import OrderState, OrderType, Side
 from trio_hl.core.updates import TradeUpdate
 from trio_hl.errors import ProtocolError
 from trio_hl.events.schema import (
@@ -242,3 +251,28 @@ def test_mutated_payloads_only_ever_raise_protocol_error(event: Any, data: st.Da
     target[data.draw(st.sampled_from(sorted(target)))] = data.draw(_json)
     with contextlib.suppress(ProtocolError):
         decode_message([topic, json.dumps(doc).encode()]).to_event()
+
+
+def test_every_order_kind_is_documented() -> None:
+    """The topic tables subscribers in other languages read (docs/EVENTS.md, and the list in the README)."""
+    root = Path(__file__).parent.parent
+    events_doc = (root / "docs" / "EVENTS.md").read_text()
+    readme = (root / "README.md").read_text()
+    for cls, kind in EVENT_KINDS.items():
+        assert f"| `{kind}`" in events_doc and f"`{cls.__name__}`" in events_doc, kind
+        assert f"`{kind}`" in readme, kind
+
+
+def test_cancel_rejected_payload() -> None:
+    event = CancelRejected("c1", "ETH", 5.25, "Order was never placed, already canceled, or filled. asset=1",
+                           OrderState.PARTIALLY_FILLED, "77")
+    frames = _frames(event, seq=9)
+    assert frames[0] == b"orders.hyperliquid.cancel_rejected"
+    payload = json.loads(frames[1])
+    assert (payload["kind"], payload["type"]) == ("cancel_rejected", "CancelRejected")
+    assert payload["event"] == {
+        "client_order_id": "c1", "pair": "ETH", "timestamp": 5.25,
+        "reason": "Order was never placed, already canceled, or filled. asset=1", "state": "partially_filled",
+        "exchange_order_id": "77",
+    }
+    assert decode_message(frames).to_event() == event

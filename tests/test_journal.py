@@ -92,6 +92,28 @@ def test_restore_is_identical(tmp_path: Path) -> None:
     again.close()
 
 
+def test_restore_replays_refused_cancels(tmp_path: Path) -> None:
+    """A refusal is replayed like any record: same state and counters, and its event is not re-published (restore
+    returns a tracker, never events: the run that wrote the journal published them)."""
+    clock = Clock()
+    journal = Journal(tmp_path / "j.sqlite")
+    tr = OrderTracker(clock=clock, journal=journal)
+    tr.start_tracking(order("c1"))
+    tr.process_order_update(OrderUpdate("BTC", S.OPEN, 1.0, "c1", "e1"))
+    tr.start_cancel("c1")
+    assert len(tr.process_cancel_rejected("c1", "Order was never placed, already canceled, or filled.")) == 1
+    assert tr.process_cancel_rejected("gone", None) == []
+    tr.start_cancel("c1")  # cancelled again; still pending at the "crash"
+    journal.flush()
+    result = journal.restore(clock=clock)
+    assert result.corruption is None
+    assert result.tracker.snapshot() == tr.snapshot()
+    restored = result.tracker.get("c1")
+    assert restored is not None and restored.state is S.PENDING_CANCEL and restored.cancel_requested
+    assert result.tracker.statistics().cancels_rejected == 2
+    journal.close()
+
+
 def test_unflushed_records_are_not_durable_and_flushed_ones_are(tmp_path: Path) -> None:
     clock = Clock()
     path = tmp_path / "j.sqlite"

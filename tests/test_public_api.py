@@ -3,7 +3,7 @@
 import trio_hl
 
 EXPECTED = {
-    "AmbiguousOutcomeError", "ConfigError", "ConnectorConfig", "ConnectorHealth", "HealthChanged",
+    "AmbiguousOutcomeError", "CancelRejected", "ConfigError", "ConnectorConfig", "ConnectorHealth", "HealthChanged",
     "HyperliquidConnector", "open_connector", "InvalidOrderError", "LateFill", "OrderAnomaly", "OrderCancelled",
     "OrderCreated", "OrderFailed", "OrderFilled", "OrderLost", "OrderModified", "OrderParams",
     "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction", "ProtocolError",

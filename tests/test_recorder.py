@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from trio_hl.cli import main as cli_main
 from trio_hl.core.events import (
     EVENT_KINDS,
+    CancelRejected,
     LateFill,
     OrderCancelled,
     OrderCreated,
@@ -111,6 +112,7 @@ async def test_every_kind_round_trips_into_sqlite(rig: Rig, db: Path) -> None:
     assert states["cid-failed"] == "failed"
     assert states["cid-unknown"] == "unknown"
     assert states["cid-late_fill"] == example_event(LateFill).state.value
+    assert states["cid-cancel_rejected"] == example_event(CancelRejected).state.value
     assert states["cid-modified"] is None  # a modify alone says nothing about the state
     fills = _rows(db, "SELECT trade_id, fill_price, kind FROM fills ORDER BY trade_id")
     carrying_trades = {EVENT_KINDS[type(e)] for e in events if any(isinstance(v, TradeUpdate) for v in attrs.astuple(
@@ -163,6 +165,25 @@ async def test_terminal_state_is_absorbing(rig: Rig, db: Path) -> None:
     assert _rows(db, "SELECT state, reason, last_kind FROM orders") == [("canceled", "timeout", "unknown")]
     [(note,)] = _rows(db, "SELECT note FROM state_history WHERE kind = 'unknown'")
     assert "terminal states are absorbing" in note
+
+
+async def test_refused_cancel_is_history_not_the_orders_reason(rig: Rig, db: Path) -> None:
+    refusal = "Order was never placed, already canceled, or filled. asset=0"
+    await rig.publish(
+        OrderCreated("c3", "BTC", 1.0, "5", Side.SELL, OrderType.LIMIT, Decimal("1"), Decimal("100")),
+        CancelRejected("c3", "BTC", 2.0, refusal, OrderState.OPEN, "5"),
+        OrderCancelled("c3", "BTC", 3.0, "5", Decimal(0)),
+        CancelRejected("c3", "BTC", 4.0, refusal, OrderState.OPEN, "5"),  # (a publisher never sends this one)
+    )
+    assert _rows(db, "SELECT state, reason, last_kind FROM orders") == [("canceled", None, "cancel_rejected")]
+    history = _rows(db, "SELECT kind, from_state, to_state, note FROM state_history ORDER BY id")
+    assert history[:3] == [
+        ("created", None, "open", None),
+        ("cancel_rejected", "open", "open", f"cancel refused: {refusal}"),
+        ("cancelled", "open", "canceled", None),
+    ]
+    assert history[3][:3] == ("cancel_rejected", "canceled", "canceled")
+    assert "terminal states are absorbing" in history[3][3]
 
 
 async def _wait_subscribed(xpub: zmq.Socket[Any]) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 
 from trio_hl.core.events import (
+    CancelRejected,
     Event,
     LateFill,
     OrderAnomaly,
@@ -419,12 +420,14 @@ def test_not_found_for_terminal_or_untracked_is_ignored(tracker: OrderTracker) -
 # ---------------------------------------------------------------------- cancel
 
 
-def test_cancel_request_and_rejection(tracker: OrderTracker) -> None:
+def test_cancel_request_and_rejection(tracker: OrderTracker, clock: Clock) -> None:
     o = open_order(tracker)
     assert tracker.start_cancel("c1") is True and o.state is S.PENDING_CANCEL and o.cancel_requested
     tracker.process_trade_update(fill("t1", "1"))
     assert o.state is S.PENDING_CANCEL  # a fill does not undo the request
-    assert tracker.process_cancel_rejected("c1", "no") == []
+    clock.now = 4.5
+    rejected = CancelRejected("c1", PAIR, 4.5, "no", S.PARTIALLY_FILLED, "e1")
+    assert tracker.process_cancel_rejected("c1", "no") == [rejected]
     assert o.state is S.PARTIALLY_FILLED and not o.cancel_requested
     tracker.start_cancel("c1")
     ev = tracker.process_order_update(status(S.CANCELED, reason="canceled"))
@@ -443,8 +446,86 @@ def test_cancel_rejected_for_an_order_that_was_filled_never_fails_it(tracker: Or
 def test_cancel_rejected_back_to_open(tracker: OrderTracker) -> None:
     o = open_order(tracker)
     tracker.start_cancel("c1")
-    tracker.process_cancel_rejected("c1")
+    [ev] = tracker.process_cancel_rejected("c1")
     assert o.state is S.OPEN
+    assert isinstance(ev, CancelRejected) and (ev.state, ev.reason) == (S.OPEN, "cancel refused")  # no text given
+
+
+MISSING = "Order was never placed, already canceled, or filled. asset=3"
+
+
+def test_refused_cancel_is_reported_once_and_the_race_it_lost_ends_the_order(tracker: OrderTracker,
+                                                                             clock: Clock) -> None:
+    """The usual refusal: the order filled on the venue before our cancel arrived, and the stream had not said so
+    yet.  The strategy hears the refusal (once), the order shows live again, then the fill ends it."""
+    o = open_order(tracker)
+    assert tracker.start_cancel("c1")
+    clock.now = 7.0
+    events = tracker.process_cancel_rejected("c1", MISSING)
+    assert events == [CancelRejected("c1", PAIR, 7.0, MISSING, S.OPEN, "e1")]
+    assert o.state is S.OPEN and not o.cancel_requested and o.last_update == 7.0
+    assert tracker.statistics().cancels_rejected == 1
+    assert kinds(tracker.process_trade_update(fill("t1", "2"))) == ["OrderFilled"]
+    # the same refusal again (a duplicate answer) after the order finished: counted, not reported
+    assert tracker.process_cancel_rejected("c1", MISSING) == []
+    assert tracker.statistics().cancels_rejected == 2
+
+
+def test_second_cancel_of_one_order_is_answered_too(tracker: OrderTracker) -> None:
+    """Cancelled twice before the first answer: each refusal answers one cancel (the request flag is cleared by
+    the first)."""
+    o = open_order(tracker)
+    tracker.start_cancel("c1")
+    tracker.start_cancel("c1")
+    first, second = tracker.process_cancel_rejected("c1", "a"), tracker.process_cancel_rejected("c1", "b")
+    assert [(e.reason, e.state) for e in first + second if isinstance(e, CancelRejected)] == [
+        ("a", S.OPEN), ("b", S.OPEN)]
+    assert o.state is S.OPEN and not o.cancel_requested
+
+
+def test_refused_cancel_of_an_unresolved_placement_keeps_it_unknown(tracker: OrderTracker) -> None:
+    """A cancel of an order whose placement timed out: "never placed" is the venue's truth *so far*; the order
+    stays UNKNOWN (resolution decides), and the refusal is reported with that state and no exchange id."""
+    tracker.start_tracking(order())
+    assert tracker.start_cancel("c1")
+    tracker.process_order_update(status(S.UNKNOWN, eid=None, reason="timeout"))
+    [ev] = tracker.process_cancel_rejected("c1", MISSING)
+    assert isinstance(ev, CancelRejected) and (ev.state, ev.exchange_order_id) == (S.UNKNOWN, None)
+    o = tracker.get("c1")
+    assert o is not None and o.state is S.UNKNOWN and not o.cancel_requested
+    assert [x.client_order_id for x in tracker.needs_resolution()] == ["c1"]
+
+
+def test_refused_cancel_of_a_finished_or_unknown_order_is_counted_not_reported(tracker: OrderTracker) -> None:
+    assert tracker.process_cancel_rejected("nobody", MISSING) == []
+    open_order(tracker, "done")
+    tracker.start_cancel("done")
+    assert kinds(tracker.process_order_update(status(S.CANCELED, "done"))) == ["OrderCancelled"]
+    assert tracker.process_cancel_rejected("done", MISSING) == []
+    # the venue's FILLED verdict is in and only its fills are awaited: the coming OrderFilled answers the cancel
+    waiting = open_order(tracker, "waiting", "e2")
+    tracker.start_cancel("waiting")
+    assert tracker.process_order_update(status(S.FILLED, "waiting", "e2")) == []
+    assert tracker.process_cancel_rejected("waiting", MISSING) == []
+    assert not waiting.cancel_requested and waiting.state is S.OPEN and tracker.awaiting_fills() == [waiting]
+    assert tracker.statistics().cancels_rejected == 3
+
+
+def test_replaying_a_refusal_gives_the_same_event(clock: Clock) -> None:
+    """``Journal.restore`` replays records through ``replay`` (and discards the events: they were published by the
+    run that wrote them); the replay must rebuild the same state, so it computes the same event."""
+    live = OrderTracker(clock=clock)
+    live.start_tracking(order())
+    live.process_order_update(status(S.OPEN))
+    live.start_cancel("c1")
+    clock.now = 2.0
+    events = live.process_cancel_rejected("c1", MISSING)
+    replayed = OrderTracker(clock=clock)
+    replayed.replay("track", 0.0, order())
+    replayed.replay("order", 0.0, status(S.OPEN))
+    replayed.replay("cancel", 0.0, "c1")
+    assert replayed.replay("cancel_rejected", 2.0, ("c1", MISSING)) == events
+    assert replayed.snapshot() == live.snapshot()
 
 
 def test_cancel_while_pending_or_unknown_applies_once_live(tracker: OrderTracker) -> None:

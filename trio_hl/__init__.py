@@ -4,6 +4,7 @@ This module only re-exports the public names (DESIGN §4); code lives in the sub
 """
 
 from trio_hl.core.events import (
+    CancelRejected,
     HealthChanged,
     LateFill,
     OrderAnomaly,
@@ -47,6 +48,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AmbiguousOutcomeError",
+    "CancelRejected",
     "ConfigError",
     "ConnectorConfig",
     "ConnectorHealth",

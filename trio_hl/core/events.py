@@ -4,8 +4,10 @@ Ordering guarantees (enforced by the tracker): for each order, ``OrderCreated`` 
 ``OrderFailed``) comes before any fill or terminal event, then any number of ``OrderPartiallyFilled`` /
 ``OrderModified``, then exactly one terminal event (``OrderFilled``, ``OrderCancelled`` or ``OrderFailed``).
 ``OrderUnknown`` (ambiguous submit), ``OrderLost`` and ``OrderAnomaly`` describe the *submission* or the
-tracker's knowledge and may precede ``OrderCreated``.  ``UnmatchedFill`` reports a fill that never found
-its order (its ``client_order_id`` is the fill's, or ``""`` when the venue gave only an exchange id).
+tracker's knowledge and may precede ``OrderCreated``.  ``CancelRejected`` answers a refused cancel: it is
+never emitted after the terminal event, and precedes ``OrderCreated`` when the placement is still unresolved.
+``UnmatchedFill`` reports a fill that never found its order (its ``client_order_id`` is the fill's, or ``""``
+when the venue gave only an exchange id).
 Fills that arrive after the terminal event are still applied and reported as ``LateFill``; nothing is
 dropped.  ``OrderAnomaly`` reports what the tracker refused or found inconsistent (over-fills etc.).
 
@@ -32,6 +34,7 @@ __all__ = [
     "EVENT_KINDS",
     "HEALTH_EVENT_KINDS",
     "HEALTH_FAMILY",
+    "CancelRejected",
     "Event",
     "HealthChanged",
     "HealthIssue",
@@ -110,6 +113,38 @@ class OrderUnknown(OrderEvent):
     """The order's fate is not known (ambiguous submit); resolution is under way."""
 
     reason: str
+
+
+@attrs.frozen
+class CancelRejected(OrderEvent):
+    """The venue refused a cancel of this order (per order in a cancel batch, or the whole action), and the
+    order is still active as far as the tracker knows.  Not terminal: the order's lifecycle goes on.
+
+    One event per refusal the venue sends for an active order - a ``cancel()``, the kill switch's
+    ``cancel_all()``, or the connector's own cancels (of a lost order, of an intent re-sent after a restart).
+    The usual reason is a race: the order has just filled or been cancelled (by the venue, another client or
+    another cancel of ours) and the stream has not said so yet; then its terminal event follows.  A refusal
+    for an order the tracker already knows is finished (terminal, or the venue's FILLED/CANCELED verdict is
+    in and only fills are awaited) is *not* reported: the terminal event already answered the cancel, just
+    as a stale status for a finished order is only counted (``TrackerStats.cancels_rejected``).
+
+    Fields, and why a strategy needs them:
+
+    * ``reason``: the venue's text, unchanged (e.g. ``"Order was never placed, already canceled, or filled.
+      asset=3"``, or an action-level error such as a rate limit).  "Already canceled or filled" means wait for
+      the terminal event; anything else means the order may well still rest, so cancel again if you still
+      want it out.
+    * ``state``: the order's state right after the refusal.  The cancel request is cleared, so a resting
+      order shows ``OPEN`` / ``PARTIALLY_FILLED`` again (``conn.cancel_all()`` will include it again);
+      ``UNKNOWN`` / ``PENDING_CREATE`` mean the placement itself is unresolved (the connector still cancels
+      the order if it turns out to be live).  It is a snapshot: read ``conn.get_order()`` for later changes.
+    * ``exchange_order_id``: the venue's id, for correlating with venue tools and for subscribers of the
+      event stream that keep no order table (``None`` while the placement is unresolved).
+    """
+
+    reason: str
+    state: OrderState
+    exchange_order_id: str | None
 
 
 @attrs.frozen
@@ -204,6 +239,7 @@ Event = (
     | LateFill
     | OrderAnomaly
     | UnmatchedFill
+    | CancelRejected
     | HealthChanged
 )
 
@@ -219,6 +255,7 @@ EVENT_KINDS: dict[type[OrderEvent], str] = {
     LateFill: "late_fill",
     OrderAnomaly: "anomaly",
     UnmatchedFill: "unmatched_fill",
+    CancelRejected: "cancel_rejected",
 }
 
 

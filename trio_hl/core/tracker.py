@@ -26,8 +26,11 @@ Rules it follows (DESIGN §3, "orders are never lost"):
   state: "lost" is our ignorance, not a venue state.
 * **Cancel is a request, not a state change by itself.**  ``start_cancel`` sets ``cancel_requested`` and a
   live order shows PENDING_CANCEL; ``process_cancel_rejected`` clears it (the order shows OPEN or
-  PARTIALLY_FILLED again).  A rejected cancel never fails the order: the usual reason is that it was
-  already filled or canceled, which the venue's status/fills will tell us.
+  PARTIALLY_FILLED again) and reports ``CancelRejected`` (reason, state after the refusal) - the caller of
+  ``cancel()`` must hear the answer.  A rejected cancel never fails the order: the usual reason is that it
+  was already filled or canceled, which the venue's status/fills will tell us.  A refusal for an order
+  already known to be finished (terminal, or its FILLED/CANCELED verdict in and only fills awaited) is late
+  news of a race the terminal event already settled: counted (``cancels_rejected``), not reported.
 * **Orphans are buffered, then reported.**  A fill or status naming an order we cannot find (its exchange
   id is not known yet, say) waits up to ``orphan_ttl`` seconds; when an order learns that id (or starts
   being tracked with that client id) the buffered messages are applied in arrival order; otherwise
@@ -61,6 +64,7 @@ from typing import Any, Protocol
 import attrs
 
 from trio_hl.core.events import (
+    CancelRejected,
     Event,
     LateFill,
     OrderAnomaly,
@@ -153,6 +157,8 @@ class TrackerStats:
     fill_wait_timeouts: int
     lost_total: int
     modifies: int
+    #: Cancels the venue refused (reported as ``CancelRejected`` only while the order was active).
+    cancels_rejected: int
     orphans_matched: int
     unmatched_fills: int
     unmatched_updates: int
@@ -174,8 +180,8 @@ class TrackerSnapshot:
 _COUNTERS = (
     "orders_tracked", "updates_processed", "trades_processed", "transitions", "duplicate_updates",
     "refused_transitions", "fills_applied", "duplicate_fills", "invalid_fills", "overfills", "late_fills",
-    "fill_wait_timeouts", "lost_total", "modifies", "orphans_matched", "unmatched_fills", "unmatched_updates",
-    "finished_evicted",
+    "fill_wait_timeouts", "lost_total", "modifies", "cancels_rejected", "orphans_matched", "unmatched_fills",
+    "unmatched_updates", "finished_evicted",
 )
 
 
@@ -229,6 +235,7 @@ class OrderTracker:
         self.fill_wait_timeouts = 0
         self.lost_total = 0
         self.modifies = 0
+        self.cancels_rejected = 0
         self.orphans_matched = 0
         self.unmatched_fills = 0
         self.unmatched_updates = 0
@@ -367,12 +374,14 @@ class OrderTracker:
         return self._on_start_cancel(client_order_id, now)
 
     def process_cancel_rejected(self, client_order_id: str, reason: str | None = None) -> list[Event]:
-        """The venue refused a cancel.  Clears the cancel request; never fails the order (the refusal
-        usually means it already filled or was canceled; its status and fills will say which)."""
+        """The venue refused a cancel (``reason``: its text).  Clears the cancel request and returns one
+        ``CancelRejected`` while the order is active; never fails the order (the refusal usually means it
+        already filled or was canceled; its status and fills will say which).  Nothing for an unknown order or
+        one already known to be finished (see the module doc)."""
         now = self._clock()
         if self._journal is not None:
             self._journal.append("cancel_rejected", now, (client_order_id, reason))
-        return self._on_cancel_rejected(client_order_id, now)
+        return self._on_cancel_rejected(client_order_id, reason, now)
 
     def poll(self, now: float) -> list[Event]:
         """Expire what is due at ``now`` (caller's clock): fill waits, orphan buffers, finished-order cache."""
@@ -397,7 +406,7 @@ class OrderTracker:
             self._on_start_cancel(payload, now)
             return []
         if kind == "cancel_rejected":
-            return self._on_cancel_rejected(payload[0], now)
+            return self._on_cancel_rejected(payload[0], payload[1], now)
         if kind == "poll":
             events: list[Event] = []
             self._on_poll(now, events)
@@ -765,15 +774,20 @@ class OrderTracker:
             self._set_state(order, _PENDING_CANCEL, now)
         return True
 
-    def _on_cancel_rejected(self, cid: str, now: float) -> list[Event]:
+    def _on_cancel_rejected(self, cid: str, reason: str | None, now: float) -> list[Event]:
+        self.cancels_rejected += 1
         order = self._active.get(cid)
-        if order is None or not order.cancel_requested:
-            return []
-        order.cancel_requested = False
-        order.last_update = now
-        if order.state is _PENDING_CANCEL:
-            self._set_state(order, self._live_state(order), now)
-        return []
+        if order is None:
+            return []  # unknown, or finished: its terminal event already answered the cancel
+        if order.cancel_requested:
+            order.cancel_requested = False
+            order.last_update = now
+            if order.state is _PENDING_CANCEL:
+                self._set_state(order, self._live_state(order), now)
+        # (no request outstanding: the order was cancelled twice and this answers the second cancel)
+        if order.fill_wait_deadline is not None:
+            return []  # the venue's verdict is in; the terminal event follows with the fills and answers it
+        return [CancelRejected(cid, order.pair, now, reason or "cancel refused", order.state, order.exchange_order_id)]
 
     # ------------------------------------------------------------------ internals: orphans & expiry
 

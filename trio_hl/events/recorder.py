@@ -154,7 +154,7 @@ CREATE TABLE IF NOT EXISTS rejected (
 """
 
 #: The order state an event kind implies; kinds not listed (modified, lost, anomaly, later kinds) keep the
-#: state, and ``late_fill`` carries its own ``state`` field.
+#: state, and ``late_fill`` / ``cancel_rejected`` carry their own ``state`` field.
 _KIND_STATES: dict[str, OrderState] = {
     "created": OrderState.OPEN,
     "partial_fill": OrderState.PARTIALLY_FILLED,
@@ -163,6 +163,8 @@ _KIND_STATES: dict[str, OrderState] = {
     "failed": OrderState.FAILED,
     "unknown": OrderState.UNKNOWN,
 }
+#: Kinds whose events carry the order's state after them (their ``state`` field).
+_OWN_STATE_KINDS = frozenset({"late_fill", "cancel_rejected"})
 _TERMINAL_VALUES = frozenset(s.value for s in OrderState if s.is_terminal)
 #: Event fields copied onto the ``orders`` row when present and not null (same names, same meaning).
 _ORDER_COLUMNS = (
@@ -393,7 +395,7 @@ class EventStore:
         note = None
         implied = _KIND_STATES.get(message.kind)
         new_state = implied.value if implied is not None else None
-        if message.kind == "late_fill" and isinstance(event.get("state"), str):
+        if message.kind in _OWN_STATE_KINDS and isinstance(event.get("state"), str):
             new_state = event["state"]
         if new_state is not None:
             if from_state in _TERMINAL_VALUES and new_state not in _TERMINAL_VALUES:
@@ -403,6 +405,8 @@ class EventStore:
                 to_state = new_state
         if message.kind == "anomaly":
             note = f"{event.get('kind')}: {event.get('detail')}"
+        elif message.kind == "cancel_rejected" and note is None:
+            note = f"cancel refused: {event.get('reason')}"
         values: dict[str, Any] = {
             "client_order_id": cid,
             "venue": message.venue,
@@ -414,6 +418,8 @@ class EventStore:
             "last_seq": message.seq,
         }
         for column in _ORDER_COLUMNS:
+            if column == "reason" and message.kind == "cancel_rejected":
+                continue  # the refusal of a request, not the order's own reason (it is in the note)
             value = event.get(column)
             if value is not None and not isinstance(value, dict | list):
                 values[column] = _sql_scalar(value)

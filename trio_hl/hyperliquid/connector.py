@@ -231,7 +231,8 @@ class HyperliquidConnector:
 
     def cancel(self, pair: str, client_order_id: str) -> bool:
         """Queue a cancel by client order id.  Returns False if there is nothing to cancel (unknown id, already
-        terminal, or known FILLED).  The outcome arrives as an event (``OrderCancelled`` or a fill)."""
+        terminal, or known FILLED).  The outcome arrives as an event (``OrderCancelled`` or a fill; a refusal by
+        the venue as ``CancelRejected``, usually followed by the terminal event of the race it lost)."""
         order = self._tracker.get(client_order_id)
         if order is None or order.pair != self._pair_name(pair):
             return False
@@ -579,7 +580,7 @@ class HyperliquidConnector:
 
     def kill(self, reason: str) -> int:
         """Kill switch: refuse every new order (until ``risk.release_kill_switch()``) and cancel everything live.
-        Returns how many cancels were queued."""
+        Returns how many cancels were queued; each cancel the venue refuses is reported as ``CancelRejected``."""
         if self.risk is None:
             self.risk = RiskManager(RiskLimits())
         self.risk.engage_kill_switch(reason)

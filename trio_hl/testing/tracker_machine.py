@@ -8,8 +8,9 @@ gap-fill would), answer "order not found", let time pass, and restore the tracke
 
 Invariants after every step: no fill counted twice; executed <= amount; states never regress; events are
 well formed per order (``OrderCreated`` before fills/terminals, at most one terminal event, and exactly
-one once the order is terminal); a restored tracker is identical to the original.  The ``settle`` rule
-delivers everything the venue knows and checks that the tracker agrees with the truth.
+one once the order is terminal; no fill, modify or ``CancelRejected`` after it); a restored tracker is
+identical to the original.  The ``settle`` rule delivers everything the venue knows and checks that the tracker
+agrees with the truth.
 
 Subclass it to add rules for your own strategy (e.g. modifies, your cancel policy); the invariants are
 inherited.  Use ``self.tracker``, ``self.now``, ``self.record(events)`` (every event must go through it so
@@ -38,6 +39,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from trio_hl.core.events import (
+    CancelRejected,
     Event,
     LateFill,
     OrderCancelled,
@@ -128,7 +130,7 @@ class TrackerMachine(RuleBasedStateMachine):
                 assert created, f"{cid}: {type(event).__name__} before OrderCreated"
             if isinstance(event, _TERMINAL_EVENTS):
                 assert not terminal, f"{cid}: second terminal event {event!r} after {past!r}"
-            if isinstance(event, (OrderPartiallyFilled, OrderModified)):
+            if isinstance(event, (OrderPartiallyFilled, OrderModified, CancelRejected)):
                 assert not terminal, f"{cid}: {type(event).__name__} after the terminal event"
             past.append(event)
 
@@ -165,7 +167,16 @@ class TrackerMachine(RuleBasedStateMachine):
             self.send(self.status_update(venue, OrderState.CANCELED))
         elif venue.status in ("filled", "canceled", "never_landed", "rejected"):
             reason = "Order was never placed, already canceled, or filled."
-            self.record(self.tracker.process_cancel_rejected(cid, reason))
+            order = self.tracker.get(cid)
+            # reported once while the tracker still thinks the order active; a known finish already answered it
+            reported = order is not None and not order.is_done and order.fill_wait_deadline is None
+            events = self.tracker.process_cancel_rejected(cid, reason)
+            rejected = [e for e in events if isinstance(e, CancelRejected)]
+            assert len(rejected) == (1 if reported else 0), f"{cid}: {events}"
+            if rejected and order is not None:
+                assert (rejected[0].reason, rejected[0].state) == (reason, order.state)
+                assert not order.cancel_requested and order.state is not OrderState.PENDING_CANCEL
+            self.record(events)
         # "unsent": the connector would cancel locally before sending; leave it to resolution
 
     # ------------------------------------------------------------------ rules
