@@ -701,20 +701,35 @@ class EmulatorApp:
         conn.out_send.close()
 
     async def _ws_writer(self, conn: _WsConnection, send: Send) -> None:
-        plan = self.faults
         async for frame in conn.out_recv:
-            while conn.stalled:
-                await conn.unstalled.wait()
-            if plan.ws_latency_s > 0.0:
-                self._record(FaultKind.WS_LATENCY, conn=conn.id, seconds=plan.ws_latency_s)
-                await trio.sleep(plan.ws_latency_s)
-            conn.frames_sent += 1
-            nth = plan.ws_disconnect_at_message
-            if nth is not None and conn.frames_sent >= nth:
-                self._record(FaultKind.WS_DISCONNECT, conn=conn.id, at_message=conn.frames_sent)
-                conn.close(1001, "injected disconnect")
+            if not await self._ws_send_frame(conn, send, frame):
                 return
-            await send({"type": "websocket.send", "text": frame})
+            # Drain what is already queued without a checkpoint per frame, so a server that buffers sends
+            # (ours does) writes the burst - e.g. the answers to a batch of posts read at once - in one syscall.
+            while True:
+                try:
+                    queued = conn.out_recv.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+                if not await self._ws_send_frame(conn, send, queued):
+                    return
+
+    async def _ws_send_frame(self, conn: _WsConnection, send: Send, frame: str) -> bool:
+        """One outbound frame through the WS faults; False once the connection is closed by a fault."""
+        plan = self.faults
+        while conn.stalled:
+            await conn.unstalled.wait()
+        if plan.ws_latency_s > 0.0:
+            self._record(FaultKind.WS_LATENCY, conn=conn.id, seconds=plan.ws_latency_s)
+            await trio.sleep(plan.ws_latency_s)
+        conn.frames_sent += 1
+        nth = plan.ws_disconnect_at_message
+        if nth is not None and conn.frames_sent >= nth:
+            self._record(FaultKind.WS_DISCONNECT, conn=conn.id, at_message=conn.frames_sent)
+            conn.close(1001, "injected disconnect")
+            return False
+        await send({"type": "websocket.send", "text": frame})
+        return True
 
     async def _ws_fault_monitor(self, conn: _WsConnection) -> None:
         """Time-based WS faults (disconnect every N s, periodic stalls), re-read from the plan every 50 ms so
