@@ -781,3 +781,109 @@ async def test_kill_reports_each_cancel_the_venue_refused() -> None:
         assert statuses == {taken: "filled", resting: "canceled"}
         with pytest.raises(RiskBreachError, match="kill_switch"):
             conn.sell(OrderParams("BTC", amount, far_above(conn, "BTC")))
+
+
+# ------------------------------------------------------------------------------------------- cancels that must go on
+
+RATE_LIMITED = ("Too many cumulative requests sent (10051 > 10000) for cumulative volume traded $0. "
+                "Place taker orders to free up 1 request per USDC traded.")
+
+
+async def test_kill_during_a_sustained_rate_limit_keeps_cancelling_until_the_venue_lets_it_through() -> None:
+    from trio_hl.hyperliquid.backoff import BackoffPolicy
+    from trio_hl.hyperliquid.submit import MAX_SEND_ATTEMPTS
+
+    async with running(pairs=("BTC",), quiet=True, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        cids = {conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC"))) for _ in range(2)}
+        created: set[str] = set()
+        while created != cids:
+            created.add((await next_event(events, OrderCreated)).client_order_id)
+        worker = conn.submit
+        # (only to keep the test short: the venue's throttled pace is 10 s, the resolve period 1 s)
+        worker._backoff = BackoffPolicy(initial=0.01, maximum=0.05)
+        worker._resolve_interval = 0.02
+        worker.budget.THROTTLED_INTERVAL = 0.02
+        real = worker._send_action
+        refusals = MAX_SEND_ATTEMPTS + 3  # more than one action's attempts: the old connector gave up after 12
+        refused = 0
+        states: set[OrderState] = set()
+
+        async def limited(body: Any) -> Any:
+            nonlocal refused
+            if body["action"]["type"] == "cancelByCloid" and refused < refusals:
+                refused += 1
+                states.update(conn.get_order(cid).state for cid in cids)  # type: ignore[union-attr]
+                return {"status": "err", "response": RATE_LIMITED}
+            return await real(body)
+
+        worker._send_action = limited  # type: ignore[method-assign]
+        assert conn.kill("test") == 2
+        cancelled: set[str] = set()
+        seen: list[Event] = []
+        while cancelled != cids:
+            seen += await until(events, lambda e: isinstance(e, OrderCancelled), limit=30)
+            cancelled.add(seen[-1].client_order_id)
+        assert refused == refusals
+        assert states == {OrderState.PENDING_CANCEL}  # still under way while refused: never OPEN again
+        assert not [e for e in seen if isinstance(e, CancelRejected)], seen
+        assert conn.tracker.statistics().cancels_rejected == 0
+        assert {o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]} == {"canceled"}
+
+
+async def test_cancelling_twice_sends_one_cancel_and_the_order_stays_pending_until_it_lands() -> None:
+    async with running(pairs=("BTC",), quiet=True, use_ws_post=False, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+        await next_event(events, OrderCreated, client_order_id=cid)
+        worker = conn.submit
+        real = worker._send_action
+        sent: list[int] = []
+        answered = trio.Event()
+
+        async def watched(body: Any) -> Any:
+            answer = await real(body)
+            if body["action"]["type"] == "cancelByCloid":
+                sent.append(len(body["action"]["cancels"]))
+                answered.set()
+            return answer
+
+        worker._send_action = watched  # type: ignore[method-assign]
+        hold_the_stream(emu)  # the venue cancels; the connector hears it from the answer only
+        assert conn.cancel("BTC", cid)
+        assert conn.cancel("BTC", cid)  # a cancel is under way: True, and nothing more is queued
+        with trio.fail_after(10):
+            await answered.wait()
+        # (the worker maps an answer before its next checkpoint: applied by now)
+        order = conn.get_order(cid)
+        assert order is not None and order.state is OrderState.PENDING_CANCEL and order.cancel_requested
+        assert conn.cancel("BTC", cid)  # accepted, its CANCELED not heard yet: still nothing to send
+        release_the_stream(emu)
+        seen = await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid, limit=20)
+        assert not [e for e in seen if isinstance(e, CancelRejected)], seen
+        assert sent == [1]
+        assert conn.tracker.statistics().cancels_rejected == 0
+        assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["canceled"]
+
+
+async def test_a_second_cancel_of_an_order_that_won_the_race_is_answered_once() -> None:
+    async with running(pairs=("BTC",), quiet=True, use_ws_post=False, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        amount = size_for(conn, "BTC")
+        px = inside_ask(conn, "BTC")
+        cid = conn.sell(OrderParams("BTC", amount, px))
+        await next_event(events, OrderCreated, client_order_id=cid)
+        hold_the_stream(emu)
+        assert emu.trade("BTC", True, px, amount) == amount  # filled on the venue; the connector does not know yet
+        assert conn.cancel("BTC", cid)
+        assert conn.cancel("BTC", cid)
+        rejected = await next_event(events, CancelRejected, client_order_id=cid)
+        assert isinstance(rejected, CancelRejected) and rejected.state is OrderState.OPEN
+        # The refusal ended the request: a new cancel() is sent (and refused in turn).
+        assert conn.cancel("BTC", cid)
+        again = await next_event(events, CancelRejected, client_order_id=cid)
+        assert isinstance(again, CancelRejected) and again.reason.startswith(MISSING_ORDER)
+        release_the_stream(emu)
+        seen = await until(events, lambda e: isinstance(e, OrderFilled) and e.client_order_id == cid, limit=20)
+        assert not [e for e in seen if isinstance(e, CancelRejected)], seen  # one refusal per cancel sent
+        assert conn.tracker.statistics().cancels_rejected == 2

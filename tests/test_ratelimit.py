@@ -282,6 +282,17 @@ async def test_mark_exhausted() -> None:
     assert budget.cancel_priority is True
 
 
+async def test_mark_exhausted_by_a_refused_cancel_paces_cancels_too(autojump_clock: trio.testing.MockClock) -> None:
+    budget = AddressBudget()
+    budget.refresh(used=10, cap=10_000)
+    budget.mark_exhausted(cancels=True)
+    assert budget.remaining_cancels == 0 and budget.remaining_orders < 0
+    start = trio.current_time()
+    await budget.acquire(1, cancel=True)  # the first throttled request goes at once
+    await budget.acquire(1, cancel=True)  # then the venue's pace
+    assert trio.current_time() - start == pytest.approx(AddressBudget.THROTTLED_INTERVAL)
+
+
 async def test_address_budget_bad_arguments() -> None:
     budget = AddressBudget()
     with pytest.raises(ValueError, match="n must be > 0"):

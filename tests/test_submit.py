@@ -3,6 +3,7 @@ resolution of ambiguous submissions (orderStatus, then a same-nonce noop).  Mock
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -12,13 +13,17 @@ import pytest
 import trio
 import trio.testing
 
-from trio_hl.core.types import OrderState
+from trio_hl.core.events import CancelRejected, Event, OrderCancelled
+from trio_hl.core.order import InFlightOrder
+from trio_hl.core.tracker import OrderTracker
+from trio_hl.core.types import OrderState, Side
 from trio_hl.core.updates import OrderUpdate
 from trio_hl.errors import AmbiguousOutcomeError, RateLimitedError, TransportError
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.nonce import NonceService
+from trio_hl.hyperliquid.ratelimit import AddressBudget
 from trio_hl.hyperliquid.signing import LocalSigner
-from trio_hl.hyperliquid.submit import CancelRequest, PlaceRequest, SubmitRequest, SubmitWorker
+from trio_hl.hyperliquid.submit import MAX_SEND_ATTEMPTS, CancelRequest, PlaceRequest, SubmitRequest, SubmitWorker
 
 SIGNER = LocalSigner.generate()
 
@@ -72,6 +77,8 @@ class Harness:
     send: trio.MemorySendChannel[SubmitRequest]
     fed: list[tuple[str, Any]]
     wanted: dict[str, bool]
+    #: What a real tracker (``start(..., tracker=...)``) published for what the worker fed it.
+    events: list[Event] = attrs.field(factory=list)
 
     def updates(self) -> list[OrderUpdate]:
         return [v for k, v in self.fed if k == "order"]
@@ -80,14 +87,27 @@ class Harness:
         return [u.new_state for u in self.updates() if u.client_order_id == cid]
 
 
-async def start(nursery: trio.Nursery, venue: Venue, *, max_batch: int = 40) -> Harness:
+async def start(
+    nursery: trio.Nursery, venue: Venue, *, max_batch: int = 40, tracker: OrderTracker | None = None,
+) -> Harness:
     send, receive = trio.open_memory_channel[SubmitRequest](10_000)
     fed: list[tuple[str, Any]] = []
     wanted: dict[str, bool] = {}
+    events: list[Event] = []
 
     def feed(kind: str, value: Any) -> list[Any]:
         fed.append((kind, value))
-        return []
+        if tracker is None:
+            return []
+        new: list[Event] = []  # (what the connector's feed does with these kinds)
+        if kind == "order":
+            new = tracker.process_order_update(value)
+        elif kind == "cancel_rejected":
+            new = tracker.process_cancel_rejected(*value)
+        elif kind == "not_found":
+            new = tracker.process_not_found(value)
+        events.extend(new)
+        return new
 
     async def nothing() -> None:
         await trio.lowlevel.checkpoint()
@@ -106,7 +126,7 @@ async def start(nursery: trio.Nursery, venue: Venue, *, max_batch: int = 40) -> 
     await nursery.start(worker.run)
     await nursery.start(worker.resolve_forever)
     worker.open_gate()
-    return Harness(venue, worker, send, fed, wanted)
+    return Harness(venue, worker, send, fed, wanted, events)
 
 
 async def queue(h: Harness, requests: list[PlaceRequest]) -> None:
@@ -421,3 +441,162 @@ async def test_two_failed_modifies_of_one_order_in_one_batch_both_finish(
     # every modify reports it is over exactly once (a leaked "in flight" made the connector ignore real cancels)
     assert [v for k, v in h.fed if k == "modify_done"] == [r.cid, r.cid]
     assert h.states(r.cid) == [OrderState.CANCELED, OrderState.CANCELED]  # the status re-read after each failure
+
+
+# ------------------------------------------------------------------------------ whole cancel actions refused
+
+#: The venue's words for an address over its request budget (PROTOCOL §4.3).
+RATE_LIMITED = ("Too many cumulative requests sent (10051 > 10000) for cumulative volume traded $0. "
+                "Place taker orders to free up 1 request per USDC traded.")
+CANCELLED_OK = {"status": "ok", "response": {"type": "cancel", "data": {"statuses": ["success"]}}}
+
+
+def cancelling(cid: str, state: OrderState = OrderState.OPEN) -> OrderTracker:
+    """A tracker holding one order (OPEN as oid 7, or UNKNOWN) whose cancel the user has just asked for."""
+    tracker = OrderTracker(clock=trio.current_time)
+    tracker.start_tracking(InFlightOrder.new(client_order_id=cid, pair="BTC", side=Side.BUY, amount=Decimal(1),
+                                             price=Decimal(100), created_at=0.0))
+    tracker.process_order_update(OrderUpdate("BTC", state, 0.0, cid, "7" if state is OrderState.OPEN else None))
+    assert tracker.start_cancel(cid)
+    return tracker
+
+
+@pytest.mark.parametrize("refusal", [RATE_LIMITED, "Invalid nonce: duplicate nonce 5"], ids=["rate_limit", "nonce"])
+async def test_a_cancel_refused_for_a_passing_reason_is_sent_again_until_it_lands(
+    refusal: str, autojump_clock: trio.testing.MockClock,
+) -> None:
+    # More refusals than one action's attempts: the old worker gave up (CancelRejected, request cleared) and the
+    # order stayed on the book.  The intent stands: the order stays PENDING_CANCEL and the cancel goes again.
+    r = place(1)
+    tracker = cancelling(r.cid)
+    refusals = MAX_SEND_ATTEMPTS + 3
+    sent_at: list[float] = []
+    accepted = trio.Event()
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        assert action["type"] == "cancelByCloid"
+        sent_at.append(trio.current_time())
+        order = tracker.get(r.cid)
+        assert order is not None and order.state is OrderState.PENDING_CANCEL and order.cancel_requested
+        if len(sent_at) <= refusals:
+            return {"status": "err", "response": refusal}
+        accepted.set()
+        return CANCELLED_OK
+
+    def info(req: Mapping[str, Any]) -> Any:
+        assert req["type"] == "orderStatus" and req["oid"] == r.cid
+        return found(r.cid, 7, "open")
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=info), tracker=tracker)
+        h.send.send_nowait(CancelRequest(r.cid, "BTC", 0))
+        with trio.fail_after(3600):
+            await accepted.wait()
+        await trio.testing.wait_all_tasks_blocked()
+        # The orderUpdates stream reports the cancel that landed.
+        h.events += tracker.process_order_update(
+            OrderUpdate("BTC", OrderState.CANCELED, trio.current_time(), r.cid, "7"))
+        await trio.sleep(60)  # nothing more is sent once it landed
+        nursery.cancel_scope.cancel()
+    assert len(sent_at) == refusals + 1
+    assert "cancel_rejected" not in [k for k, _ in h.fed]
+    assert not [e for e in h.events if isinstance(e, CancelRejected)]
+    assert [type(e) for e in h.events] == [OrderCancelled]
+    order = tracker.get(r.cid)
+    assert order is not None and order.state is OrderState.CANCELED
+    if refusal == RATE_LIMITED:
+        # Not hammered: after the refusal each re-send waits for the throttled pace (the resolver's first check
+        # comes one resolve period later), one attempt per refusal.
+        gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+        assert gaps[0] >= 1.0
+        assert all(gap >= AddressBudget.THROTTLED_INTERVAL for gap in gaps[1:]), gaps
+        assert h.worker.budget.statistics().remaining_cancels <= 0
+
+
+async def test_a_rate_limited_cancel_is_no_longer_sent_once_its_order_is_gone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A permanent rate limit: the cancel goes again only while the venue shows the order open.
+    r = place(1)
+    tracker = cancelling(r.cid)
+    status = {"now": "open"}
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return {"status": "err", "response": RATE_LIMITED}
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(r.cid, 7, status["now"])), tracker=tracker)
+        h.send.send_nowait(CancelRequest(r.cid, "BTC", 0))
+        await trio.sleep(35)
+        tries = len(h.venue.actions)
+        assert 2 <= tries <= 5  # at the throttled pace (10 s), not in bursts
+        status["now"] = "filled"  # the order filled meanwhile
+        await trio.sleep(600)
+        nursery.cancel_scope.cancel()
+    assert len(h.venue.actions) <= tries + 1
+    assert h.states(r.cid)[-1] is OrderState.FILLED
+    assert not [e for e in h.events if isinstance(e, CancelRejected)]
+
+
+async def test_a_cancel_refused_for_good_is_reported_once_and_not_sent_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    r = place(1)
+    tracker = cancelling(r.cid)
+    refusal = "User or API Wallet 0x0000000000000000000000000000000000000001 does not exist."
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return {"status": "err", "response": refusal}
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(r.cid, 7)), tracker=tracker)
+        h.send.send_nowait(CancelRequest(r.cid, "BTC", 0))
+        await trio.sleep(600)
+        nursery.cancel_scope.cancel()
+    assert [t for t, _, _ in h.venue.actions] == ["cancelByCloid"]  # retrying cannot cure it
+    assert h.venue.infos == []
+    rejected = [e for e in h.events if isinstance(e, CancelRejected)]
+    assert len(rejected) == 1 and rejected[0].reason == refusal and rejected[0].state is OrderState.OPEN
+    order = tracker.get(r.cid)
+    assert order is not None and order.state is OrderState.OPEN and not order.cancel_requested
+
+
+async def test_an_unsure_cancel_of_an_order_the_venue_does_not_know_is_settled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The cancel of an order whose placement is unresolved was itself lost; the venue does not know the order.
+    # The request must not stay pending with nothing in flight: then the connector could not cancel the order
+    # should it turn out live after all (it re-cancels only orders with no cancel request).
+    r = place(1)
+    tracker = cancelling(r.cid, OrderState.UNKNOWN)
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        raise AmbiguousOutcomeError("read timeout")
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer), tracker=tracker)
+        h.send.send_nowait(CancelRequest(r.cid, "BTC", 0))
+        await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    assert [t for t, _, _ in h.venue.actions] == ["cancelByCloid"]
+    assert h.fed == [("cancel_rejected", (r.cid, "cancel not sent: the venue does not know this order"))]
+    order = tracker.get(r.cid)
+    assert order is not None and order.state is OrderState.UNKNOWN and not order.cancel_requested
+    assert [type(e) for e in h.events] == [CancelRejected]
+
+
+async def test_cancels_an_ok_answer_has_no_status_for_are_checked(autojump_clock: trio.testing.MockClock) -> None:
+    first, second = place(1), place(2)
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return CANCELLED_OK  # one status, whatever the batch
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(str(req["oid"]), 8)))
+        h.send.send_nowait(CancelRequest(first.cid, "BTC", 0))
+        h.send.send_nowait(CancelRequest(second.cid, "BTC", 0))
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    assert [(t, n) for t, _, n in h.venue.actions] == [("cancelByCloid", 2), ("cancelByCloid", 1)]
+    assert [req["oid"] for req in h.venue.infos] == [second.cid]  # still open: sent again

@@ -131,9 +131,11 @@ class CancelRejected(OrderEvent):
     Fields, and why a strategy needs them:
 
     * ``reason``: the venue's text, unchanged (e.g. ``"Order was never placed, already canceled, or filled.
-      asset=3"``, or an action-level error such as a rate limit).  "Already canceled or filled" means wait for
-      the terminal event; anything else means the order may well still rest, so cancel again if you still
-      want it out.
+      asset=3"``, or an action-level error that retrying cannot cure, such as an unknown signer).  "Already
+      canceled or filled" means wait for the terminal event; anything else means the order may well still
+      rest, so cancel again if you still want it out.  A refusal for a passing reason (a rate limit, a nonce
+      race) is not reported: the cancel stays under way (PENDING_CANCEL) and the connector sends it again, at
+      the venue's pace, while the order is open.
     * ``state``: the order's state right after the refusal.  The cancel request is cleared, so a resting
       order shows ``OPEN`` / ``PARTIALLY_FILLED`` again (``conn.cancel_all()`` will include it again);
       ``UNKNOWN`` / ``PENDING_CREATE`` mean the placement itself is unresolved (the connector still cancels

@@ -176,6 +176,10 @@ class HyperliquidConnector:
         self._replaced_eids: dict[str, str] = {}
         self.modify_cancel_legs = 0
         self._modifies_in_flight: Counter[str] = Counter()
+        #: Cancel requests per order the venue has not refused: queued, in flight, being sent again, or accepted
+        #: (then the order's end is on its way).  Each refusal (``cancel_rejected``) settles one; the order's end
+        #: all.  With ``cancel_requested`` it makes a second ``cancel()`` a no-op (see ``cancel``).
+        self._cancels_pending: Counter[str] = Counter()
         #: Pre-trade risk limits (None: no checks).  Limits can be replaced at run time: ``conn.risk.update(...)``.
         self.risk: RiskManager | None = RiskManager(risk) if risk is not None else None
         #: The most recent refusals (a strategy can inspect them; each one was also raised at the call).
@@ -232,14 +236,24 @@ class HyperliquidConnector:
     def cancel(self, pair: str, client_order_id: str) -> bool:
         """Queue a cancel by client order id.  Returns False if there is nothing to cancel (unknown id, already
         terminal, or known FILLED).  The outcome arrives as an event (``OrderCancelled`` or a fill; a refusal by
-        the venue as ``CancelRejected``, usually followed by the terminal event of the race it lost)."""
+        the venue as ``CancelRejected``, usually followed by the terminal event of the race it lost).
+
+        One cancel per order at a time: while one is under way (the order shows PENDING_CANCEL) another call
+        returns True and sends nothing - the pending cancel's outcome answers both.  A second cancel on the wire
+        would only earn a refusal ("already canceled") reported as a second ``CancelRejected``, and its answer
+        would clear the pending state while the first was still in flight.  Once a refusal has cleared the
+        request (the order shows OPEN again), ``cancel()`` sends a new one."""
         order = self._tracker.get(client_order_id)
         if order is None or order.pair != self._pair_name(pair):
             return False
         if order.is_done or order.fill_wait_deadline is not None:
             return False
+        if order.cancel_requested and self._cancels_pending[client_order_id] > 0:
+            self._cancel_intents.add(client_order_id)  # (it may be the connector's own cancel of a lost order)
+            return True
         asset = self.registry.by_pair(order.pair)
         self._queue(CancelRequest(client_order_id, order.pair, asset.asset_id))  # first: the step that can refuse
+        self._cancels_pending[client_order_id] += 1
         self._tracker.start_cancel(client_order_id)
         # The user's intent outlives a refused or unsent cancel: an order whose placement was ambiguous may still
         # be found live (or be proven unplaced) later, and must then be cancelled, never re-sent.
@@ -492,7 +506,12 @@ class HyperliquidConnector:
                     del self._replaced_eids[eid]
             return []
         elif kind == "cancel_rejected":
-            events = tracker.process_cancel_rejected(value[0], value[1])
+            cid = value[0]
+            if self._cancels_pending[cid] > 1:
+                self._cancels_pending[cid] -= 1
+            else:
+                self._cancels_pending.pop(cid, None)
+            events = tracker.process_cancel_rejected(cid, value[1])
         else:  # pragma: no cover - programming error
             raise ValueError(f"unknown feed kind {kind!r}")
         if events:
@@ -517,7 +536,9 @@ class HyperliquidConnector:
                     # Found live after the user cancelled it (an ambiguous placement that landed; a cancel the
                     # venue refused as "never placed" while it was in flight): cancel it now.
                     self._tracker.start_cancel(cid)
-                    self.submit.requeue(CancelRequest(cid, order.pair, self.registry.by_pair(order.pair).asset_id))
+                    self._requeue_cancel(order)
+            if isinstance(event, _TERMINAL_EVENTS):
+                self._cancels_pending.pop(cid, None)
             if isinstance(event, _TERMINAL_EVENTS) and order is not None and event.client_order_id in self._counted:
                 self._counted.discard(event.client_order_id)
                 self._open_by_pair[order.pair] -= 1
@@ -580,7 +601,9 @@ class HyperliquidConnector:
 
     def kill(self, reason: str) -> int:
         """Kill switch: refuse every new order (until ``risk.release_kill_switch()``) and cancel everything live.
-        Returns how many cancels were queued; each cancel the venue refuses is reported as ``CancelRejected``."""
+        Returns how many cancels were queued; each cancel the venue refuses is reported as ``CancelRejected``.
+        A refusal for a passing reason (a rate limit, a nonce race) is not one: that cancel is sent again, at
+        the venue's pace, while its order is open (it shows PENDING_CANCEL meanwhile)."""
         if self.risk is None:
             self.risk = RiskManager(RiskLimits())
         self.risk.engage_kill_switch(reason)
@@ -606,6 +629,12 @@ class HyperliquidConnector:
         if eid is not None and eid in order.previous_exchange_ids:
             return True
         return in_flight
+
+    def _requeue_cancel(self, order: InFlightOrder) -> None:
+        """The connector's own cancel of ``order`` (never refused for a full queue, see ``SubmitWorker.requeue``)."""
+        cid = order.client_order_id
+        self.submit.requeue(CancelRequest(cid, order.pair, self.registry.by_pair(order.pair).asset_id))
+        self._cancels_pending[cid] += 1
 
     def _still_wanted(self, cid: str) -> bool:
         order = self._tracker.get(cid)
@@ -701,7 +730,7 @@ class HyperliquidConnector:
         for o in restored:
             if o.cancel_requested and not o.is_done:
                 self._cancel_intents.add(o.client_order_id)
-                self.submit.requeue(CancelRequest(o.client_order_id, o.pair, self.registry.by_pair(o.pair).asset_id))
+                self._requeue_cancel(o)
         nursery.start_soon(self._watch_connection, events)
         await nursery.start(self.submit.run)
         await nursery.start(self.submit.resolve_forever)
@@ -804,10 +833,11 @@ class HyperliquidConnector:
                 kept = self._tracker.get(cid)
                 if kept is None or kept.state in (OrderState.CANCELED, OrderState.FILLED, OrderState.FAILED):
                     del self._replaced_eids[eid]
+            for cid in [c for c in self._cancels_pending if self._tracker.get(c) is None]:
+                del self._cancels_pending[cid]  # (the order is forgotten: nothing can ask about its cancel)
             for order in self._tracker.lost_orders():
                 if not order.cancel_requested and self._tracker.start_cancel(order.client_order_id):
-                    self.submit.requeue(CancelRequest(order.client_order_id, order.pair,
-                                                      self.registry.by_pair(order.pair).asset_id))
+                    self._requeue_cancel(order)
             if trio.current_time() - self._budget_refreshed > 60.0:
                 await self._refresh_budget()
             session = self._session

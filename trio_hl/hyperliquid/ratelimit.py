@@ -306,9 +306,13 @@ class AddressBudget:
             raise ProtocolError(f"malformed userRateLimit answer: {answer!r}")
         self.refresh(used=used, cap=cap, surplus=surplus)
 
-    def mark_exhausted(self) -> None:
-        """The venue said "Too many cumulative requests": the order budget is spent, whatever we estimated."""
-        self._used = max(self._used, self._cap + self._surplus)
+    def mark_exhausted(self, *, cancels: bool = False) -> None:
+        """The venue said "Too many cumulative requests": the order budget is spent, whatever we estimated.
+
+        ``cancels=True`` when it said so to a cancel: then the larger cancel budget is spent too, and cancels
+        are paced like orders (one request per :attr:`THROTTLED_INTERVAL`) until a refresh says otherwise."""
+        cap = self._cancel_cap if cancels else self._cap
+        self._used = max(self._used, cap + self._surplus)
 
     # -- derived -------------------------------------------------------------------------------------------
 
@@ -318,7 +322,11 @@ class AddressBudget:
 
     @property
     def remaining_cancels(self) -> int:
-        return min(self._cap + 100_000, 2 * self._cap) + self._surplus - self._used
+        return self._cancel_cap + self._surplus - self._used
+
+    @property
+    def _cancel_cap(self) -> int:
+        return min(self._cap + 100_000, 2 * self._cap)
 
     @property
     def cancel_priority(self) -> bool:

@@ -24,8 +24,13 @@ Rules followed (PROTOCOL §4, §8; DESIGN §3):
   own probes was ambiguous (it may be the one that used the nonce): then the original can no longer land and
   the venue has no record, so the orders are sent again.  Refused as too low ⇒ the nonce fell out of the
   venue's window, so the original can no longer land either ⇒ sent again.
-* **Ambiguous cancels** are checked with ``orderStatus`` one resolve period later and sent again while the
-  order is still open (the stream alone would never report a cancel that did not land).
+* **Unsure cancels** - ambiguous, never sent, or refused for a passing reason (a rate limit, a nonce race) - are
+  checked with ``orderStatus`` one resolve period later and sent again while the order is still open, for as
+  long as that takes (the stream alone would never report a cancel that did not land, and a kill switch must
+  not give up during a rate limit).  A rate-limited cancel is not retried in a burst: the refusal marks the
+  cancel budget spent, so the re-send waits for the venue's throttled pace (one request per 10 s).  Only a
+  definitive refusal (bad signature, unknown signer…) or a per-order error is reported as a rejected cancel.
+  One cancel per order at a time: the connector does not queue another while one is under way.
 
 Rejected alternative: resubmitting an order whose submission timed out (with the same cloid, hoping the venue
 deduplicates).  Hyperliquid rejects a duplicate cloid only while the first order is still open; a first order
@@ -155,7 +160,9 @@ class SubmitWorker:
     Collaborators are passed in (no connector import): ``send_action(body)`` returns the venue envelope or raises
     the :mod:`trio_hl.errors` transport classes; ``info(req)`` is an idempotent ``/info`` call; ``feed(kind,
     value)`` hands an ``OrderUpdate`` (``"order"``), a FAILED-cancel cid (``"cancel_rejected"``) or a not-found cid
-    (``"not_found"``) to the tracker and publishes the events.
+    (``"not_found"``) to the tracker and publishes the events (``"modify_done"`` / ``"modify_failed"``: a modify is
+    over / did not apply).  Every cancel request ends in a ``"cancel_rejected"``, or in the order's end (accepted,
+    or found finished), or is sent again.
     """
 
     def __init__(
@@ -345,11 +352,15 @@ class SubmitWorker:
 
     # ------------------------------------------------------------------------------------------ sending
 
-    async def _sign_and_send(self, action: dict[str, Any], *, nonce: int | None = None) -> tuple[dict[str, Any], int]:
+    async def _sign_and_send(
+        self, action: dict[str, Any], *, nonce: int | None = None, retry_rate_limited: bool = True,
+    ) -> tuple[dict[str, Any], int]:
         """Send ``action`` until the venue answers; returns ``(envelope, nonce)`` of an ``ok`` answer.
 
         Raises ``AmbiguousOutcomeError`` (with ``.nonce`` set) when it may have landed, ``ActionRejectedError``
-        for a definitive refusal, ``_NotSent`` when every attempt failed before reaching the venue.
+        for a refusal (its kind says whether it is definitive: retryable kinds were retried ``MAX_SEND_ATTEMPTS``
+        times first - except a rate limit with ``retry_rate_limited=False``, raised at once so the caller can
+        pace the next try), ``_NotSent`` when every attempt failed before reaching the venue.
         """
         backoff = Backoff(self._backoff)
         fixed = nonce is not None
@@ -385,7 +396,8 @@ class SubmitWorker:
                 error = classify_action_error(str(envelope.get("response")))
                 if error.kind is ActionErrorKind.RATE_LIMITED:
                     self.budget.mark_exhausted()
-                if error.retryable and not fixed and attempts < MAX_SEND_ATTEMPTS:
+                throttled = error.kind is ActionErrorKind.RATE_LIMITED and not retry_rate_limited
+                if error.retryable and not fixed and not throttled and attempts < MAX_SEND_ATTEMPTS:
                     if error.kind is ActionErrorKind.NONCE_TOO_LOW and error.floor is not None:
                         self._nonces.advance_past(error.floor)
                     self._resends += 1
@@ -489,31 +501,50 @@ class SubmitWorker:
         await self._before_send()
         action = wire.cancel_by_cloid_action([(r.asset, r.cid) for r in batch])
         try:
-            envelope, _ = await self._sign_and_send(action)
+            # A rate limit is not retried in a burst here: the venue lets a limited address through once per
+            # 10 s, so the re-send waits for the budget's throttled pace instead (see below).
+            envelope, _ = await self._sign_and_send(action, retry_rate_limited=False)
             statuses = parse_cancel_statuses(envelope)
         except (AmbiguousOutcomeError, ProtocolError):
             # A cancel that may or may not have landed.  The stream usually tells (CANCELED), but if it did not
             # land nothing else would ever re-send it: the resolver checks each order and cancels again.
-            for r in batch:
-                self._unsure_cancels[r.cid] = r
-            self._ambiguous_added.set()
+            self._retry_cancels(batch)
             return
         except ActionRejectedError as exc:
+            if exc.error.retryable:
+                # Refused for a passing reason (a rate limit, a nonce race): nothing was applied and the user
+                # still wants the orders out - giving up here would leave them resting with the intent dropped
+                # (a kill switch during a rate limit).  The orders stay PENDING_CANCEL; the resolver re-sends
+                # each cancel while its order is open, for as long as it takes.  A rate limit also spends the
+                # cancel budget, so those re-sends go at the venue's throttled pace, not in a burst.
+                if exc.kind is ActionErrorKind.RATE_LIMITED:
+                    self.budget.mark_exhausted(cancels=True)
+                logger.warning("cancel of %d order(s) refused for now, will be sent again: %s", len(batch), exc)
+                self._retry_cancels(batch)
+                return
+            # Definitive (bad signature, unknown signer, no deposit...): sending it again cannot help.
             for r in batch:
                 self._feed("cancel_rejected", (r.cid, str(exc)))
             return
         except _NotSent:
             # Never reached the venue (an outage): not a refusal.  The resolver checks each order once the venue
             # answers again and re-sends the cancel while it is open.
-            for r in batch:
-                self._unsure_cancels[r.cid] = r
-            self._ambiguous_added.set()
+            self._retry_cancels(batch)
             return
         for i, r in enumerate(batch):
             if i < len(statuses) and statuses[i].kind is ExchangeStatusKind.ERROR:
                 rejection = statuses[i].rejection
                 self._feed("cancel_rejected", (r.cid, rejection.message if rejection else "cancel refused"))
             # SUCCESS: the orderUpdates stream (or the reconciler) delivers CANCELED with its timestamp.
+        if len(statuses) < len(batch):
+            # An "ok" answer without a status for some cancels: their fate is open, so they are checked.
+            self._retry_cancels(batch[len(statuses):])
+
+    def _retry_cancels(self, batch: list[CancelRequest]) -> None:
+        """Cancels whose fate is open or that must go again: the resolver checks each order one period later."""
+        for r in batch:
+            self._unsure_cancels[r.cid] = r
+        self._ambiguous_added.set()
 
     async def _modify(self, batch: list[ModifyRequest]) -> None:
         done: set[int] = set()  # id() of the requests already finished (two modifies of one order may share a batch)
@@ -605,18 +636,24 @@ class SubmitWorker:
                 await trio.sleep(self._resolve_interval)
 
     async def _resolve_cancel(self, request: CancelRequest) -> None:
-        """An ambiguous cancel: report the order's venue status; cancel again if it is still open."""
+        """A cancel whose outcome is open (or that must go again): report the order's venue status; cancel again
+        if it is still open.  Every way out settles the cancel request - re-sent, answered by a terminal status,
+        or refused: a request left pending with nothing in flight would make the connector ignore the user's
+        next ``cancel()`` of the order, and keep it from cancelling an order found live after all."""
         answer = await self._info({"type": "orderStatus", "user": self._user, "oid": request.cid})
         snapshot = parse_order_status_response(answer)
         self._unsure_cancels.pop(request.cid, None)
-        if snapshot is None:
-            return  # the venue never had it: the placement's own resolution reports it
-        update = snapshot.to_update()
-        if update is None:
-            return
-        if update.new_state is OrderState.OPEN:
+        update = None if snapshot is None else snapshot.to_update()
+        if snapshot is not None and (update is None or update.new_state is OrderState.OPEN):
+            # Still open (or a status we cannot read: a cancel of a finished order is only refused): again.
             self._resends += 1
             self._requeue(request)
+            return
+        if update is None:
+            # The venue does not know the order (its placement is unresolved; that resolution reports it), so
+            # there is nothing to cancel now - what the venue would have answered to the cancel itself.
+            # Clearing the request lets the connector cancel the order should it turn out live after all.
+            self._feed("cancel_rejected", (request.cid, "cancel not sent: the venue does not know this order"))
             return
         self._feed("order", attrs.evolve(update, client_order_id=request.cid, pair=request.pair))
 
