@@ -4,6 +4,7 @@ fees, funding, streams, and Hypothesis properties (books never cross; size and c
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trio_hl.emulator import _stream
+from trio_hl.emulator import engine as engine_module
+from trio_hl.emulator._stream import num
 from trio_hl.emulator.engine import Engine, InfoRequestError
+from trio_hl.hyperliquid.wire import is_valid_price, is_valid_size
 
 T0 = 1_700_000_000_000
 ALICE, BOB, CAROL = ("0x" + c * 40 for c in "abc")
@@ -425,6 +430,86 @@ def test_action_messages_are_keyed_by_user_and_coin(e: Engine, alice: Client, bo
     got = messages(e)
     assert got[("l2Book", "ETH")][0]["coin"] == "ETH"
     assert ("candle", "ETH:1m") in got and ("allMids", None) in got and ("activeAssetCtx", "ETH") in got
+
+
+def test_order_updates_are_built_only_for_routes_somebody_receives(e: Engine, alice: Client, bob: Client) -> None:
+    """``stream_routes`` (the WS layer's routing table) filters ``orderUpdates`` only; None builds them all."""
+    e.stream_routes = {("orderUpdates", BOB): None}
+    alice.status(ETH, False, "3000", "1")
+    bob.status(ETH, False, "3001", "1")
+    got = messages(e)
+    assert ("orderUpdates", ALICE) not in got
+    assert [u["status"] for u in got[("orderUpdates", BOB)][0]] == ["open"]
+    e.stream_routes = {}
+    taken = Client(e, CAROL).status(ETH, True, "3000", "1", "Ioc")
+    got = messages(e)
+    assert taken["filled"]["totalSz"] == "1" and not [k for k in got if k[0] == "orderUpdates"]
+    assert got[("userFills", ALICE)] and got[("trades", "ETH")]  # fills and trades are not filtered
+    e.stream_routes = None
+    bob.status(ETH, False, "3002", "1")
+    assert messages(e)[("orderUpdates", BOB)][0][0]["status"] == "open"
+
+
+def test_transaction_hash_is_derived_from_seed_txn_and_signer_nonce(alice: Client, bob: Client) -> None:
+    """The hash fills, trades and ledger entries carry (computed lazily) is ``sha256("seed:txn:signer:nonce")``:
+    both sides of a trade share it, and the same calls give the same hashes."""
+    hashes = []
+    for _ in range(2):
+        e = engine()
+        a, b = Client(e, ALICE), Client(e, BOB)
+        a.status(ETH, False, "3000", "1")
+        b.status(ETH, True, "3000", "1", "Ioc")
+        (maker,), (taker,) = a.info("userFills"), b.info("userFills")
+        text = f"{e.seed}:{e._txn}:{BOB}:{b.nonce}"
+        assert maker["hash"] == taker["hash"] == "0x" + hashlib.sha256(text.encode()).hexdigest()
+        assert e.recent_trades["ETH"][-1]["hash"] == taker["hash"]
+        hashes.append(taker["hash"])
+    assert hashes[0] == hashes[1]
+
+
+@given(value=st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**12, max_value=10**12, places=12)
+       | st.decimals(allow_nan=False, allow_infinity=False, min_value=-1000, max_value=1000))
+def test_num_memo_answers_exactly_what_formatting_does(value: Decimal) -> None:
+    """``num`` is memoised by value: equal decimals in other forms (``1.10``, ``1.1``, ``11E-1``) and the
+    half-even rounding past 8 decimals give the same text from the memo as from a fresh computation."""
+    _stream._NUM_MEMO.clear()
+    fresh = num(value)
+    for form in (value, value.normalize(), value + Decimal("0E-12")):
+        assert num(form) == fresh
+    expected = value.quantize(Decimal("1E-8")) if value.as_tuple().exponent < -8 else value  # type: ignore[operator]
+    assert Decimal(fresh) == expected
+
+
+@given(value=st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10**9, places=9),
+       sz_decimals=st.integers(0, 6), is_spot=st.booleans())
+def test_tick_and_lot_check_memo_answers_what_the_checks_do(value: Decimal, sz_decimals: int, is_spot: bool) -> None:
+    """The engine memoises ``is_valid_size`` / ``is_valid_price`` by value: equal decimals in another form
+    (``1.50`` vs ``1.5``) get the same verdict, and a size verdict never answers a price question."""
+    engine_module._CHECK_MEMO.clear()
+    for form in (value, value.normalize(), value + Decimal("0E-10")):
+        assert engine_module._valid_size(form, sz_decimals) == is_valid_size(value, sz_decimals)
+        assert engine_module._valid_price(form, sz_decimals, is_spot) == is_valid_price(value, sz_decimals, is_spot)
+        assert engine_module._valid_price(form, sz_decimals, not is_spot) == is_valid_price(value, sz_decimals,
+                                                                                             not is_spot)
+
+
+def test_tick_and_lot_check_memo_is_bounded(monkeypatch: pytest.MonkeyPatch, alice: Client) -> None:
+    monkeypatch.setattr(engine_module, "_CHECK_MEMO_SIZE", 3)
+    engine_module._CHECK_MEMO.clear()
+    for _ in range(2):
+        assert "resting" in alice.status(ETH, True, "2000", "0.01")
+        assert alice.status(ETH, True, "2000.55", "0.01") == {"error": "Price must be divisible by tick size. asset=1"}
+        assert alice.status(ETH, True, "2000", "0.00001") == {"error": "Order has invalid size. asset=1"}
+        assert len(engine_module._CHECK_MEMO) <= 3
+
+
+def test_num_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_stream, "_NUM_MEMO_SIZE", 4)
+    _stream._NUM_MEMO.clear()
+    assert [num(Decimal(i) / 4) for i in range(10)] == ["0", "0.25", "0.5", "0.75", "1", "1.25", "1.5", "1.75",
+                                                          "2", "2.25"]
+    assert len(_stream._NUM_MEMO) <= 4
+    assert num(Decimal("0.123456785")) == num(Decimal("0.1234567850")) == "0.12345678"
 
 
 def test_subscription_snapshots(e: Engine, alice: Client, bob: Client) -> None:

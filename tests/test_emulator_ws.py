@@ -15,7 +15,7 @@ from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 
 from trio_hl.emulator import FaultKind, Limits, open_emulator
 from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
-from trio_hl.hyperliquid.wire import exchange_body, update_leverage_action
+from trio_hl.hyperliquid.wire import cancel_action, exchange_body, update_leverage_action
 
 # Explicit ticks only: the tests decide when the engine produces market data.
 QUIET = {"tick_interval_s": 3600.0}
@@ -289,3 +289,40 @@ async def test_order_updates_reach_the_subscriber_of_the_signer() -> None:
     oid = statuses[0]["resting"]["oid"]
     assert by_channel["orderUpdates"][0]["order"]["oid"] == oid
     assert by_channel["orderUpdates"][0]["status"] == "open"
+
+
+async def test_order_updates_follow_the_live_subscriptions() -> None:
+    """orderUpdates are only built for users somebody is subscribed to (the engine reads the live routing
+    table): an order placed before the subscription still has its later updates pushed, and an unsubscribe
+    stops them.  The answers themselves never depend on subscriptions."""
+    signer = LocalSigner.generate()
+    user = signer.address.lower()
+    sub = {"type": "orderUpdates", "user": user}
+    async with open_emulator(**QUIET) as emu, open_websocket_url(emu.ws_url) as ws:
+        emu.fund(user)
+        nonce = emu.now_ms()
+
+        async def post(post_id: int, action: dict[str, Any]) -> Any:
+            nonlocal nonce
+            nonce += 1
+            body = exchange_body(action, nonce, sign_l1_action(signer, action, None, nonce, None, False), None, None)
+            await send(ws, {"method": "post", "id": post_id, "request": {"type": "action", "payload": body}})
+            return await until_pong(ws)
+
+        order = {"type": "order", "orders": [{"a": 2, "b": True, "p": "1", "s": "20", "r": False,
+                                              "t": {"limit": {"tif": "Gtc"}}}], "grouping": "na"}
+        (placed,) = await post(1, order)
+        oid = placed["data"]["response"]["payload"]["response"]["data"]["statuses"][0]["resting"]["oid"]
+        await subscribe(ws, sub)
+        canceled = await post(2, cancel_action([(2, oid)]))
+        again = await post(3, order)
+        oid2 = again[-1]["data"]["response"]["payload"]["response"]["data"]["statuses"][0]["resting"]["oid"]
+        await send(ws, {"method": "unsubscribe", "subscription": sub})
+        await recv(ws)
+        (quiet,) = await post(4, cancel_action([(2, oid2)]))
+    assert [f["channel"] for f in canceled] == ["orderUpdates", "post"]
+    assert canceled[0]["data"][0]["status"] == "canceled" and canceled[0]["data"][0]["order"]["oid"] == oid
+    assert [f["channel"] for f in again] == ["orderUpdates", "post"]
+    assert again[0]["data"][0]["status"] == "open" and again[0]["data"][0]["order"]["oid"] == oid2
+    assert quiet["channel"] == "post"
+    assert quiet["data"]["response"]["payload"]["response"]["data"]["statuses"] == ["success"]

@@ -17,7 +17,7 @@ from trio_hl.core.book import BookLevel
 from trio_hl.core.types import OrderState, Side
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import ProtocolError
-from trio_hl.hyperliquid import wire
+from trio_hl.hyperliquid import _fields, wire
 from trio_hl.hyperliquid.messages import (
     ExchangeStatusKind,
     FundingPayment,
@@ -412,6 +412,34 @@ def test_parse_decimal() -> None:
     for bad in ["", "1.", ".5", "1e3", "Infinity", "1_000", "１", "1" * 61, None, 1.5, True]:
         with pytest.raises(ProtocolError):
             parse_decimal(bad, "x")
+
+
+
+@given(text=st.from_regex(r"-?[0-9]{1,30}(\.[0-9]{1,30})?", fullmatch=True) | st.text(max_size=12))
+def test_decimal_memo_answers_exactly_what_parsing_does(text: str) -> None:
+    """Parsed decimal strings are memoised: a hit is the same value in the same form (``"1.50"`` keeps its
+    exponent), and a string refused once is refused again (only accepted strings are stored)."""
+    _fields._DECIMAL_MEMO.clear()
+    for _ in range(2):  # a miss, then a hit
+        try:
+            parsed = parse_decimal(text, "x")
+        except ProtocolError:
+            assert text not in _fields._DECIMAL_MEMO
+            continue
+        assert parsed == Decimal(text) and str(parsed) == str(Decimal(text))
+        assert parse_order_action(
+            {"type": "order", "grouping": "na",
+             "orders": [{"a": 0, "b": True, "p": text, "s": text, "r": False, "t": {"limit": {"tif": "Gtc"}}}]}
+        ).orders[0].price.as_tuple() == Decimal(text).as_tuple()
+
+
+def test_decimal_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_fields, "_DECIMAL_MEMO_SIZE", 4)
+    _fields._DECIMAL_MEMO.clear()
+    assert [parse_decimal(str(i)) for i in range(10)] == list(range(10))
+    assert len(_fields._DECIMAL_MEMO) <= 4
+    with pytest.raises(ProtocolError, match=r"x\.p: not a decimal string"):
+        _fields.decimal({"p": "1e3"}, "p", "x")
 
 
 # ------------------------------------------------------------------------------------------------- fuzz

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from types import MappingProxyType
 from typing import Any
 
 import msgpack
@@ -20,7 +21,13 @@ from hypothesis import strategies as st
 
 from trio_hl.errors import ConfigError, InvalidOrderError, ProtocolError
 from trio_hl.hyperliquid import signing as S
-from trio_hl.hyperliquid._eip712 import EIP712_DOMAIN_TYPE_HASH, StructType, domain_separator, keccak256
+from trio_hl.hyperliquid._eip712 import (
+    EIP712_DOMAIN_TYPE_HASH,
+    StructType,
+    domain_separator,
+    keccak256,
+    typed_data_digest,
+)
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 KEY = "0x" + "4f" * 32
@@ -389,6 +396,28 @@ def _digest_and_sig() -> tuple[bytes, int, int, int]:
     digest = S.l1_digest({"type": "noop"}, None, 1, None, False)
     r, s, v = SIGNER.sign_digest(digest)
     return digest, r, s, v
+
+
+@pytest.mark.parametrize("is_mainnet", [True, False])
+def test_precomputed_l1_digest_prefixes_equal_the_generic_eip712_path(is_mainnet: bool) -> None:
+    """The Agent type/source prefix per network and the ``0x1901 ‖ domain`` prefix are precomputed; they must
+    give exactly the digest of the compiled-type path (and so the two networks never share a digest)."""
+    for connection_id in (bytes(32), bytes(range(32)), keccak256(b"x")):
+        generic = typed_data_digest(
+            domain_separator("Exchange", "1", 1337, ZERO),
+            S.AGENT_TYPE.hash_struct({"source": "a" if is_mainnet else "b", "connectionId": connection_id}),
+        )
+        assert S._l1_digest_from_hash(connection_id, is_mainnet) == generic
+        assert S._l1_digest_from_hash(connection_id, not is_mainnet) != generic
+
+
+def test_a_signature_may_be_any_mapping_and_missing_parts_are_named() -> None:
+    sig = S.sign_l1_action(SIGNER, {"type": "noop"}, None, 1, None, True)
+    assert S.recover_l1_signer({"type": "noop"}, None, 1, None, True, MappingProxyType(dict(sig))) == SIGNER.address
+    with pytest.raises(ProtocolError, match=r"signature is missing s, v$"):
+        S.parse_signature({"r": sig["r"]})
+    with pytest.raises(ProtocolError, match=r"signature is missing r$"):
+        S.parse_signature(MappingProxyType({"s": sig["s"], "v": 27}))
 
 
 def test_padded_and_unpadded_signatures_recover_the_same() -> None:

@@ -35,11 +35,26 @@ class StreamMessage:
     data: Any
 
 
+#: Memo of :func:`num`.  The same prices and sizes are printed over and over (three per order update, two per
+#: book level, per fill, per trade) and formatting one costs ~1.3 µs (``as_tuple`` + ``to_wire``) against
+#: ~0.1 µs for a hit.  ``num`` is a function of the *value* alone (``1``, ``1.0`` and ``1E+0`` print alike, the
+#: rounding is by value), so a hit is exactly what a miss would compute.  Bounded: emptied when full.
+_NUM_MEMO: dict[Decimal, str] = {}
+_NUM_MEMO_SIZE: Final = 8192
+
+
 def num(d: Decimal) -> str:
     """A decimal as the venue prints it: rounded half-even to 8 decimals, trailing zeros stripped."""
-    if d.as_tuple().exponent < -8:  # type: ignore[operator]
-        d = d.quantize(_Q8, rounding=ROUND_HALF_EVEN)
-    return to_wire(d)
+    text = _NUM_MEMO.get(d)
+    if text is None:
+        exact = d
+        if d.as_tuple().exponent < -8:  # type: ignore[operator]
+            d = d.quantize(_Q8, rounding=ROUND_HALF_EVEN)
+        text = to_wire(d)
+        if len(_NUM_MEMO) >= _NUM_MEMO_SIZE:
+            _NUM_MEMO.clear()
+        _NUM_MEMO[exact] = text
+    return text
 
 
 def short_order(o: Order) -> dict[str, Any]:

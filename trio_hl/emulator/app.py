@@ -33,7 +33,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Container, Iterable, MutableMapping
 from typing import Any, Final, Protocol
 
 import attrs
@@ -104,6 +104,9 @@ class StreamMessageLike(Protocol):
 class EngineAPI(Protocol):
     """The part of ``engine.Engine`` this layer calls (see notes/EMULATOR_INTERFACE.md)."""
 
+    #: Set to this layer's routing table: the engine may skip building messages for routes nobody receives.
+    stream_routes: Container[tuple[str, str | None]] | None
+
     def info(self, req: dict[str, Any], now_ms: int) -> Any: ...
     def action(self, *, signer: str, action: dict[str, Any], nonce: int, vault_address: str | None,
                now_ms: int, user_signed: bool = False) -> dict[str, Any]: ...
@@ -161,6 +164,8 @@ class AppStatistics:
     ws_frames_queued: int
     ws_overflow_drops: int
     rate_limited: int
+    #: Stream messages the engine handed to :meth:`EmulatorApp.publish` (routed or not; an ``orderUpdates``
+    #: message for a user nobody is subscribed to is not built at all, so it is not counted).
     messages_published: int
 
 
@@ -339,6 +344,7 @@ class EmulatorApp:
         self._rest_buckets = TokenBuckets(rest, trio.current_time) if rest is not None else None
         self._ws_buckets = TokenBuckets(wsm, trio.current_time) if wsm is not None else None
         self._routes: dict[tuple[str, str | None], dict[tuple[int, str], tuple[_WsConnection, _Subscription]]] = {}
+        engine.stream_routes = self._routes  # a route is in it exactly while some connection is subscribed to it
         self._connections: dict[int, _WsConnection] = {}
         self._ip_connections: Counter[str] = Counter()
         self._ip_subs: Counter[str] = Counter()

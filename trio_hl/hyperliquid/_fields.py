@@ -38,9 +38,10 @@ def array(value: object, what: str) -> list[Any]:
 
 
 def field(d: object, key: str, what: str) -> Any:
-    m = obj(d, what)
+    if not isinstance(d, dict):  # ``obj`` inlined: every field of every parsed message passes here
+        raise ProtocolError(f"{what}: expected an object, got {_kind(d)}")
     try:
-        return m[key]
+        return d[key]
     except KeyError:
         raise ProtocolError(f"{what}: missing {key!r}") from None
 
@@ -87,19 +88,41 @@ def opt_boolean(d: dict[str, Any], key: str, what: str) -> bool | None:
     return v
 
 
+#: Memo of parsed decimal strings.  The same few strings arrive over and over (an order's price and size, book
+#: levels, fill sizes) and checking plus parsing one costs ~0.5 µs against ~0.05 µs for a hit.  Only strings
+#: that passed the check are stored, and a ``Decimal`` is immutable, so a hit is exactly what a miss would
+#: return.  Bounded: emptied when full.
+_DECIMAL_MEMO: dict[str, Decimal] = {}
+_DECIMAL_MEMO_SIZE: Final = 8192
+
+
 def decimal_value(v: object, what: str) -> Decimal:
     """A venue number: a plain decimal string (or, leniently, a JSON integer)."""
+    if type(v) is str:
+        cached = _DECIMAL_MEMO.get(v)
+        if cached is not None:
+            return cached
     if isinstance(v, str):
         if len(v) > MAX_DECIMAL_LEN or DECIMAL_RE.fullmatch(v) is None:
             raise ProtocolError(f"{what}: not a decimal string: {v[:80]!r}")
-        return Decimal(v)
+        parsed = Decimal(v)
+        if type(v) is str:
+            if len(_DECIMAL_MEMO) >= _DECIMAL_MEMO_SIZE:
+                _DECIMAL_MEMO.clear()
+            _DECIMAL_MEMO[v] = parsed
+        return parsed
     if type(v) is int:
         return Decimal(v)
     raise ProtocolError(f"{what}: expected a decimal string, got {_kind(v)}")
 
 
 def decimal(d: object, key: str, what: str) -> Decimal:
-    return decimal_value(field(d, key, what), f"{what}.{key}")
+    v = field(d, key, what)
+    if type(v) is str:  # a memo hit needs no path for an error message
+        cached = _DECIMAL_MEMO.get(v)
+        if cached is not None:
+            return cached
+    return decimal_value(v, f"{what}.{key}")
 
 
 def opt_decimal(d: dict[str, Any], key: str, what: str) -> Decimal | None:

@@ -758,31 +758,35 @@ def parse_wire_order(d: object, what: str = "order") -> WireOrder:
     t_what = f"{what}.t"
     t = f.obj(f.field(m, "t", what), t_what)
     cloid = None if m.get("c") is None else _cloid_value(m["c"], f"{what}.c")
-    common: dict[str, Any] = {
-        "asset": _asset(m, "a", what),
-        "is_buy": f.boolean(m, "b", what),
-        "price": f.decimal(m, "p", what),
-        "size": f.decimal(m, "s", what),
-        "reduce_only": f.boolean(m, "r", what),
-        "cloid": cloid,
-    }
+    # Plain locals, not a dict of keywords splatted into the constructor (that cost ~5% of parsing an order).
+    asset = _asset(m, "a", what)
+    is_buy = f.boolean(m, "b", what)
+    price = f.decimal(m, "p", what)
+    size = f.decimal(m, "s", what)
+    reduce_only = f.boolean(m, "r", what)
     if ("limit" in t) == ("trigger" in t):
         raise ProtocolError(f"{t_what}: expected exactly one of 'limit' and 'trigger', got keys {sorted(t)[:10]}")
     if "limit" in t:
         tif = f.string(t["limit"], "tif", f"{t_what}.limit")
         if tif not in _WIRE_TIFS:
             raise ProtocolError(f"{t_what}.limit.tif: unknown time in force {tif[:40]!r}")
-        return WireOrder(tif=tif, **common)
+        return WireOrder(asset=asset, is_buy=is_buy, price=price, size=size, reduce_only=reduce_only, tif=tif,
+                         cloid=cloid)
     w = f"{t_what}.trigger"
     trigger = f.obj(t["trigger"], w)
     tpsl = f.string(trigger, "tpsl", w)
     if tpsl not in ("tp", "sl"):
         raise ProtocolError(f"{w}.tpsl: expected 'tp' or 'sl', got {tpsl[:40]!r}")
     return WireOrder(
+        asset=asset,
+        is_buy=is_buy,
+        price=price,
+        size=size,
+        reduce_only=reduce_only,
         trigger_price=f.decimal(trigger, "triggerPx", w),
         trigger_is_market=f.boolean(trigger, "isMarket", w),
         tpsl=tpsl,
-        **common,
+        cloid=cloid,
     )
 
 

@@ -29,6 +29,7 @@ anything wrong with a signature or message being *verified* (the emulator's side
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, NoReturn, Protocol, TypedDict, runtime_checkable
@@ -291,12 +292,17 @@ def format_signature(r: int, s: int, v: int) -> Signature:
     return {"r": hex(r), "s": hex(s), "v": v}
 
 
+#: ``hex_body(value, require_prefix=False)`` of at most 64 digits, in one C-level match (``x`` is not a hex digit,
+#: so the optional prefix is unambiguous).  ``int(text, 16)`` alone would also take whitespace and ``_``.
+_SCALAR_HEX: Final = re.compile(r"(?:0[xX])?([0-9a-fA-F]{1,64})")
+
+
 def _parse_scalar(name: str, value: Any) -> int:
     if isinstance(value, str):
-        body = hex_body(value, require_prefix=False)
-        if body is None or len(body) > 64:
+        match = _SCALAR_HEX.fullmatch(value)
+        if match is None:
             raise ProtocolError(f"signature.{name} must be hex of 1..64 digits, got {value[:80]!r}")
-        number = int(body, 16)
+        number = int(match[1], 16)
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
@@ -312,14 +318,16 @@ def parse_signature(signature: Any) -> tuple[int, int, int]:
     Accepts r/s with or without zero padding (the SDK does not pad, other clients do) and v 27/28 (or the
     raw recovery ids 0/1).  Anything else raises :class:`ProtocolError`.
     """
-    if not isinstance(signature, Mapping):
+    # ``type() is dict`` first: a decoded JSON body is always a dict, and the ``Mapping`` ABC check is slow.
+    if type(signature) is not dict and not isinstance(signature, Mapping):
         raise ProtocolError(f"signature must be an object with r, s, v; got {type(signature).__name__}")
-    missing = [k for k in ("r", "s", "v") if k not in signature]
-    if missing:
-        raise ProtocolError(f"signature is missing {', '.join(missing)}")
-    r = _parse_scalar("r", signature["r"])
-    s = _parse_scalar("s", signature["s"])
-    v = signature["v"]
+    try:
+        r_raw, s_raw, v = signature["r"], signature["s"], signature["v"]
+    except KeyError:
+        missing = [k for k in ("r", "s", "v") if k not in signature]
+        raise ProtocolError(f"signature is missing {', '.join(missing)}") from None
+    r = _parse_scalar("r", r_raw)
+    s = _parse_scalar("s", s_raw)
     if isinstance(v, bool) or not isinstance(v, int) or v not in (27, 28, 0, 1):
         raise ProtocolError(f"signature.v must be 27 or 28, got {str(v)[:20]!r}")
     return r, s, v - 27 if v >= 27 else v
@@ -382,9 +390,15 @@ def construct_phantom_agent(hash: bytes, is_mainnet: bool) -> dict[str, Any]:
     return {"source": _SOURCE[_network(is_mainnet)], "connectionId": hash}
 
 
+# The constant parts of the two hashes over a connectionId: ``typeHash(Agent) ‖ keccak(source)`` per network,
+# and ``0x19 0x01 ‖ domainSeparator`` (what ``hash_struct`` / ``typed_data_digest`` would rebuild on every call).
+_AGENT_PREFIX: Final = {net: AGENT_TYPE.type_hash + _SOURCE_HASH[net] for net in (True, False)}
+_L1_DIGEST_PREFIX: Final = b"\x19\x01" + L1_DOMAIN_SEPARATOR
+
+
 def _l1_digest_from_hash(connection_id: bytes, is_mainnet: bool) -> bytes:
-    struct_hash = keccak256(AGENT_TYPE.type_hash + _SOURCE_HASH[_network(is_mainnet)] + connection_id)
-    return typed_data_digest(L1_DOMAIN_SEPARATOR, struct_hash)
+    struct_hash = keccak256(_AGENT_PREFIX[_network(is_mainnet)] + connection_id)
+    return keccak256(_L1_DIGEST_PREFIX + struct_hash)
 
 
 def l1_digest(action: Any, vault_address: str | None, nonce: int, expires_after: int | None, is_mainnet: bool) -> bytes:
