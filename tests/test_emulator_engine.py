@@ -166,6 +166,21 @@ def test_hip3_and_spot_assets_trade(e: Engine, alice: Client, bob: Client) -> No
     assert balances["HFUN"] == "2009.993" and balances["USDC"] == "99950"
 
 
+def test_resting_perp_orders_hold_their_margin_need(e: Engine, alice: Client, bob: Client) -> None:
+    """What a resting order holds is its margin need at the moment it rests: after a partial fill, for the
+    remainder at the new position; after only self-trade cancels, the need checked before matching."""
+    acct = e.accounts.get(ALICE) or e.create_account(ALICE)
+    alice.status(ETH, True, "2000", "1")
+    lev = e.leverage(acct, ETH)[1]
+    assert acct.margin_hold == Decimal(2000) / lev
+    bob.status(ETH, False, "2100", "2")
+    assert alice.status(ETH, True, "2100", "3")["resting"]  # takes bob's 2, rests 1 (long 2 now)
+    assert acct.margin_hold == (Decimal(2000) + Decimal(2100)) / lev
+    assert alice.status(ETH, False, "2050", "1")["resting"]  # cancels her own 2100 bid, rests: reduces, no need
+    assert [(o.limit_px, o.hold) for o in acct.open_orders.values()] == [(2000, Decimal(2000) / lev), (2050, 0)]
+    assert acct.margin_hold == Decimal(2000) / lev
+
+
 def test_spot_hold_is_reserved_and_released(alice: Client) -> None:
     oid = alice.status(PURR, True, "0.1", "1000")["resting"]["oid"]
     usdc = alice.info("spotClearinghouseState")["balances"][0]

@@ -347,6 +347,7 @@ class Engine:
             bbo = f"{num(bid) if bid is not None else 'None'}@{num(ask) if ask is not None else 'None'}"
             return self._reject(order, "badAloPxRejected",
                                 f"Post only order would have immediately matched, bbo was {bbo}.{sfx}")
+        margin: Decimal | None = None
         if not acct.unlimited:
             if spec.is_spot:
                 token, need = self._spot_need(spec, order)
@@ -354,14 +355,15 @@ class Engine:
                     return self._reject(order, "insufficientSpotBalanceRejected",
                                         f"Order has insufficient spot balance to trade.{sfx}")
             elif not order.reduce_only:
-                need = self._margin_need(acct, order)
-                if need > 0 and need > self.free_margin(acct):
+                margin = self._margin_need(acct, order)
+                if margin > 0 and margin > self.free_margin(acct):
                     return self._reject(order, "perpMarginRejected", f"Insufficient margin to place order.{sfx}")
         filled, notional = self._match(order, now)
-        return self._after_match(acct, order, filled, notional, now, sfx)
+        # Nothing filled: same position, same size, so the margin need just checked is the one to hold.
+        return self._after_match(acct, order, filled, notional, now, sfx, margin if filled == 0 else None)
 
     def _after_match(self, acct: Account, order: Order, filled: Decimal, notional: Decimal, now: int,
-                     sfx: str) -> dict[str, Any]:
+                     sfx: str, margin_need: Decimal | None = None) -> dict[str, Any]:
         """Rest, finish or refuse a taker after matching; the per-order status of the answer."""
         if order.sz == 0:
             self._finish(order, "filled", now)
@@ -379,7 +381,7 @@ class Engine:
             self._finish(order, "reduceOnlyCanceled", now)
             return self._filled(order, filled, notional) if filled else {"error": f"Reduce only order would "
                                                                                  f"increase position.{sfx}"}
-        self._rest(acct, order, now)
+        self._rest(acct, order, now, margin_need)
         return self._resting(order)
 
     @staticmethod
@@ -414,7 +416,8 @@ class Engine:
         if order.cloid is not None:
             acct.by_cloid[order.cloid] = order
 
-    def _rest(self, acct: Account, order: Order, now: int) -> None:
+    def _rest(self, acct: Account, order: Order, now: int, margin_need: Decimal | None = None) -> None:
+        """Put ``order`` on the book, holding its margin (``margin_need`` if the caller just computed it)."""
         spec = self.specs[order.asset]
         if not acct.unlimited:
             if spec.is_spot:
@@ -422,7 +425,7 @@ class Engine:
                 order.hold = need
                 acct.add_hold(token, need)
             elif not order.reduce_only:
-                order.hold = self._margin_need(acct, order)
+                order.hold = self._margin_need(acct, order) if margin_need is None else margin_need
                 acct.margin_hold += order.hold
         self.books[order.asset].add(order)
         acct.open_orders[order.oid] = order
