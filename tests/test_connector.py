@@ -18,6 +18,7 @@ from trio_hl import (
     ConnectorConfig,
     HyperliquidConnector,
     InvalidOrderError,
+    ModifyRejected,
     OrderCancelled,
     OrderCreated,
     OrderFailed,
@@ -198,6 +199,7 @@ async def test_modify_tracks_the_new_exchange_id() -> None:
         seen = await until(events, lambda e: isinstance(e, OrderModified))
         modified = seen[-1]
         assert isinstance(modified, OrderModified) and modified.price == new_px
+        assert not [e for e in seen if isinstance(e, ModifyRejected)], seen  # a modify that lands is not refused
         order = conn.get_order(cid)
         assert order is not None and order.exchange_order_id != first_eid and first_eid in order.previous_exchange_ids
         assert order.price == new_px
@@ -887,3 +889,128 @@ async def test_a_second_cancel_of_an_order_that_won_the_race_is_answered_once() 
         seen = await until(events, lambda e: isinstance(e, OrderFilled) and e.client_order_id == cid, limit=20)
         assert not [e for e in seen if isinstance(e, CancelRejected)], seen  # one refusal per cancel sent
         assert conn.tracker.statistics().cancels_rejected == 2
+
+
+# ------------------------------------------------------------------------------------ modifies that did not apply
+
+#: What a ``modify()`` is answered by (for one order): applied, not applied with the order resting, or its end.
+MODIFY_ANSWERS = (OrderModified, ModifyRejected, OrderFailed, OrderCancelled, OrderFilled)
+
+
+async def resting_sell(conn: HyperliquidConnector, events: trio.MemoryReceiveChannel[Event],
+                       order_type: OrderType = OrderType.LIMIT) -> tuple[str, Decimal, Decimal]:
+    """A sell quote resting as the best ask: ``(cid, price, amount)``."""
+    amount = size_for(conn, "BTC")
+    px = inside_ask(conn, "BTC")
+    cid = conn.sell(OrderParams("BTC", amount, px, order_type=order_type))
+    await next_event(events, OrderCreated, client_order_id=cid)
+    return cid, px, amount
+
+
+async def test_a_post_only_reprice_that_would_cross_ends_the_quote_and_says_so() -> None:
+    """The market maker's common failure: an Alo re-price into the book.  Hyperliquid's modify is cancel + place,
+    and the emulator does what the venue does: the old order is cancelled, the new one refused
+    (``badAloPxRejected``) and kept as the client id's latest.  No quote is left on the book, so no
+    ``ModifyRejected`` claims one: the order's terminal event answers the modify, and the refusal is counted."""
+    async with running(pairs=("BTC",), quiet=True, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        cid, px, _ = await resting_sell(conn, events, OrderType.LIMIT_MAKER)
+        book = conn.book("BTC")
+        assert book.best_bid is not None
+        crossing = book.best_bid.price  # a sell at the best bid would take it
+        conn.modify(cid, price=crossing)
+        answer = await next_event(events, MODIFY_ANSWERS, client_order_id=cid)
+        assert isinstance(answer, OrderFailed) and answer.reason == "badAloPxRejected", answer
+        # the status re-read settled the refusal: counted, and nothing claims a resting quote
+        await eventually(lambda: conn.tracker.statistics().modifies_rejected == 1)
+        later = []
+        while True:
+            try:
+                later.append(events.receive_nowait())
+            except trio.WouldBlock:
+                break
+        assert not [e for e in later if e.client_order_id == cid], later
+        order = conn.get_order(cid)
+        assert order is not None and order.state is OrderState.FAILED
+        truth = [(o["status"], D(o["limitPx"])) for o in emu.engine.ground_truth(conn.user)["orders"]]
+        assert truth == [("canceled", px), ("badAloPxRejected", crossing)]
+        assert await conn._rest.info.open_orders(conn.user) == []  # no stale quote either
+
+
+async def test_a_rate_limited_modify_leaves_the_quote_where_it_was_and_says_so() -> None:
+    """A refusal of the whole action touched nothing: ``ModifyRejected`` with the venue's words and the order as it
+    still rests; the next re-quote goes through."""
+    from trio_hl.hyperliquid.backoff import BackoffPolicy
+    from trio_hl.hyperliquid.submit import MAX_SEND_ATTEMPTS
+
+    async with running(pairs=("BTC",), quiet=True, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        cid, px, amount = await resting_sell(conn, events, OrderType.LIMIT_MAKER)
+        worker = conn.submit
+        worker._backoff = BackoffPolicy(initial=0.01, maximum=0.05)  # (only to keep the test short)
+        real = worker._send_action
+        refused = 0
+
+        async def limited(body: Any) -> Any:
+            nonlocal refused
+            if body["action"]["type"] == "batchModify" and refused < MAX_SEND_ATTEMPTS:
+                refused += 1
+                return {"status": "err", "response": RATE_LIMITED}
+            return await real(body)
+
+        worker._send_action = limited  # type: ignore[method-assign]
+        eid = conn.get_order(cid).exchange_order_id  # type: ignore[union-attr]
+        conn.modify(cid, price=px + 1, amount=amount * 2)
+        answer = await next_event(events, MODIFY_ANSWERS, client_order_id=cid)
+        assert isinstance(answer, ModifyRejected), answer
+        assert (answer.reason, answer.state, answer.exchange_order_id) == (RATE_LIMITED, OrderState.OPEN, eid)
+        assert (answer.price, answer.amount) == (px, amount)  # still there
+        assert (answer.requested_price, answer.requested_amount) == (px + 1, amount * 2)  # not applied
+        order = conn.get_order(cid)
+        assert order is not None and (order.state, order.price, order.amount) == (OrderState.OPEN, px, amount)
+        opens = await conn._rest.info.open_orders(conn.user)
+        assert [(o["cloid"], D(o["limitPx"]), D(o["sz"])) for o in opens] == [(cid, px, amount)]
+        # the strategy re-quotes: this one lands
+        conn.modify(cid, price=px + 1)
+        again = await next_event(events, MODIFY_ANSWERS, client_order_id=cid)
+        assert isinstance(again, OrderModified) and again.price == px + 1
+        assert refused == MAX_SEND_ATTEMPTS
+        assert conn.tracker.statistics().modifies_rejected == 1
+        assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["canceled", "open"]
+
+
+async def test_an_ambiguous_modify_the_venue_never_applied_is_reported_once_its_status_is_read() -> None:
+    async with running(pairs=("BTC",), quiet=True, use_ws_post=False, reconcile_interval=60.0) as (emu, conn):
+        events = conn.events()
+        cid, px, _ = await resting_sell(conn, events)
+        emu.faults.http_5xx_count = 1  # the modify gets a 502 (not applied): ambiguous to us
+        conn.modify(cid, price=px + 1)
+        answer = await next_event(events, MODIFY_ANSWERS, client_order_id=cid)
+        assert isinstance(answer, ModifyRejected), answer
+        assert answer.reason.startswith("modify not confirmed: ")
+        assert answer.reason.endswith("; the venue still shows the order unmodified")
+        assert (answer.state, answer.price, answer.requested_price) == (OrderState.OPEN, px, px + 1)
+        assert emu.faults.http_5xx_count == 0  # the fault did fire
+        assert [o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]] == ["open"]
+
+
+async def test_an_ambiguous_modify_that_landed_is_reported_modified() -> None:
+    """Applied, answer lost: the re-read shows the new exchange id at the new price - ``OrderModified``, as the
+    answer would have said (no refusal; the order is not left believing its old price)."""
+    async with running(pairs=("BTC",), quiet=True, use_ws_post=False, reconcile_interval=60.0,
+                       request_timeout=0.5) as (emu, conn):
+        events = conn.events()
+        cid, px, _ = await resting_sell(conn, events)
+        old_eid = conn.get_order(cid).exchange_order_id  # type: ignore[union-attr]
+        emu.faults.accept_then_timeout_count = 1
+        emu.faults.accept_then_timeout_hold_s = 3.0
+        conn.modify(cid, price=px + 1)
+        answer = await next_event(events, MODIFY_ANSWERS, client_order_id=cid)
+        assert isinstance(answer, OrderModified), answer
+        assert answer.price == px + 1 and answer.exchange_order_id != old_eid
+        assert emu.faults.accept_then_timeout_count == 0
+        order = conn.get_order(cid)
+        assert order is not None and (order.state, order.price) == (OrderState.OPEN, px + 1)
+        assert conn.tracker.statistics().modifies_rejected == 0
+        truth = [(o["status"], D(o["limitPx"])) for o in emu.engine.ground_truth(conn.user)["orders"]]
+        assert truth == [("canceled", px), ("open", px + 1)]

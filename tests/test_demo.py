@@ -150,6 +150,84 @@ def test_inventory_average_cost_realized_and_unrealized_pnl() -> None:
         inv.apply(Side.BUY, D(1), D(0))
 
 
+# ------------------------------------------------------------------------------------------- re-quoting
+
+
+class _QuotingConn:
+    """Just enough of a connector for ``MarketMaker``'s re-quote path: a book, live orders, recorded calls."""
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        from trio_hl.core.book import OrderBook
+
+        self.registry = SimpleNamespace(by_pair=lambda pair: SimpleNamespace(name="BTC", is_spot=False,
+                                                                             sz_decimals=BTC_SZD))
+        self.orders: dict[str, Any] = {}
+        self.modifies: list[tuple[str, Decimal | None]] = []
+        self._book = OrderBook("BTC")
+        self.set_book(D(99990), D(100010))
+
+    def set_book(self, bid: Decimal, ask: Decimal) -> None:
+        from trio_hl.core.book import BookLevel
+
+        stamp = (self._book.timestamp or 0.0) + 1
+        self._book.apply_snapshot([BookLevel(bid, D(1))], [BookLevel(ask, D(1))], stamp)
+
+    def book(self, pair: str) -> Any:
+        return self._book
+
+    def _new(self, params: Any, side: Side) -> str:
+        from trio_hl.core.order import InFlightOrder
+        from trio_hl.core.types import OrderState
+
+        cid = f"0x{len(self.orders) + 1:032x}"
+        order = InFlightOrder.new(client_order_id=cid, pair="BTC", side=side, amount=params.amount,
+                                  price=params.price, created_at=0.0)
+        order.state = OrderState.OPEN  # (acknowledged at once, for this test)
+        self.orders[cid] = order
+        return cid
+
+    def buy(self, params: Any) -> str:
+        return self._new(params, Side.BUY)
+
+    def sell(self, params: Any) -> str:
+        return self._new(params, Side.SELL)
+
+    def get_order(self, cid: str) -> Any:
+        return self.orders.get(cid)
+
+    def modify(self, cid: str, *, price: Decimal | None = None, amount: Decimal | None = None) -> None:
+        self.modifies.append((cid, price))
+
+
+def test_a_refused_modify_is_requoted_at_once() -> None:
+    """``ModifyRejected`` says the quote still rests at its old price: the strategy re-quotes at once.  Without it
+    the quote it had *asked* for looked in place, and the stale quote stayed until the mid moved again."""
+    from trio_hl.core.events import ModifyRejected
+    from trio_hl.core.types import OrderState
+
+    conn = _QuotingConn()
+    mm = MarketMaker(conn, "BTC", QuoteParams(size=D("0.001"), spread_bps=D(2), requote_bps=D(1)),  # type: ignore[arg-type]
+                     clock=lambda: 100.0)
+    mm.on_book(conn.book("BTC"))
+    bid = mm.working[Side.BUY]
+    assert bid is not None and not conn.modifies
+    resting = bid.price
+    conn.set_book(D(100090), D(100110))  # the mid moves 10 bps: re-quote by modify
+    mm.on_book(conn.book("BTC"))
+    assert [cid for cid, _ in conn.modifies].count(bid.client_order_id) == 1
+    asked = bid.price
+    assert asked != resting and bid.modify_sent_at is not None
+    rejected = ModifyRejected(bid.client_order_id, "BTC", 100.0, "Too many cumulative requests sent",
+                              OrderState.OPEN, "7", resting, bid.amount, asked, bid.amount)
+    mm.on_event(rejected)
+    # the re-quote went again at once (same clock reading: not after MODIFY_PATIENCE_S)
+    assert [cid for cid, _ in conn.modifies].count(bid.client_order_id) == 2
+    assert conn.modifies[-1] == (bid.client_order_id, asked) and bid.price == asked
+    assert mm.stats.modifies_rejected == 1
+
+
 # ------------------------------------------------------------------------------------------- view
 
 

@@ -19,6 +19,7 @@ from trio_hl.core.events import (
     CancelRejected,
     HealthChanged,
     HealthIssue,
+    ModifyRejected,
     OrderCreated,
     OrderEvent,
     OrderFilled,
@@ -274,5 +275,23 @@ def test_cancel_rejected_payload() -> None:
         "client_order_id": "c1", "pair": "ETH", "timestamp": 5.25,
         "reason": "Order was never placed, already canceled, or filled. asset=1", "state": "partially_filled",
         "exchange_order_id": "77",
+    }
+    assert decode_message(frames).to_event() == event
+
+
+def test_modify_rejected_payload() -> None:
+    """The order as it still rests (``price``/``amount``) and the refused values under their own names, so that a
+    subscriber copying same-named fields onto its order table never records the price the venue refused."""
+    event = ModifyRejected("c1", "BTC", 5.25, "Too many cumulative requests sent (10051 > 10000)",
+                           OrderState.OPEN, "77", Decimal("97000"), Decimal("0.0100"), Decimal("96990.5"),
+                           Decimal("0.02"))
+    frames = _frames(event, seq=9)
+    assert frames[0] == b"orders.hyperliquid.modify_rejected"
+    payload = json.loads(frames[1])
+    assert (payload["kind"], payload["type"]) == ("modify_rejected", "ModifyRejected")
+    assert payload["event"] == {
+        "client_order_id": "c1", "pair": "BTC", "timestamp": 5.25,
+        "reason": "Too many cumulative requests sent (10051 > 10000)", "state": "open", "exchange_order_id": "77",
+        "price": "97000", "amount": "0.0100", "requested_price": "96990.5", "requested_amount": "0.02",
     }
     assert decode_message(frames).to_event() == event

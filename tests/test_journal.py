@@ -114,6 +114,24 @@ def test_restore_replays_refused_cancels(tmp_path: Path) -> None:
     journal.close()
 
 
+def test_restore_replays_refused_modifies(tmp_path: Path) -> None:
+    """A modify that did not apply is journaled with the prices it asked for (exact decimals), and replayed."""
+    clock = Clock()
+    journal = Journal(tmp_path / "j.sqlite")
+    tr = OrderTracker(clock=clock, journal=journal)
+    tr.start_tracking(order("c1"))
+    tr.process_order_update(OrderUpdate("BTC", S.OPEN, 1.0, "c1", "e1"))
+    clock.now = 3.0
+    assert len(tr.process_modify_rejected("c1", "modify not sent: connect refused", Decimal("97000.50"), None)) == 1
+    assert tr.process_modify_rejected("gone", "refused", Decimal(1), Decimal("0.010")) == []
+    journal.flush()
+    result = journal.restore(clock=clock)
+    assert result.corruption is None and result.records_replayed == 4  # track, order, two refusals
+    assert result.tracker.snapshot() == tr.snapshot()
+    assert result.tracker.statistics().modifies_rejected == 2
+    journal.close()
+
+
 def test_unflushed_records_are_not_durable_and_flushed_ones_are(tmp_path: Path) -> None:
     clock = Clock()
     path = tmp_path / "j.sqlite"

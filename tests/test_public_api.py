@@ -4,8 +4,8 @@ import trio_hl
 
 EXPECTED = {
     "AmbiguousOutcomeError", "CancelRejected", "ConfigError", "ConnectorConfig", "ConnectorHealth", "HealthChanged",
-    "HyperliquidConnector", "open_connector", "InvalidOrderError", "LateFill", "OrderAnomaly", "OrderCancelled",
-    "OrderCreated", "OrderFailed", "OrderFilled", "OrderLost", "OrderModified", "OrderParams",
+    "HyperliquidConnector", "open_connector", "InvalidOrderError", "LateFill", "ModifyRejected", "OrderAnomaly",
+    "OrderCancelled", "OrderCreated", "OrderFailed", "OrderFilled", "OrderLost", "OrderModified", "OrderParams",
     "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction", "ProtocolError",
     "RateLimitedError", "RiskLimitError", "ServerError", "Side", "TimeInForce", "TradeUpdate", "TradingRule",
     "TransportError", "TriggerKind", "TrioHLError", "VenueRejectedError", "WireFormatError", "__version__",

@@ -23,6 +23,7 @@ from trio_hl.core.events import (
     EVENT_KINDS,
     CancelRejected,
     LateFill,
+    ModifyRejected,
     OrderCancelled,
     OrderCreated,
     OrderFilled,
@@ -113,6 +114,7 @@ async def test_every_kind_round_trips_into_sqlite(rig: Rig, db: Path) -> None:
     assert states["cid-unknown"] == "unknown"
     assert states["cid-late_fill"] == example_event(LateFill).state.value
     assert states["cid-cancel_rejected"] == example_event(CancelRejected).state.value
+    assert states["cid-modify_rejected"] == example_event(ModifyRejected).state.value
     assert states["cid-modified"] is None  # a modify alone says nothing about the state
     fills = _rows(db, "SELECT trade_id, fill_price, kind FROM fills ORDER BY trade_id")
     carrying_trades = {EVENT_KINDS[type(e)] for e in events if any(isinstance(v, TradeUpdate) for v in attrs.astuple(
@@ -184,6 +186,23 @@ async def test_refused_cancel_is_history_not_the_orders_reason(rig: Rig, db: Pat
     ]
     assert history[3][:3] == ("cancel_rejected", "canceled", "canceled")
     assert "terminal states are absorbing" in history[3][3]
+
+
+async def test_refused_modify_keeps_the_orders_price_and_amount(rig: Rig, db: Path) -> None:
+    """The row keeps the price and amount the order still rests at; the refused ones and the reason are history."""
+    refusal = "Too many cumulative requests sent (10051 > 10000)"
+    await rig.publish(
+        OrderCreated("c4", "BTC", 1.0, "5", Side.BUY, OrderType.LIMIT_MAKER, Decimal("2"), Decimal("100")),
+        ModifyRejected("c4", "BTC", 2.0, refusal, OrderState.OPEN, "5", Decimal("100"), Decimal("2"),
+                       Decimal("101.5"), Decimal("3")),
+    )
+    rows = _rows(db, "SELECT state, price, amount, reason, exchange_order_id, last_kind FROM orders")
+    assert rows == [("open", "100", "2", None, "5", "modify_rejected")]
+    history = _rows(db, "SELECT kind, from_state, to_state, note FROM state_history ORDER BY id")
+    assert history == [
+        ("created", None, "open", None),
+        ("modify_rejected", "open", "open", f"modify refused: {refusal} (requested price 101.5, amount 3)"),
+    ]
 
 
 async def _wait_subscribed(xpub: zmq.Socket[Any]) -> None:

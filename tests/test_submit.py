@@ -13,7 +13,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_hl.core.events import CancelRejected, Event, OrderCancelled
+from trio_hl.core.events import CancelRejected, Event, ModifyRejected, OrderCancelled, OrderFailed, OrderModified
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import OrderState, Side
@@ -23,7 +23,14 @@ from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.nonce import NonceService
 from trio_hl.hyperliquid.ratelimit import AddressBudget
 from trio_hl.hyperliquid.signing import LocalSigner
-from trio_hl.hyperliquid.submit import MAX_SEND_ATTEMPTS, CancelRequest, PlaceRequest, SubmitRequest, SubmitWorker
+from trio_hl.hyperliquid.submit import (
+    MAX_SEND_ATTEMPTS,
+    CancelRequest,
+    ModifyRequest,
+    PlaceRequest,
+    SubmitRequest,
+    SubmitWorker,
+)
 
 SIGNER = LocalSigner.generate()
 
@@ -42,9 +49,9 @@ def unknown_oid() -> dict[str, Any]:
     return {"status": "unknownOid"}
 
 
-def found(cid: str, oid: int, status: str = "open") -> dict[str, Any]:
+def found(cid: str, oid: int, status: str = "open", px: str = "100") -> dict[str, Any]:
     return {"status": "order", "order": {"order": {
-        "coin": "BTC", "side": "B", "limitPx": "100", "sz": "1", "oid": oid, "timestamp": 1, "origSz": "1",
+        "coin": "BTC", "side": "B", "limitPx": px, "sz": "1", "oid": oid, "timestamp": 1, "origSz": "1",
         "cloid": cid}, "status": status, "statusTimestamp": 2}}
 
 
@@ -81,7 +88,7 @@ class Harness:
     events: list[Event] = attrs.field(factory=list)
 
     def updates(self) -> list[OrderUpdate]:
-        return [v for k, v in self.fed if k == "order"]
+        return [v for k, v in self.fed if k in ("order", "venue_status")]
 
     def states(self, cid: str) -> list[OrderState]:
         return [u.new_state for u in self.updates() if u.client_order_id == cid]
@@ -100,10 +107,12 @@ async def start(
         if tracker is None:
             return []
         new: list[Event] = []  # (what the connector's feed does with these kinds)
-        if kind == "order":
+        if kind in ("order", "venue_status"):
             new = tracker.process_order_update(value)
         elif kind == "cancel_rejected":
             new = tracker.process_cancel_rejected(*value)
+        elif kind == "modify_rejected":
+            new = tracker.process_modify_rejected(*value)
         elif kind == "not_found":
             new = tracker.process_not_found(value)
         events.extend(new)
@@ -600,3 +609,194 @@ async def test_cancels_an_ok_answer_has_no_status_for_are_checked(autojump_clock
         nursery.cancel_scope.cancel()
     assert [(t, n) for t, _, n in h.venue.actions] == [("cancelByCloid", 2), ("cancelByCloid", 1)]
     assert [req["oid"] for req in h.venue.infos] == [second.cid]  # still open: sent again
+
+
+# ------------------------------------------------------------------------------------ modifies that did not apply
+
+POST_ONLY = "Post only order would have immediately matched, bbo was 99@100. asset=0"
+
+
+def resting(cid: str) -> OrderTracker:
+    """A tracker holding one order resting as oid 7 at 100 for 1 - the quote a market maker re-prices."""
+    tracker = OrderTracker(clock=trio.current_time)
+    tracker.start_tracking(InFlightOrder.new(client_order_id=cid, pair="BTC", side=Side.BUY, amount=Decimal(1),
+                                             price=Decimal(100), created_at=0.0))
+    tracker.process_order_update(OrderUpdate("BTC", OrderState.OPEN, 0.0, cid, "7"))
+    return tracker
+
+
+def reprice(cid: str, px: str = "101") -> ModifyRequest:
+    """``conn.modify(cid, price=px)`` of the order ``resting`` holds."""
+    order = wire.order_wire(0, True, Decimal(px), Decimal(1), False, wire.limit_order_type("Alo"), None)
+    return ModifyRequest(cid, "BTC", order, total=Decimal(1), replaces="7")
+
+
+def the_refusal(h: Harness) -> ModifyRejected:
+    [rejected] = [e for e in h.events if isinstance(e, ModifyRejected)]
+    return rejected
+
+
+async def test_a_modify_refused_as_a_whole_is_reported_without_touching_the_order(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A refusal of the whole action applied nothing: reported at once (after the send retries), no re-read."""
+    r = reprice(place(1).cid)
+    tracker = resting(r.cid)
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return {"status": "err", "response": RATE_LIMITED}
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer), tracker=tracker)
+        h.send.send_nowait(r)
+        await trio.sleep(600)
+        nursery.cancel_scope.cancel()
+    assert [t for t, _, _ in h.venue.actions] == ["batchModify"] * MAX_SEND_ATTEMPTS  # a rate limit may pass
+    assert h.venue.infos == []
+    assert [type(e) for e in h.events] == [ModifyRejected]
+    rejected = the_refusal(h)
+    assert (rejected.reason, rejected.state, rejected.exchange_order_id) == (RATE_LIMITED, OrderState.OPEN, "7")
+    assert (rejected.price, rejected.amount, rejected.requested_price, rejected.requested_amount) == (
+        Decimal(100), Decimal(1), Decimal(101), Decimal(1))
+    assert [v for k, v in h.fed if k == "modify_done"] == [r.cid]
+    order = tracker.get(r.cid)
+    assert order is not None and (order.state, order.price, order.exchange_order_id) == (OrderState.OPEN,
+                                                                                         Decimal(100), "7")
+
+
+async def test_a_modify_that_never_reached_the_venue_is_reported(autojump_clock: trio.testing.MockClock) -> None:
+    r = reprice(place(1).cid)
+    tracker = resting(r.cid)
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        raise TransportError("connect refused")
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer), tracker=tracker)
+        h.send.send_nowait(r)
+        await trio.sleep(600)
+        nursery.cancel_scope.cancel()
+    assert len(h.venue.actions) == MAX_SEND_ATTEMPTS and h.venue.infos == []
+    rejected = the_refusal(h)
+    assert rejected.reason == "modify not sent: connect refused" and rejected.state is OrderState.OPEN
+
+
+async def test_a_per_order_refusal_is_reported_once_the_status_shows_the_order_still_resting(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Modify is cancel + place on Hyperliquid: after a per-order refusal the old order may be gone, so its status
+    is read first.  Here it still rests (oid 7, at 100): the re-quote did not happen."""
+    r = reprice(place(1).cid)
+    tracker = resting(r.cid)
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return ok_orders([{"error": POST_ONLY}])
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(r.cid, 7)), tracker=tracker)
+        h.send.send_nowait(r)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [(q["type"], q["oid"]) for q in h.venue.infos] == [("orderStatus", r.cid)]
+    # the modify stays under way (its old order's cancel is not the order's end) until the status is read
+    assert [k for k, _ in h.fed] == ["venue_status", "modify_failed", "modify_done", "modify_rejected"]
+    rejected = the_refusal(h)
+    assert (rejected.reason, rejected.state, rejected.price, rejected.requested_price) == (
+        POST_ONLY, OrderState.OPEN, Decimal(100), Decimal(101))
+
+
+async def test_a_per_order_refusal_that_took_the_order_with_it_is_answered_by_the_terminal_event(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """What the emulator (and the venue) do with a post-only re-price that would cross: the old order is cancelled,
+    the new one refused and kept as the client id's latest.  No quote rests: no ModifyRejected claims one."""
+    r = reprice(place(1).cid)
+    tracker = resting(r.cid)
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return ok_orders([{"error": POST_ONLY}])
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(r.cid, 8, "badAloPxRejected", px="101")),
+                        tracker=tracker)
+        h.send.send_nowait(r)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [type(e) for e in h.events] == [OrderFailed]
+    assert h.events[0].reason == "badAloPxRejected"  # type: ignore[union-attr]
+    assert ("modify_rejected", (r.cid, POST_ONLY, Decimal(101), Decimal(1))) in h.fed
+    assert tracker.statistics().modifies_rejected == 1
+    order = tracker.get(r.cid)
+    assert order is not None and order.state is OrderState.FAILED
+
+
+async def test_an_ambiguous_modify_the_venue_shows_did_not_land_is_reported(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    r = reprice(place(1).cid)
+    tracker = resting(r.cid)
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        raise AmbiguousOutcomeError("read timeout")
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(r.cid, 7)), tracker=tracker)
+        h.send.send_nowait(r)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    rejected = the_refusal(h)
+    assert rejected.reason == "modify not confirmed: read timeout; the venue still shows the order unmodified"
+    assert rejected.state is OrderState.OPEN and rejected.exchange_order_id == "7"
+
+
+async def test_an_ambiguous_modify_that_landed_is_applied_not_rejected(autojump_clock: trio.testing.MockClock) -> None:
+    """Its answer was lost, the re-read shows the order under a new id at the requested price: exactly what the
+    answer would have said (OrderModified); before, the order was re-keyed silently and kept its old price."""
+    r = reprice(place(1).cid)
+    tracker = resting(r.cid)
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        raise AmbiguousOutcomeError("read timeout")
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=lambda req: found(r.cid, 8, px="101")), tracker=tracker)
+        h.send.send_nowait(r)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [type(e) for e in h.events] == [OrderModified]
+    modified = h.events[0]
+    assert isinstance(modified, OrderModified) and (modified.exchange_order_id, modified.price) == ("8", Decimal(101))
+    assert "modify_rejected" not in [k for k, _ in h.fed]
+
+
+async def test_a_refused_modify_is_not_answered_before_the_status_can_be_read(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The re-read fails: no guess (the order may be gone).  The resolver reads it one period later, again and
+    again, and only then is the modify answered."""
+    r = reprice(place(1).cid)
+    tracker = resting(r.cid)
+    reads: list[float] = []
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return ok_orders([{"error": POST_ONLY}])
+
+    def info(req: Mapping[str, Any]) -> Any:
+        reads.append(trio.current_time())
+        if len(reads) <= 3:
+            raise TransportError("connect refused")
+        return found(r.cid, 7)
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=info), tracker=tracker)
+        h.send.send_nowait(r)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(reads) == 1 and h.events == []
+        await trio.sleep(2.5)
+        assert len(reads) == 3 and h.events == []  # one read per resolve period (1 s)
+        await trio.sleep(1)
+        assert len(reads) == 4 and the_refusal(h).reason == POST_ONLY
+        await trio.sleep(60)
+        nursery.cancel_scope.cancel()
+    assert len(reads) == 4  # answered once, then never asked again
+    assert len([e for e in h.events if isinstance(e, ModifyRejected)]) == 1

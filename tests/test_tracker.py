@@ -12,6 +12,7 @@ from trio_hl.core.events import (
     CancelRejected,
     Event,
     LateFill,
+    ModifyRejected,
     OrderAnomaly,
     OrderCancelled,
     OrderCreated,
@@ -559,6 +560,62 @@ def test_modify_remaps_exchange_id_and_keeps_the_old_one(tracker: OrderTracker) 
     assert o.executed_amount == D(1)
     assert kinds(tracker.process_order_update(status(S.OPEN, eid="e3", amount=D(1)))) == ["OrderAnomaly:modify_refused"]
     assert o.amount == D(3) and tracker.statistics().modifies == 1
+
+
+POST_ONLY = "Post only order would have immediately matched, bbo was 99@101. asset=0"
+
+
+def test_a_modify_that_did_not_apply_is_reported_with_the_order_as_it_still_rests(tracker: OrderTracker,
+                                                                                  clock: Clock) -> None:
+    """"My re-quote did not happen, my order is still at the old price": the event says both, changes nothing."""
+    o = open_order(tracker, amount="3")
+    before = tracker.snapshot().active
+    clock.now = 4.5
+    assert tracker.process_modify_rejected("c1", POST_ONLY, D(102), D(5)) == [
+        ModifyRejected("c1", PAIR, 4.5, POST_ONLY, S.OPEN, "e1", D(100), D(3), D(102), D(5))]
+    assert tracker.snapshot().active == before  # nothing about the order changed (last_update included)
+    assert o.state is S.OPEN and (o.price, o.amount, o.exchange_order_id) == (D(100), D(3), "e1")
+    assert tracker.statistics().modifies_rejected == 1 and tracker.statistics().modifies == 0
+
+
+def test_a_refused_modify_reports_the_live_state_it_leaves(tracker: OrderTracker) -> None:
+    o = open_order(tracker, amount="3")
+    tracker.process_trade_update(fill("t1", "1"))
+    [ev] = tracker.process_modify_rejected("c1", "Too many cumulative requests sent", D(99), None)
+    assert isinstance(ev, ModifyRejected) and ev.state is S.PARTIALLY_FILLED and ev.requested_amount is None
+    assert tracker.start_cancel("c1")
+    [ev] = tracker.process_modify_rejected("c1", "")  # no text: a generic reason, never an empty one
+    assert isinstance(ev, ModifyRejected) and (ev.state, ev.reason) == (S.PENDING_CANCEL, "modify refused")
+    assert o.cancel_requested  # the cancel under way is untouched
+
+
+def test_a_modify_refusal_that_ended_the_order_is_counted_not_reported(tracker: OrderTracker) -> None:
+    """Hyperliquid's modify is cancel + place: a refused re-price usually took the old order with it.  The caller
+    feeds the re-read status first (the refused order, under a new id, is the client id's latest), so the
+    terminal event answers the modify, and the refusal is only counted."""
+    open_order(tracker)
+    ended = tracker.process_order_update(status(S.FAILED, eid="e2", reason="badAloPxRejected"))
+    assert kinds(ended) == ["OrderFailed"]
+    assert tracker.process_modify_rejected("c1", POST_ONLY, D(102), D(2)) == []
+    assert tracker.process_modify_rejected("nobody", POST_ONLY) == []
+    # the venue's FILLED verdict is in, its fills are awaited: the coming OrderFilled tells
+    open_order(tracker, "c2", "e3")
+    assert tracker.process_order_update(status(S.FILLED, "c2", "e3")) == []
+    assert tracker.process_modify_rejected("c2", "Cannot modify canceled or filled order. asset=0") == []
+    assert tracker.statistics().modifies_rejected == 3
+
+
+def test_replaying_a_refused_modify_gives_the_same_event(clock: Clock) -> None:
+    live = OrderTracker(clock=clock)
+    live.start_tracking(order())
+    live.process_order_update(status(S.OPEN))
+    clock.now = 2.0
+    events = live.process_modify_rejected("c1", POST_ONLY, D(101), D(2))
+    replayed = OrderTracker(clock=clock)
+    replayed.replay("track", 0.0, order())
+    replayed.replay("order", 0.0, status(S.OPEN))
+    assert replayed.replay("modify_rejected", 2.0, ("c1", POST_ONLY, D(101), D(2))) == events
+    assert replayed.snapshot() == live.snapshot()
 
 
 def test_stale_message_with_a_pre_modify_id_does_not_rekey(tracker: OrderTracker) -> None:

@@ -6,6 +6,8 @@ Ordering guarantees (enforced by the tracker): for each order, ``OrderCreated`` 
 ``OrderUnknown`` (ambiguous submit), ``OrderLost`` and ``OrderAnomaly`` describe the *submission* or the
 tracker's knowledge and may precede ``OrderCreated``.  ``CancelRejected`` answers a refused cancel: it is
 never emitted after the terminal event, and precedes ``OrderCreated`` when the placement is still unresolved.
+``ModifyRejected`` answers a modify that did not apply while the order lives on: it comes after ``OrderCreated``
+(only an acknowledged order can be modified) and never after the terminal event.
 ``UnmatchedFill`` reports a fill that never found its order (its ``client_order_id`` is the fill's, or ``""``
 when the venue gave only an exchange id).
 Fills that arrive after the terminal event are still applied and reported as ``LateFill``; nothing is
@@ -39,6 +41,7 @@ __all__ = [
     "HealthChanged",
     "HealthIssue",
     "LateFill",
+    "ModifyRejected",
     "OrderAnomaly",
     "OrderCancelled",
     "OrderCreated",
@@ -157,6 +160,65 @@ class OrderModified(OrderEvent):
 
 
 @attrs.frozen
+class ModifyRejected(OrderEvent):
+    """A modify (``conn.modify()``) did not apply, and the order still rests unchanged: same exchange id, same
+    price, same amount.  Not terminal.  For a quoting strategy: "my re-quote did not happen, my order is
+    still at ``price``" - re-quote (modify again, or cancel and place) if the old quote is no longer wanted.
+
+    Every modify is answered: ``OrderModified`` (applied), ``ModifyRejected`` (not applied, the order rests as
+    it was), or the order's terminal event (the order is gone).
+
+    Hyperliquid's modify is cancel + place: the venue cancels the old order and places the new one under a new
+    exchange id, same client id.  So a refusal of the *new* order (a post-only re-price that would cross, too
+    little margin, an invalid size...) means the old order is already gone as well - that is what the venue
+    and the emulator do: the old order ``canceled``, the refused one (``badAloPxRejected``...) the client id's
+    latest.  Then this event is **not** sent, since no quote rests: the order's terminal event answers the
+    modify (``OrderFailed``, reason the venue's status such as ``badAloPxRejected``: its last word on the
+    client id), and ``TrackerStats.modifies_rejected`` counts the refusal.  Whether the old order survived is
+    never guessed: after a per-order refusal or an unsure outcome the connector reads the order's status
+    first, and reports what it shows.  The rule: one ``ModifyRejected`` per modify that did not apply while
+    the order is still live afterwards; a modify that did not apply to an order that is finished (or whose
+    FILLED/CANCELED verdict is in and only fills are awaited) is counted, not reported.
+
+    When it is sent:
+
+    * the venue refused the whole action (a rate limit, say; after the usual retries): nothing was touched,
+      reported at once;
+    * the modify never reached the venue (every send attempt failed to connect): reported at once;
+    * the venue refused it per order and the status read afterwards still shows the order resting;
+    * its outcome was unknown (a timeout, a 5xx, an unreadable answer) and the status read afterwards shows
+      the order still resting under its old exchange id: it did not land.  (Had it landed, the status shows
+      the new id at the new price and the connector reports ``OrderModified``, as the lost answer would have.
+      A request still stuck in the network could in principle land after the read; ``OrderModified`` would
+      then follow this event.)
+
+    An unsure modify is thus never reported before the venue has been asked: if its status cannot be read,
+    the connector asks again one resolve period later, for as long as it takes, and answers only then.
+
+    Fields:
+
+    * ``reason``: the venue's text, unchanged (``"Too many cumulative requests sent ..."``), or why the
+      connector knows the modify did not apply (``"modify not sent: ..."``, ``"modify not confirmed: ...;
+      the venue still shows the order unmodified"``).
+    * ``state``: the order's state after the refusal (``OPEN``, ``PARTIALLY_FILLED``, or ``PENDING_CANCEL``
+      when a cancel is under way).  A snapshot: read ``conn.get_order()`` for later changes.
+    * ``exchange_order_id``, ``price``, ``amount``: the order as it still rests (its total amount, executed
+      part included) - the values the modify did not change.
+    * ``requested_price``, ``requested_amount``: what the modify asked for (total amount), which did not
+      apply.  Named apart from ``price``/``amount`` so that a subscriber copying fields onto its order table
+      never records a price the venue refused.
+    """
+
+    reason: str
+    state: OrderState
+    exchange_order_id: str | None
+    price: Decimal | None
+    amount: Decimal
+    requested_price: Decimal | None
+    requested_amount: Decimal | None
+
+
+@attrs.frozen
 class OrderLost(OrderEvent):
     """The venue repeatedly did not know this order; it is listed for re-polling and cancellation."""
 
@@ -242,6 +304,7 @@ Event = (
     | OrderAnomaly
     | UnmatchedFill
     | CancelRejected
+    | ModifyRejected
     | HealthChanged
 )
 
@@ -258,6 +321,7 @@ EVENT_KINDS: dict[type[OrderEvent], str] = {
     OrderAnomaly: "anomaly",
     UnmatchedFill: "unmatched_fill",
     CancelRejected: "cancel_rejected",
+    ModifyRejected: "modify_rejected",
 }
 
 

@@ -302,6 +302,9 @@ def _encode(kind: str, payload: Any) -> Any:
         return payload
     if kind == "cancel_rejected":
         return list(payload)
+    if kind == "modify_rejected":
+        cid, reason, price, amount = payload
+        return [cid, reason, _d(price), _d(amount)]
     if kind == "config":
         return payload
     raise ValueError(f"unknown journal record kind {kind!r}")
@@ -330,6 +333,9 @@ def _decode(kind: str, raw: Any) -> Any:
     if kind == "cancel_rejected":
         cid, reason = raw
         return (cid, reason)
+    if kind == "modify_rejected":
+        cid, reason, price, amount = raw
+        return (cid, reason, _dec(price), _dec(amount))
     if kind == "poll":
         return None
     if kind == "config":

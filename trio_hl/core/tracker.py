@@ -31,6 +31,11 @@ Rules it follows (DESIGN §3, "orders are never lost"):
   was already filled or canceled, which the venue's status/fills will tell us.  A refusal for an order
   already known to be finished (terminal, or its FILLED/CANCELED verdict in and only fills awaited) is late
   news of a race the terminal event already settled: counted (``cancels_rejected``), not reported.
+* **A modify that did not apply changes nothing.**  ``process_modify_rejected`` (called once the caller knows
+  the modify did not apply and has fed the order's re-read status) reports ``ModifyRejected`` - the order's
+  unchanged price/amount next to the refused ones - while the order is still live; for a finished order
+  (on Hyperliquid a refused modify often took the old order with it: modify is cancel + place) it is only
+  counted (``modifies_rejected``): the terminal event is the answer.
 * **Orphans are buffered, then reported.**  A fill or status naming an order we cannot find (its exchange
   id is not known yet, say) waits up to ``orphan_ttl`` seconds; when an order learns that id (or starts
   being tracked with that client id) the buffered messages are applied in arrival order; otherwise
@@ -67,6 +72,7 @@ from trio_hl.core.events import (
     CancelRejected,
     Event,
     LateFill,
+    ModifyRejected,
     OrderAnomaly,
     OrderCancelled,
     OrderCreated,
@@ -159,6 +165,8 @@ class TrackerStats:
     modifies: int
     #: Cancels the venue refused (reported as ``CancelRejected`` only while the order was active).
     cancels_rejected: int
+    #: Modifies that did not apply (reported as ``ModifyRejected`` only while the order was still live).
+    modifies_rejected: int
     orphans_matched: int
     unmatched_fills: int
     unmatched_updates: int
@@ -180,8 +188,8 @@ class TrackerSnapshot:
 _COUNTERS = (
     "orders_tracked", "updates_processed", "trades_processed", "transitions", "duplicate_updates",
     "refused_transitions", "fills_applied", "duplicate_fills", "invalid_fills", "overfills", "late_fills",
-    "fill_wait_timeouts", "lost_total", "modifies", "cancels_rejected", "orphans_matched", "unmatched_fills",
-    "unmatched_updates", "finished_evicted",
+    "fill_wait_timeouts", "lost_total", "modifies", "cancels_rejected", "modifies_rejected", "orphans_matched",
+    "unmatched_fills", "unmatched_updates", "finished_evicted",
 )
 
 
@@ -236,6 +244,7 @@ class OrderTracker:
         self.lost_total = 0
         self.modifies = 0
         self.cancels_rejected = 0
+        self.modifies_rejected = 0
         self.orphans_matched = 0
         self.unmatched_fills = 0
         self.unmatched_updates = 0
@@ -383,6 +392,21 @@ class OrderTracker:
             self._journal.append("cancel_rejected", now, (client_order_id, reason))
         return self._on_cancel_rejected(client_order_id, reason, now)
 
+    def process_modify_rejected(
+        self, client_order_id: str, reason: str, requested_price: Decimal | None = None,
+        requested_amount: Decimal | None = None,
+    ) -> list[Event]:
+        """A modify of this order did not apply (``reason``: the venue's text, or why the caller knows).  The order
+        is left as it is; one ``ModifyRejected`` (its unchanged price/amount next to the requested ones) is
+        returned while it is live, nothing for an unknown or finished order (see the module doc).
+
+        Call it after feeding the order's current venue status: the refusal of a Hyperliquid modify may have
+        ended the order (cancel + place), and the event must not claim a quote that is gone."""
+        now = self._clock()
+        if self._journal is not None:
+            self._journal.append("modify_rejected", now, (client_order_id, reason, requested_price, requested_amount))
+        return self._on_modify_rejected(client_order_id, reason, requested_price, requested_amount, now)
+
     def poll(self, now: float) -> list[Event]:
         """Expire what is due at ``now`` (caller's clock): fill waits, orphan buffers, finished-order cache."""
         events: list[Event] = []
@@ -407,6 +431,9 @@ class OrderTracker:
             return []
         if kind == "cancel_rejected":
             return self._on_cancel_rejected(payload[0], payload[1], now)
+        if kind == "modify_rejected":
+            cid, reason, price, amount = payload
+            return self._on_modify_rejected(cid, reason, price, amount, now)
         if kind == "poll":
             events: list[Event] = []
             self._on_poll(now, events)
@@ -788,6 +815,17 @@ class OrderTracker:
         if order.fill_wait_deadline is not None:
             return []  # the venue's verdict is in; the terminal event follows with the fills and answers it
         return [CancelRejected(cid, order.pair, now, reason or "cancel refused", order.state, order.exchange_order_id)]
+
+    def _on_modify_rejected(self, cid: str, reason: str, price: Decimal | None, amount: Decimal | None,
+                            now: float) -> list[Event]:
+        self.modifies_rejected += 1
+        order = self._active.get(cid)
+        if order is None or order.state not in LIVE_STATES or order.fill_wait_deadline is not None:
+            # Unknown, finished (its terminal event tells: on Hyperliquid a refused modify may have cancelled the
+            # old order), or the venue's FILLED/CANCELED verdict is in and only its fills are awaited.
+            return []
+        return [ModifyRejected(cid, order.pair, now, reason or "modify refused", order.state, order.exchange_order_id,
+                               order.price, order.amount, price, amount)]
 
     # ------------------------------------------------------------------ internals: orphans & expiry
 

@@ -36,6 +36,7 @@ from trio_hl.core.book import OrderBook
 from trio_hl.core.events import (
     Event,
     LateFill,
+    ModifyRejected,
     OrderCancelled,
     OrderCreated,
     OrderFailed,
@@ -71,7 +72,8 @@ _BPS = Decimal(10_000)
 _EPSILON = Decimal("1e-12")
 #: One modify in flight per order: a second modify of the same order re-keys the first one's new order, and the
 #: venue's "canceled" for that intermediate order can end the tracked order while it still rests (a connector
-#: race, see the demo's notes).  A modify the venue refuses without an event is assumed lost after this long.
+#: race, see the demo's notes).  Every modify is answered (``OrderModified``, ``ModifyRejected`` or the order's
+#: end); an answer that never comes (a connector bug) is assumed lost after this long.
 MODIFY_PATIENCE_S = 2.0
 #: The venue's minimum order value (quote currency); a smaller quote would be refused, so it is not sent.
 MIN_NOTIONAL = Decimal(10)
@@ -257,6 +259,8 @@ class WorkingOrder:
 class MarketMakerStats:
     orders_placed: int = 0
     modifies: int = 0
+    #: Modifies that did not apply while the order rested (``ModifyRejected``).
+    modifies_rejected: int = 0
     cancels: int = 0
     rejected: int = 0
     created: int = 0
@@ -412,6 +416,14 @@ class MarketMaker:
                 self.working[side] = None
             elif isinstance(event, OrderModified):
                 working.modify_sent_at = None
+            elif isinstance(event, ModifyRejected):
+                # The re-quote did not happen: the order still rests where the event says.  Knowing it is what
+                # lets the re-quote below go again at once (with the asked-for price kept, it would look done).
+                working.modify_sent_at = None
+                if event.price is not None:
+                    working.price = event.price
+                working.amount = event.amount
+                self.stats.modifies_rejected += 1
         self._notify()
         # Fills move the skew and the room left, terminal events free a side, a confirmed modify or creation may
         # have held back a change: re-quote around the mid of the live quotes (the book path handles new mids).

@@ -154,7 +154,7 @@ CREATE TABLE IF NOT EXISTS rejected (
 """
 
 #: The order state an event kind implies; kinds not listed (modified, lost, anomaly, later kinds) keep the
-#: state, and ``late_fill`` / ``cancel_rejected`` carry their own ``state`` field.
+#: state, and ``late_fill`` / ``cancel_rejected`` / ``modify_rejected`` carry their own ``state`` field.
 _KIND_STATES: dict[str, OrderState] = {
     "created": OrderState.OPEN,
     "partial_fill": OrderState.PARTIALLY_FILLED,
@@ -164,7 +164,9 @@ _KIND_STATES: dict[str, OrderState] = {
     "unknown": OrderState.UNKNOWN,
 }
 #: Kinds whose events carry the order's state after them (their ``state`` field).
-_OWN_STATE_KINDS = frozenset({"late_fill", "cancel_rejected"})
+_OWN_STATE_KINDS = frozenset({"late_fill", "cancel_rejected", "modify_rejected"})
+#: Kinds that answer a refused request: their ``reason`` is the refusal's, not the order's (it goes to the note).
+_REFUSAL_KINDS = frozenset({"cancel_rejected", "modify_rejected"})
 _TERMINAL_VALUES = frozenset(s.value for s in OrderState if s.is_terminal)
 #: Event fields copied onto the ``orders`` row when present and not null (same names, same meaning).
 _ORDER_COLUMNS = (
@@ -407,6 +409,9 @@ class EventStore:
             note = f"{event.get('kind')}: {event.get('detail')}"
         elif message.kind == "cancel_rejected" and note is None:
             note = f"cancel refused: {event.get('reason')}"
+        elif message.kind == "modify_rejected" and note is None:
+            note = (f"modify refused: {event.get('reason')} (requested price {event.get('requested_price')}, "
+                    f"amount {event.get('requested_amount')})")
         values: dict[str, Any] = {
             "client_order_id": cid,
             "venue": message.venue,
@@ -418,7 +423,7 @@ class EventStore:
             "last_seq": message.seq,
         }
         for column in _ORDER_COLUMNS:
-            if column == "reason" and message.kind == "cancel_rejected":
+            if column == "reason" and message.kind in _REFUSAL_KINDS:
                 continue  # the refusal of a request, not the order's own reason (it is in the note)
             value = event.get(column)
             if value is not None and not isinstance(value, dict | list):

@@ -180,8 +180,9 @@ class HyperliquidConnector:
         #: (then the order's end is on its way).  Each refusal (``cancel_rejected``) settles one; the order's end
         #: all.  With ``cancel_requested`` it makes a second ``cancel()`` a no-op (see ``cancel``).
         self._cancels_pending: Counter[str] = Counter()
-        #: Pre-trade risk limits (None: no checks).  Limits can be replaced at run time: ``conn.risk.update(...)``.
-        self.risk: RiskManager | None = RiskManager(risk) if risk is not None else None
+        #: Pre-trade risk limits (none configured: only the kill switch) and the kill switch, whose signal the
+        #: execution algorithms wait on.  Limits can be replaced at run time: ``conn.risk.update(...)``.
+        self.risk = RiskManager(risk)
         #: The most recent refusals (a strategy can inspect them; each one was also raised at the call).
         self.risk_breaches: list[RiskBreach] = []
         self._positions: dict[str, Decimal] = {}
@@ -277,7 +278,12 @@ class HyperliquidConnector:
         """Queue a modify (``batchModify``) of a live limit order's price and/or amount (``amount`` is the new
         *total*, what already executed included; it must exceed the executed part).
 
-        The venue re-keys a modified order (new exchange id); the tracker follows it and emits ``OrderModified``.
+        Every modify is answered by an event.  Applied: the venue re-keys the order (new exchange id), the
+        tracker follows it and emits ``OrderModified``.  Not applied while the order still rests (a refusal of the
+        whole action such as a rate limit, a modify that never reached the venue, an ambiguous one the venue
+        shows did not land): ``ModifyRejected`` - the order keeps its old price and amount.  Refused in a way that
+        ended the order (Hyperliquid's modify is cancel + place: a post-only re-price that would cross leaves
+        no order at all): the order's terminal event (``OrderFailed``, the venue's status as reason).
         """
         order = self._tracker.get(client_order_id)
         live = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
@@ -304,7 +310,7 @@ class HyperliquidConnector:
                 f"cannot modify {client_order_id!r} to amount {prep.amount}: {order.executed_amount} already executed")
         draft = attrs.evolve(order, amount=remaining, price=prep.price)
         self._queue(ModifyRequest(client_order_id, order.pair, order_to_wire(draft, asset, None, None, False),
-                                  total=prep.amount))
+                                  total=prep.amount, replaces=order.exchange_order_id))
         if order.exchange_order_id is not None:
             self._replaced_eids[order.exchange_order_id] = client_order_id
             # Bounded per order: a quote re-priced every 100 ms must not grow this for ever.  Only the most recent
@@ -481,9 +487,10 @@ class HyperliquidConnector:
 
     def _feed(self, kind: str, value: Any) -> list[Event]:
         tracker = self._tracker
-        if kind == "order":
+        if kind in ("order", "venue_status"):
             update: OrderUpdate = value
-            if update.new_state is OrderState.CANCELED and self._is_modify_leg(update):
+            # (a status just read from the venue is its latest order of the client id: never a modify's leg)
+            if kind == "order" and update.new_state is OrderState.CANCELED and self._is_modify_leg(update):
                 self.modify_cancel_legs += 1
                 return []
             events = tracker.process_order_update(update)
@@ -505,6 +512,8 @@ class HyperliquidConnector:
                 if cid == value:
                     del self._replaced_eids[eid]
             return []
+        elif kind == "modify_rejected":
+            events = tracker.process_modify_rejected(*value)
         elif kind == "cancel_rejected":
             cid = value[0]
             if self._cancels_pending[cid] > 1:
@@ -582,12 +591,9 @@ class HyperliquidConnector:
         return self._positions.get(name or pair, _ZERO)
 
     def _risk_check(self, side: Side, params: OrderParams, asset: AssetInfo, prep: Any) -> None:
-        risk = self.risk
-        if risk is None:
-            return
         pair = asset.name
         try:
-            risk.check(
+            self.risk.check(
                 pair=pair, side=side, amount=prep.amount, price=prep.price, reduce_only=params.reduce_only,
                 reference_price=self.mid(pair), position=self._positions.get(pair, _ZERO),
                 open_orders_pair=self._open_by_pair[pair], open_orders_total=len(self._counted),
@@ -604,8 +610,6 @@ class HyperliquidConnector:
         Returns how many cancels were queued; each cancel the venue refuses is reported as ``CancelRejected``.
         A refusal for a passing reason (a rate limit, a nonce race) is not one: that cancel is sent again, at
         the venue's pace, while its order is open (it shows PENDING_CANCEL meanwhile)."""
-        if self.risk is None:
-            self.risk = RiskManager(RiskLimits())
         self.risk.engage_kill_switch(reason)
         return self.cancel_all()
 

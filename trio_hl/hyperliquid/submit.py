@@ -31,6 +31,20 @@ Rules followed (PROTOCOL §4, §8; DESIGN §3):
   cancel budget spent, so the re-send waits for the venue's throttled pace (one request per 10 s).  Only a
   definitive refusal (bad signature, unknown signer…) or a per-order error is reported as a rejected cancel.
   One cancel per order at a time: the connector does not queue another while one is under way.
+* **Modifies that did not apply are answered** (``"modify_rejected"`` → ``ModifyRejected``), never dropped:
+  a strategy re-quoting by ``modify()`` must learn that its order still rests at the old price.  A Hyperliquid
+  modify is cancel + place, so a per-order refusal (a post-only re-price that would cross, too little
+  margin...) usually means the venue has already cancelled the old order too (the emulator does exactly
+  that): the order's status is re-read first, and the refusal is reported only if the order still rests -
+  otherwise its terminal event is the answer.  Until that read the modify stays under way (the old order's
+  ``canceled`` is taken for the modify's own leg), and the read - the venue's latest order of the client id -
+  is applied as the truth: a refused re-price ends the order once, as the venue says (its refused order,
+  ``badAloPxRejected``...), never as a CANCELED contradicted by a FAILED a moment later.  A refusal of the
+  whole action, or a modify that never reached the venue, touched nothing: reported at once.  An ambiguous
+  modify (timeout, 5xx, unreadable or missing answer) is settled by the re-read: the order under its old
+  exchange id ⇒ it did not land (reported); under a new one at the requested price ⇒ it landed (applied as
+  the answer would have been, ``OrderModified``).  A re-read that fails is retried by the resolver one period
+  later, until it answers (the modify stays under way meanwhile).
 
 Rejected alternative: resubmitting an order whose submission timed out (with the same cloid, hoping the venue
 deduplicates).  Hyperliquid rejects a duplicate cloid only while the first order is still open; a first order
@@ -104,12 +118,19 @@ class CancelRequest:
 @attrs.frozen
 class ModifyRequest:
     """``order`` is the wire order the venue will place (its ``s`` is what is left to execute: a Hyperliquid
-    modify cancels and places anew); ``total`` the order's new total amount, executed part included."""
+    modify cancels and places anew); ``total`` the order's new total amount, executed part included;
+    ``replaces`` the exchange id the order had when the modify was asked for (an ambiguous modify whose
+    re-read still shows that id did not land)."""
 
     cid: str
     pair: str
     order: dict[str, Any]
     total: Decimal | None = None
+    replaces: str | None = None
+
+    @property
+    def requested_amount(self) -> Decimal:
+        return self.total if self.total is not None else Decimal(self.order["s"])
 
 
 SubmitRequest = PlaceRequest | CancelRequest | ModifyRequest
@@ -159,10 +180,14 @@ class SubmitWorker:
 
     Collaborators are passed in (no connector import): ``send_action(body)`` returns the venue envelope or raises
     the :mod:`trio_hl.errors` transport classes; ``info(req)`` is an idempotent ``/info`` call; ``feed(kind,
-    value)`` hands an ``OrderUpdate`` (``"order"``), a FAILED-cancel cid (``"cancel_rejected"``) or a not-found cid
-    (``"not_found"``) to the tracker and publishes the events (``"modify_done"`` / ``"modify_failed"``: a modify is
-    over / did not apply).  Every cancel request ends in a ``"cancel_rejected"``, or in the order's end (accepted,
-    or found finished), or is sent again.
+    value)`` hands an ``OrderUpdate`` (``"order"``; ``"venue_status"``: the order's status just read from the venue,
+    applied as it is), a FAILED-cancel cid (``"cancel_rejected"``) or a not-found cid (``"not_found"``) to the
+    tracker and publishes the events (``"modify_done"`` / ``"modify_failed"``: a modify is over / its answer did
+    not confirm it; ``"modify_rejected"``: ``(cid, reason, requested price, requested amount)`` of a modify known
+    not to have applied, fed after the order's re-read status).  Every cancel request ends in a
+    ``"cancel_rejected"``, or in the order's end (accepted, or found finished), or is sent again.  Every modify
+    ends in an applied answer, a ``"modify_rejected"``, or a re-read status that shows it landed or ended the
+    order.
     """
 
     def __init__(
@@ -222,6 +247,8 @@ class SubmitWorker:
         self._ambiguous: list[_Ambiguous] = []
         #: Cancels whose answer was lost: checked by ``orderStatus`` and re-sent while the order is still open.
         self._unsure_cancels: dict[str, CancelRequest] = {}
+        #: Failed modifies whose re-read status is still owed: ``(request, venue refusal or None, why unsure)``.
+        self._unsure_modifies: list[tuple[ModifyRequest, str | None, str]] = []
         self._ambiguous_added = trio.Event()
         self._latencies: deque[float] = deque(maxlen=2048)
         self._gate_open = trio.Event()
@@ -566,10 +593,18 @@ class SubmitWorker:
         try:
             envelope, _ = await self._sign_and_send(action)
             statuses = parse_exchange_order_statuses(envelope)
-        except (AmbiguousOutcomeError, ProtocolError, ActionRejectedError, _NotSent) as exc:
+        except (ActionRejectedError, _NotSent) as exc:
+            # Refused as a whole, or never reached the venue: nothing was applied, no order was touched.
+            reason = exc.error.message if isinstance(exc, ActionRejectedError) else f"modify not sent: {exc}"
+            logger.warning("modify of %s did not apply: %s", [r.cid for r in batch], reason)
+            for r in batch:
+                self._modify_over(r, done)
+                self._reject_modify(r, reason)
+            return
+        except (AmbiguousOutcomeError, ProtocolError) as exc:
             logger.warning("modify of %s not confirmed: %s", [r.cid for r in batch], exc)
             for r in batch:
-                await self._modify_failed(r, done)
+                await self._modify_failed(r, done, None, f"modify not confirmed: {exc}")
             return
         now = self._clock()
         for i, r in enumerate(batch):
@@ -578,32 +613,74 @@ class SubmitWorker:
                 self._feed("order", OrderUpdate(
                     pair=r.pair, new_state=OrderState.OPEN, timestamp=now, client_order_id=r.cid,
                     exchange_order_id=st.exchange_order_id, venue_status="open",
-                    amount=r.total if r.total is not None else Decimal(r.order["s"]), price=Decimal(r.order["p"]),
+                    amount=r.requested_amount, price=Decimal(r.order["p"]),
                 ))
             elif st is not None and st.kind is ExchangeStatusKind.FILLED:
                 self._feed("order", _status_update(r, st, now))
+            elif st is not None and st.kind is ExchangeStatusKind.ERROR:
+                refusal = st.rejection.message if st.rejection is not None else "modify refused"
+                logger.info("modify of %s refused: %s", r.cid, refusal)
+                await self._modify_failed(r, done, refusal, refusal)
             else:
-                if st is not None and st.rejection is not None:
-                    logger.info("modify of %s refused: %s", r.cid, st.rejection.message)
-                await self._modify_failed(r, done)
+                # No status for it in an "ok" answer, or one we cannot map: whether it applied is open.
+                await self._modify_failed(r, done, None, "modify not confirmed: no usable status in the answer")
 
-    async def _modify_failed(self, r: ModifyRequest, done: set[int]) -> None:
-        """A modify that did not (certainly) apply: the venue did not cancel the old order on our behalf, so the
-        connector stops ignoring cancels of its id (this modify is over: a CANCELED it sees from now on is
-        real), and the order's real status is fetched."""
+    def _modify_over(self, r: ModifyRequest, done: set[int] | None) -> None:
+        """A modify that did not (certainly) apply is over: the connector stops ignoring cancels of the order's
+        old id (a CANCELED it sees from now on is real).  ``done``: the batch's set of finished requests (None
+        once the resolver has taken the request over)."""
         self._feed("modify_failed", r.cid)
-        if id(r) not in done:
-            done.add(id(r))
+        if done is None or id(r) not in done:
+            if done is not None:
+                done.add(id(r))
             self._feed("modify_done", r.cid)
+
+    def _reject_modify(self, r: ModifyRequest, reason: str) -> None:
+        self._feed("modify_rejected", (r.cid, reason, Decimal(r.order["p"]), r.requested_amount))
+
+    async def _modify_failed(self, r: ModifyRequest, done: set[int], refusal: str | None, unsure: str) -> None:
+        """A modify the venue refused per order (``refusal``: its text) or whose outcome is open (``unsure``:
+        why).  It stays under way until the order's status has been read (``_settle_modify``): a refused
+        Hyperliquid modify may itself have cancelled the old order, and that cancel must not end the order
+        before the status says what became of it.  If the status cannot be read now, the resolver reads it
+        later (and ends the modify then)."""
         try:
-            answer = await self._info({"type": "orderStatus", "user": self._user, "oid": r.cid})
-            snapshot = parse_order_status_response(answer)
+            await self._settle_modify(r, refusal, unsure, done)
         except (TransportError, ProtocolError, VenueRejectedError) as exc:
             logger.info("status of %s after a failed modify not known yet: %s", r.cid, exc)
-            return
+            done.add(id(r))  # (the resolver ends it, not the batch)
+            self._unsure_modifies.append((r, refusal, unsure))
+            self._ambiguous_added.set()
+
+    async def _settle_modify(self, r: ModifyRequest, refusal: str | None, unsure: str,
+                             done: set[int] | None = None) -> None:
+        """Read the order's status and feed it, end the modify, then answer it.
+
+        The status read by client id is the venue's latest order of that id, so it is fed as the truth
+        (``"venue_status"``: never taken for a modify's cancel leg) - a cancel that beat the modify ends the
+        order at once, and a refused re-price that took the old order with it ends it as the venue says (its
+        refused order, e.g. ``badAloPxRejected``).  Refused (``refusal`` set): the tracker reports the refusal
+        only if the order is still live.  Unsure: the old exchange id still open ⇒ the modify did not land
+        (reported, ``unsure`` as the reason); a new id open at the requested price ⇒ it landed, and is applied as
+        its answer would have been (``OrderModified``); anything else (the order ended, a status we cannot read)
+        needs no answer of ours.  Raises the read's transport errors (then nothing was fed)."""
+        answer = await self._info({"type": "orderStatus", "user": self._user, "oid": r.cid})
+        snapshot = parse_order_status_response(answer)
         update = None if snapshot is None else snapshot.to_update()
-        if update is not None:
-            self._feed("order", attrs.evolve(update, client_order_id=r.cid, pair=r.pair))
+        rejected = refusal
+        if snapshot is not None and update is not None:
+            price = Decimal(r.order["p"])
+            if refusal is None and update.new_state is OrderState.OPEN:
+                if r.replaces is not None and snapshot.exchange_order_id == r.replaces:
+                    rejected = f"{unsure}; the venue still shows the order unmodified"
+                elif snapshot.limit_price == price and (
+                    snapshot.orig_size is None or snapshot.orig_size == Decimal(r.order["s"])
+                ):
+                    update = attrs.evolve(update, amount=r.requested_amount, price=price)
+            self._feed("venue_status", attrs.evolve(update, client_order_id=r.cid, pair=r.pair))
+        self._modify_over(r, done)
+        if rejected is not None:
+            self._reject_modify(r, rejected)
 
     # ------------------------------------------------------------------------------------- resolution
 
@@ -611,19 +688,27 @@ class SubmitWorker:
         """The resolver task: works through ambiguous actions until each order has a definitive answer."""
         task_status.started()
         while True:
-            if not self._ambiguous and not self._unsure_cancels:
+            if not self._ambiguous and not self._unsure_cancels and not self._unsure_modifies:
                 self._ambiguous_added = trio.Event()
                 await self._ambiguous_added.wait()
                 continue
             await self._gate_open.wait()
-            if self._unsure_cancels:
-                # Give the stream one period to report the cancel before asking.
+            if self._unsure_cancels or self._unsure_modifies:
+                # Give the stream one period to report the cancel before asking (and a failed status read of a
+                # modify's order one period before the next).
                 await trio.sleep(self._resolve_interval)
                 for request in list(self._unsure_cancels.values()):
                     try:
                         await self._resolve_cancel(request)
                     except (TransportError, ProtocolError, VenueRejectedError) as exc:
                         logger.info("check of ambiguous cancel %s postponed: %s", request.cid, exc)
+                for owed in list(self._unsure_modifies):
+                    try:
+                        await self._settle_modify(*owed)  # (it ends the modify)
+                    except (TransportError, ProtocolError, VenueRejectedError) as exc:
+                        logger.info("status of %s after a failed modify postponed: %s", owed[0].cid, exc)
+                        continue
+                    self._unsure_modifies.remove(owed)
             for item in list(self._ambiguous):
                 try:
                     done = await self._resolve_one(item)

@@ -4,11 +4,14 @@ The model keeps the hidden truth per order (did the submission land, its exchang
 status) and a *network*: the messages the venue has sent but the tracker has not seen yet.  Rules submit
 orders (acknowledged, rejected, or timing out either way), fill and cancel them on the venue, deliver
 network messages in any order, duplicate and lose them, reconcile (the venue re-sends its truth, as a REST
-gap-fill would), answer "order not found", let time pass, and restore the tracker from its SQLite journal.
+gap-fill would), answer "order not found", refuse modifies (leaving the order resting, or - Hyperliquid's
+modify being cancel + place - taking it with them), let time pass, and restore the tracker from its SQLite
+journal.
 
 Invariants after every step: no fill counted twice; executed <= amount; states never regress; events are
 well formed per order (``OrderCreated`` before fills/terminals, at most one terminal event, and exactly
-one once the order is terminal; no fill, modify or ``CancelRejected`` after it); a restored tracker is
+one once the order is terminal; no fill, modify, ``CancelRejected`` or ``ModifyRejected`` after it; a
+``ModifyRejected`` exactly when the order still rests, and it changes nothing); a restored tracker is
 identical to the original.  The ``settle`` rule delivers everything the venue knows and checks that the tracker
 agrees with the truth.
 
@@ -42,6 +45,7 @@ from trio_hl.core.events import (
     CancelRejected,
     Event,
     LateFill,
+    ModifyRejected,
     OrderCancelled,
     OrderCreated,
     OrderFailed,
@@ -58,7 +62,7 @@ from trio_hl.core.updates import OrderUpdate, TradeUpdate
 __all__ = ["TrackerMachine", "VenueOrder"]
 
 _TERMINAL_EVENTS = (OrderFilled, OrderCancelled, OrderFailed)
-_AFTER_CREATED = (OrderPartiallyFilled, OrderFilled, OrderCancelled, OrderModified, LateFill)
+_AFTER_CREATED = (OrderPartiallyFilled, OrderFilled, OrderCancelled, OrderModified, LateFill, ModifyRejected)
 
 
 @attrs.define
@@ -130,7 +134,7 @@ class TrackerMachine(RuleBasedStateMachine):
                 assert created, f"{cid}: {type(event).__name__} before OrderCreated"
             if isinstance(event, _TERMINAL_EVENTS):
                 assert not terminal, f"{cid}: second terminal event {event!r} after {past!r}"
-            if isinstance(event, (OrderPartiallyFilled, OrderModified, CancelRejected)):
+            if isinstance(event, (OrderPartiallyFilled, OrderModified, CancelRejected, ModifyRejected)):
                 assert not terminal, f"{cid}: {type(event).__name__} after the terminal event"
             past.append(event)
 
@@ -178,6 +182,47 @@ class TrackerMachine(RuleBasedStateMachine):
                 assert not order.cancel_requested and order.state is not OrderState.PENDING_CANCEL
             self.record(events)
         # "unsent": the connector would cancel locally before sending; leave it to resolution
+
+    def modifiable(self) -> list[str]:
+        """Orders a connector would let the user modify: live and acknowledged under the venue's current id."""
+        out = []
+        for cid, venue in self.venue_orders.items():
+            order = self.tracker.get(cid)
+            if (order is not None and order.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
+                    and order.exchange_order_id is not None and order.exchange_order_id == venue.exchange_order_id):
+                out.append(cid)
+        return out
+
+    def modify_refused_one(self, cid: str, *, ends_order: bool = False) -> None:
+        """What a connector does when a modify of ``cid`` did not apply: re-read the order's status, feed it, then
+        report the refusal.  ``ends_order``: the refusal took the resting order with it (Hyperliquid's modify is
+        cancel + place; a post-only re-price that would cross leaves no order)."""
+        venue = self.venue_orders[cid]
+        if ends_order and venue.status == "open":
+            venue.status = "canceled"
+        update = self.venue_status_update(venue)
+        if update is not None:
+            self.record(self.tracker.process_order_update(update))
+            self.send(update)  # (the stream says it too, later)
+        order = self.tracker.get(cid)
+        assert order is not None
+        # reported exactly when the order still rests; a finished order (or a verdict awaiting its fills) is told
+        # by its terminal event
+        reported = order.state in LIVE_STATES and order.fill_wait_deadline is None
+        before = (order.state, order.exchange_order_id, order.price, order.amount, order.executed_amount,
+                  order.cancel_requested)
+        reason = "Post only order would have immediately matched, bbo was 99@101. asset=0"
+        events = self.tracker.process_modify_rejected(cid, reason, Decimal(99), order.amount + 1)
+        rejected = [e for e in events if isinstance(e, ModifyRejected)]
+        assert len(rejected) == (1 if reported else 0), f"{cid}: {events}"
+        assert (order.state, order.exchange_order_id, order.price, order.amount, order.executed_amount,
+                order.cancel_requested) == before, f"{cid}: a refused modify changed the order"
+        if rejected:
+            ev = rejected[0]
+            assert (ev.reason, ev.state, ev.exchange_order_id, ev.price, ev.amount) == (
+                reason, order.state, order.exchange_order_id, order.price, order.amount)
+            assert (ev.requested_price, ev.requested_amount) == (Decimal(99), order.amount + 1)
+        self.record(events)
 
     # ------------------------------------------------------------------ rules
 
@@ -252,6 +297,11 @@ class TrackerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def user_cancel(self, data: st.DataObject) -> None:
         self.user_cancel_one(data.draw(st.sampled_from(sorted(self.venue_orders))))
+
+    @precondition(lambda self: bool(self.modifiable()))
+    @rule(data=st.data(), ends_order=st.booleans())
+    def refused_modify(self, data: st.DataObject, ends_order: bool) -> None:
+        self.modify_refused_one(data.draw(st.sampled_from(self.modifiable())), ends_order=ends_order)
 
     @precondition(lambda self: bool(self.network))
     @rule(data=st.data())
