@@ -17,6 +17,8 @@ import trio
 
 from trio_hl import ConnectorConfig, OrderParams, OrderState, open_connector
 from trio_hl.core.events import OrderCancelled, OrderCreated, OrderFailed
+from trio_hl.core.order import InFlightOrder
+from trio_hl.core.types import OrderType, PositionAction, Side, TimeInForce
 from trio_hl.emulator import Limits, open_emulator
 from trio_hl.hyperliquid.signing import LocalSigner
 from trio_hl.testing.chaos import (
@@ -26,6 +28,7 @@ from trio_hl.testing.chaos import (
     chaos_fault_plan,
     connector_config,
     finish_and_reconcile,
+    reconcile,
     run_chaos,
 )
 
@@ -171,3 +174,30 @@ async def test_ambiguous_noop_probe_is_not_mistaken_for_the_original_landing() -
             assert isinstance(e, OrderCreated), e  # the original never landed: re-sent, not FAILED as "landed"
             truth = emu.engine.ground_truth(conn.user)
             assert [o["cloid"] for o in truth["orders"]] == [cid]  # exactly once: the re-send, no duplicate
+
+
+def _failed_order(cid: str) -> InFlightOrder:
+    order = InFlightOrder(client_order_id=cid, pair="BTC", side=Side.BUY, order_type=OrderType.LIMIT,
+                          amount=D("0.01"), price=D("100"), tif=TimeInForce.ALO, position_action=PositionAction.OPEN,
+                          created_at=0.0, last_update=0.0)
+    order.state = OrderState.FAILED
+    return order
+
+
+@pytest.mark.parametrize(("statuses", "lost"), [
+    # A post-only re-price the venue refused: old order canceled by the modify, the new one rejected.
+    (["canceled", "badAloPxRejected"], 0),
+    (["badAloPxRejected"], 0),
+    (["canceled"], 1),  # the venue's last word is CANCELED, not a refusal
+    (["canceled", "open"], 1),
+    (["filled"], 1),
+])
+def test_reconcile_accepts_failed_after_a_refused_modify_only(statuses: list[str], lost: int) -> None:
+    cid = "0x" + "ab" * 16
+    # One modify chain: each later order placed in the millisecond its predecessor was canceled.
+    truth = {"orders": [{"oid": i + 1, "cloid": cid, "status": st, "filledSz": "0", "timestamp": 1000,
+                         "statusTimestamp": 1000} for i, st in enumerate(statuses)],
+             "fills": []}
+    order = _failed_order(cid)
+    report = reconcile(seed=0, submitted=[cid], lookup=lambda c: order if c == cid else None, truth=truth)
+    assert report.lost == lost, report.format()

@@ -240,7 +240,12 @@ def reconcile(
             duplicated += 1
             details.append(f"duplicated {cid}: {len(venue)} venue orders "
                            f"{[(o['oid'], o['status']) for o in venue]}")
-        if order.state is OrderState.FAILED and any(o["status"] in ("open", "filled", "canceled") for o in venue):
+        # FAILED is truthful when nothing of the cid lives or executed on the venue: a modify the venue refused
+        # after cancelling the old order (modify is cancel + place) leaves an earlier ``canceled`` entry and a
+        # rejected latest one - only a ``canceled`` *latest* order contradicts FAILED.
+        latest = max(venue, key=lambda o: int(o["oid"]))
+        if order.state is OrderState.FAILED and (any(o["status"] in ("open", "filled") for o in venue)
+                                                 or latest["status"] == "canceled"):
             lost += 1
             details.append(f"lost {cid}: tracker FAILED, venue {[(o['oid'], o['status']) for o in venue]}")
         # Fills: by trade id, over every venue order of this cloid.
