@@ -154,7 +154,7 @@ async def test_idle_connection_is_closed_after_60s(autojump_clock: trio.testing.
         start = trio.current_time()
         with pytest.raises(ConnectionClosed) as closed:
             await ws.get_message()
-        assert trio.current_time() - start == pytest.approx(60, abs=0.5)
+        assert 60 <= trio.current_time() - start <= 60.3  # never early; the deadline is pushed every 0.25 s
         assert closed.value.reason.code == 1000
         assert emu.log.count(FaultKind.WS_IDLE_CLOSE) == 1
     gc.collect()
