@@ -1,6 +1,7 @@
 """Execution algorithms (TWAP, iceberg) against the emulator: full size within bounds, never more than the target
 (pure property and end to end with partial IOC fills), at most ``visible`` shown, cancellation leaves nothing open,
-resume from the state file (after a cancelled run, after a crash with a live slice, and STOP mode)."""
+resume from the state file (after a cancelled run, after a crash with a live slice, and STOP mode), and the
+connector's kill switch ending a run at once with status KILLED."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_hl import HyperliquidConnector, OrderCreated, OrderFilled, OrderParams, Side
+from trio_hl import HyperliquidConnector, OrderCreated, OrderFilled, OrderParams, OrderPartiallyFilled, Side
 from trio_hl.core.events import Event
 from trio_hl.emulator import Emulator
 from trio_hl.execution import (
@@ -338,3 +340,94 @@ async def test_a_journaled_slice_the_venue_never_saw_counts_zero(
         report = await Twap(hl_connector, params, state_path=path).run()
     assert report.filled == D("0.02") == venue_filled(hl_emulator, hl_connector)
     assert report.status is ExecutionStatus.COMPLETED and report.slices_failed == 0
+
+
+# ============================================================================================== kill switch
+
+
+@pytest.fixture
+def virtual_clock() -> trio.testing.MockClock:
+    """Virtual Trio time that jumps to the next deadline after 2 ms of real idleness (far above loopback latency):
+    a TWAP interval of minutes costs nothing, and "within N seconds" is exact in Trio time."""
+    return trio.testing.MockClock(autojump_threshold=0.002)
+
+
+@QUIET
+@BTC_ONLY
+async def test_kill_between_twap_slices_ends_it_killed_at_once_and_for_good(
+    virtual_clock: trio.testing.MockClock, hl_emulator: Emulator, hl_connector: HyperliquidConnector, tmp_path: Path
+) -> None:
+    """Slices are 2 minutes apart; after the kill the run neither waits for the next one nor sends it (the
+    connector would refuse it): it returns KILLED within seconds of Trio time, and the state file is final."""
+    path = tmp_path / "twap.json"
+    params = TwapParams("BTC", Side.BUY, D("0.05"), duration_s=600, slices=5, max_slippage=D("0.001"))
+    events = hl_connector.events()
+    twap = Twap(hl_connector, params, state_path=path)
+    done = trio.Event()
+
+    async def run() -> None:
+        await twap.run()
+        done.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await next_event(events, OrderFilled)
+        killed_at = trio.current_time()
+        hl_connector.kill("test")
+        with trio.fail_after(params.interval_s / 4):
+            await done.wait()
+    assert trio.current_time() - killed_at < params.interval_s / 4
+    report = twap.report()
+    assert report.status is ExecutionStatus.KILLED
+    assert (report.slices_sent, report.slices_failed) == (1, 0)  # no refused slice counted as a failure
+    assert report.filled == D("0.01") == venue_filled(hl_emulator, hl_connector)
+    assert len(hl_emulator.engine.ground_truth(hl_connector.user)["orders"]) == 1
+    assert json.loads(path.read_text())["status"] == "killed"
+    hl_connector.risk.release_kill_switch()
+    again = await Twap(hl_connector, params, state_path=path).run()  # final: a kill is not resumed
+    assert again == report
+    assert len(hl_emulator.engine.ground_truth(hl_connector.user)["orders"]) == 1
+
+
+@QUIET
+@BTC_ONLY
+async def test_kill_ends_an_iceberg_killed_with_its_partial_fill_not_exhausted(
+    hl_emulator: Emulator, hl_connector: HyperliquidConnector
+) -> None:
+    """The kill cancels the resting slice; the iceberg settles it (0.005 filled) and ends - not after
+    ``max_failures`` refusals and cancels counted as failures."""
+    params = ice_params(hl_connector)
+    events = hl_connector.events()
+    ice = Iceberg(hl_connector, params)
+    with trio.fail_after(15):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ice.run)
+            await next_event(events, OrderCreated)
+            assert hl_emulator.trade("BTC", True, params.price, D("0.005")) == D("0.005")
+            await next_event(events, OrderPartiallyFilled)
+            assert hl_connector.kill("test") == 1
+    report = ice.report()
+    assert report.status is ExecutionStatus.KILLED
+    assert (report.slices_sent, report.slices_failed) == (1, 0)
+    assert report.filled == D("0.005") == venue_filled(hl_emulator, hl_connector)
+    assert [o["status"] for o in hl_emulator.engine.ground_truth(hl_connector.user)["orders"]] == ["canceled"]
+
+
+@QUIET
+@BTC_ONLY
+@pytest.mark.parametrize("kind", ["twap", "iceberg"])
+async def test_an_algorithm_run_while_the_kill_switch_is_engaged_sends_nothing_and_ends_killed(
+    hl_emulator: Emulator, hl_connector: HyperliquidConnector, kind: str
+) -> None:
+    hl_connector.kill("test")
+    algo: Twap | Iceberg
+    if kind == "twap":
+        algo = Twap(hl_connector, TwapParams("BTC", Side.BUY, D("0.05"), duration_s=600, slices=5))
+    else:
+        algo = Iceberg(hl_connector, ice_params(hl_connector))
+    with trio.fail_after(15):
+        report = await algo.run()
+    assert report.status is ExecutionStatus.KILLED
+    assert (report.filled, report.slices_sent, report.slices_failed) == (0, 0, 0)
+    assert hl_emulator.engine.ground_truth(hl_connector.user)["orders"] == []
+    assert hl_connector.risk.statistics().refused == 0  # not even tried

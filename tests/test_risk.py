@@ -1,5 +1,6 @@
-"""RiskManager: every limit and its exact message, reduce-only relief, kill switch, run-time update, the rate
-limit on an explicit clock, and a property against an independent oracle (exact Fraction arithmetic)."""
+"""RiskManager: every limit and its exact message, reduce-only relief, kill switch and its signal, run-time update,
+the rate limit on an explicit clock, the exposure check of an instruction that is not an order (a venue TWAP), and
+properties against an independent oracle (exact Fraction arithmetic)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 import attrs
 import pytest
+import trio
+import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -546,3 +549,187 @@ def test_check_raises_iff_some_limit_is_violated(limits: RiskLimits, steps: list
     assert stats.accepted == len(accepted)
     assert stats.checks == len(steps)
     assert stats.breaches == refusals
+
+
+# -- kill signal -------------------------------------------------------------------------------------------------
+
+
+def test_a_kill_signal_sees_every_engagement_after_it_was_taken_even_if_released_since() -> None:
+    rm = RiskManager()
+    before = rm.kill_signal()
+    assert not before.is_set()
+    rm.engage_kill_switch("drawdown")
+    assert before.is_set()
+    assert rm.kill_signal().is_set()  # taken while engaged: already set
+    rm.engage_kill_switch("again")  # engaging again changes nothing for the holders
+    rm.release_kill_switch()
+    assert before.is_set()  # a released switch never clears a signal: its holder saw a kill
+    after = rm.kill_signal()
+    assert not after.is_set()  # a fresh watch after the release
+    rm.release_kill_switch()  # releasing a released switch does not replace it again
+    rm.engage_kill_switch("third")
+    assert after.is_set()
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        after._event = None  # type: ignore[misc]
+
+
+async def test_waiting_on_a_kill_signal_returns_when_the_switch_engages() -> None:
+    rm = RiskManager()
+    signal = rm.kill_signal()
+    woken: list[bool] = []
+
+    async def waiter() -> None:
+        await signal.wait()
+        woken.append(rm.killed)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        assert woken == []
+        rm.engage_kill_switch("test")
+    assert woken == [True]
+    with trio.fail_after(1):
+        await signal.wait()  # set: returns at once
+
+
+# -- prospective exposure (a venue-run TWAP) ---------------------------------------------------------------------
+
+
+def exposure(**overrides: Any) -> dict[str, Any]:
+    """Keyword arguments of a harmless instruction: buy 1 BTC, mid 100, flat, nothing resting."""
+    kw: dict[str, Any] = {
+        "pair": "BTC",
+        "side": Side.BUY,
+        "amount": D(1),
+        "reduce_only": False,
+        "reference_price": D(100),
+        "position": D(0),
+        "pending_same_side_amount": D(0),
+        "now": 0.0,
+    }
+    kw.update(overrides)
+    return kw
+
+
+def refuse_exposure(rm: RiskManager, **overrides: Any) -> RiskBreach:
+    with pytest.raises(RiskBreachError) as info:
+        rm.check_exposure(**exposure(**overrides))
+    return info.value.breach
+
+
+@pytest.mark.parametrize(
+    ("limits", "account", "overrides", "limit", "limit_value", "actual", "message"),
+    [
+        (
+            PairLimits(max_order_size=D(5)), {}, {"amount": D("5.5")},
+            L.MAX_ORDER_SIZE, D(5), D("5.5"),
+            "max_order_size breached: amount 5.5 > limit 5 [BTC buy]",
+        ),
+        (
+            PairLimits(max_order_notional=D(1000)), {}, {"amount": D(11)},
+            L.MAX_ORDER_NOTIONAL, D(1000), D(1100),
+            "max_order_notional breached: notional 1100 > limit 1000 [BTC buy]",
+        ),
+        (
+            PairLimits(max_position=D(10)), {}, {"position": D(6), "pending_same_side_amount": D(3), "amount": D(2)},
+            L.MAX_POSITION, D(10), D(11),
+            "max_position breached: position 11 if this instruction and the buy orders resting (3) fill > limit 10 "
+            "(current position 6) [BTC buy]",
+        ),
+        (
+            PairLimits(), {"max_account_notional": D(5000)}, {"account_notional": D(4950), "amount": D(1)},
+            L.MAX_ACCOUNT_NOTIONAL, D(5000), D(5050),
+            "max_account_notional breached: account notional 5050 with this instruction > limit 5000 [BTC buy]",
+        ),
+    ],
+    ids=lambda v: v.value if isinstance(v, LimitName) else None,
+)
+def test_check_exposure_applies_the_order_rules_to_the_whole_amount(
+    limits: PairLimits,
+    account: dict[str, Any],
+    overrides: dict[str, Any],
+    limit: LimitName,
+    limit_value: Decimal,
+    actual: Decimal,
+    message: str,
+) -> None:
+    rm = manager(limits, **account)
+    breach = refuse_exposure(rm, now=7.5, **overrides)
+    assert breach == RiskBreach(pair="BTC", side=Side.BUY, limit=limit, limit_value=limit_value,
+                                actual_value=actual, message=message, timestamp=7.5)
+    stats = rm.statistics()
+    assert (stats.checks, stats.accepted, stats.refused, stats.breaches) == (1, 0, 1, {limit.value: 1})
+
+
+def test_check_exposure_refuses_while_killed_and_fails_closed_without_a_mid() -> None:
+    rm = RiskManager()
+    rm.engage_kill_switch("drawdown")
+    breach = refuse_exposure(rm, side=Side.SELL, reduce_only=True, position=D(3))
+    assert breach.limit is L.KILL_SWITCH
+    assert breach.message == (
+        "kill_switch engaged (drawdown): new orders are refused until it is released [BTC sell]"
+    )
+    rm = manager(PairLimits(max_order_notional=D(10**6)))
+    assert refuse_exposure(rm, reference_price=None).limit is L.MAX_ORDER_NOTIONAL
+    rm = manager(max_account_notional=D(10**6))
+    assert refuse_exposure(rm, account_notional=D(0), reference_price=None).message == (
+        "max_account_notional (limit 1000000) cannot be checked: the instruction has no price and there is no "
+        "reference price [BTC buy]"
+    )
+
+
+def test_check_exposure_relieves_reducing_instructions_like_orders() -> None:
+    rm = manager(PairLimits(max_position=D(10)))
+    rm.check_exposure(**exposure(side=Side.SELL, reduce_only=True, amount=D(40), position=D(15)))
+    rm.check_exposure(**exposure(side=Side.SELL, amount=D(15), position=D(15)))
+    assert refuse_exposure(rm, side=Side.SELL, amount=D(16), pending_same_side_amount=D(10),
+                           position=D(15)).actual_value == D(11)
+
+
+def test_check_exposure_skips_band_counts_and_rate_and_does_not_use_the_rate_budget() -> None:
+    """No typed-in price, nothing resting on the book, not an order: those limits are about orders."""
+    rm = manager(PairLimits(price_band=D(0), max_open_orders=0), max_open_orders=0, max_orders_per_second=0)
+    rm.check_exposure(**exposure(reference_price=D(1)))
+    assert rm.statistics().accepted == 1
+    rm = manager(max_orders_per_second=1)
+    for _ in range(5):
+        rm.check_exposure(**exposure(now=0.0))
+    assert rm.statistics().recent_orders == 0
+    rm.check(**order(now=0.0))  # the one order the rate allows in this second
+    assert rm.statistics().accepted == 6
+
+
+@given(limits=_risk_limits, steps=st.lists(_steps(), min_size=1, max_size=25))
+def test_check_exposure_raises_iff_an_exposure_limit_is_violated(
+    limits: RiskLimits, steps: list[dict[str, Any]]
+) -> None:
+    """Against the oracle: an instruction is an unpriced order of its whole amount, with no count or rate limit -
+    and it is refused by the same limit, value and actual figure ``check`` reports for that order."""
+    exposure_only = RiskLimits(
+        default=attrs.evolve(limits.default, max_open_orders=None, price_band=None),
+        per_pair={p: attrs.evolve(lim, max_open_orders=None, price_band=None) for p, lim in limits.per_pair.items()},
+        max_account_notional=limits.max_account_notional,
+    )
+    rm, twin = RiskManager(limits), RiskManager(exposure_only)
+    for step in steps:
+        for m in (rm, twin):
+            if step["killed"]:
+                m.engage_kill_switch("property")
+            else:
+                m.release_kill_switch()
+        kw = {k: step["kw"][k] for k in ("pair", "side", "amount", "reduce_only", "reference_price", "position",
+                                         "pending_same_side_amount", "account_notional")}
+        as_order = {**kw, "price": None, "order_type": OrderType.MARKET, "open_orders_pair": 0,
+                    "open_orders_total": 0}
+        violated = _oracle(exposure_only, step["killed"], [], 0.0, as_order)
+        try:
+            rm.check_exposure(now=0.0, **kw)
+        except RiskBreachError as exc:
+            assert exc.breach.limit.value in violated
+            with pytest.raises(RiskBreachError) as same:
+                twin.check(now=0.0, **as_order)
+            assert (same.value.breach.limit, same.value.breach.limit_value, same.value.breach.actual_value) == (
+                exc.breach.limit, exc.breach.limit_value, exc.breach.actual_value)
+        else:
+            assert not violated, f"accepted but the oracle finds {sorted(violated)} violated"
+            twin.check(now=0.0, **as_order)

@@ -1,6 +1,7 @@
 """Native venue TWAP (``twapOrder``/``twapCancel``): the emulator engine alone (answer shapes, error strings, one
 suborder per 30 s on the engine clock, catch-up, the 3 % bound, cancel, margin and reduce-only endings, the info
-answers), the wire builders and parsers, and ``NativeTwap`` run through a connector against the emulator."""
+answers), the wire builders and parsers, and ``NativeTwap`` run through a connector against the emulator - its
+pre-trade risk check and the kill switch included."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
-from trio_hl import HyperliquidConnector, Side
+from trio_hl import HyperliquidConnector, OrderCreated, OrderParams, Side
+from trio_hl.core.risk import PairLimits, RiskBreachError, RiskLimits
 from trio_hl.emulator import Emulator
 from trio_hl.emulator.engine import Engine
 from trio_hl.errors import InvalidOrderError, ProtocolError
@@ -23,6 +26,7 @@ from trio_hl.hyperliquid.messages import (
     parse_twap_order_response,
     parse_twap_slice_fills,
 )
+from trio_hl.testing.events import next_event
 
 D = Decimal
 T0 = 1_700_000_000_000
@@ -455,3 +459,117 @@ async def test_a_lost_twap_order_answer_is_resolved_from_twap_history(hl_emulato
     assert list(hl_emulator.engine.twaps.twaps) == [twap_id]  # adopted, not sent twice
     assert twap.report().status is ExecutionStatus.COMPLETED
     assert twap.report().filled == D("0.05")
+
+
+# ========================================================================= NativeTwap: risk and kill switch
+
+
+@pytest.fixture
+def virtual_clock() -> trio.testing.MockClock:
+    """Trio time (and the emulator's, which follows it) is virtual: it jumps to the next deadline after 2 ms of
+    real idleness - far above loopback latency, so no request times out that would not on a real clock.  A poll
+    interval of minutes then costs nothing, and "within N seconds" is an exact statement about Trio time."""
+    return trio.testing.MockClock(autojump_threshold=0.002)
+
+
+def venue_twaps(emu: Emulator) -> dict[int, Any]:
+    return dict(emu.engine.twaps.twaps)
+
+
+@QUIET
+@BTC_ONLY
+async def test_native_twap_refuses_to_start_while_the_kill_switch_is_engaged(
+    hl_emulator: Emulator, hl_connector: HyperliquidConnector
+) -> None:
+    hl_connector.kill("drawdown")
+    twap = NativeTwap(hl_connector, NativeTwapParams("BTC", Side.BUY, D("0.05"), minutes=5), poll_interval_s=0.05)
+    with trio.fail_after(10), pytest.raises(RiskBreachError, match=r"^kill_switch engaged \(drawdown\)") as refused:
+        await twap.run()
+    assert refused.value.breach.limit == "kill_switch"
+    assert venue_twaps(hl_emulator) == {}  # nothing reached the venue
+    assert hl_emulator.engine.info({"type": "twapHistory", "user": hl_connector.user}, hl_emulator.now_ms()) == []
+    assert twap.twap_id is None and twap.polls == 0
+    assert hl_connector.risk.statistics().breaches == {"kill_switch": 1}
+
+
+@QUIET
+@BTC_ONLY
+async def test_native_twap_total_beyond_the_risk_limits_is_refused_before_anything_is_sent(
+    hl_emulator: Emulator, hl_connector: HyperliquidConnector
+) -> None:
+    """The whole total is judged as one order at the mid; our resting orders on the same side count toward
+    ``max_position``, as for an order.  A total exactly at every limit runs."""
+    conn = hl_connector
+    total = D("0.05")
+    mid = conn.mid("BTC")
+    assert mid is not None
+    params = NativeTwapParams("BTC", Side.BUY, total, minutes=5)
+    cases = [
+        (PairLimits(max_order_size=D("0.04")), "max_order_size", D("0.04"), total),
+        (PairLimits(max_order_notional=total * mid - 1), "max_order_notional", total * mid - 1, total * mid),
+        (PairLimits(max_position=D("0.049")), "max_position", D("0.049"), total),
+    ]
+    for limits, name, limit_value, actual in cases:
+        conn.risk.update(RiskLimits(default=limits))
+        with trio.fail_after(10), pytest.raises(RiskBreachError, match=f"^{name} breached") as refused:
+            await NativeTwap(conn, params).run()
+        breach = refused.value.breach
+        assert (breach.limit, breach.limit_value, breach.actual_value) == (name, limit_value, actual)
+
+    events = conn.events()
+    book = conn.book("BTC")
+    assert book.best_bid is not None
+    resting = conn.buy(OrderParams("BTC", D("0.01"), book.best_bid.price - 1000))
+    await next_event(events, OrderCreated, client_order_id=resting)
+    conn.risk.update(RiskLimits(default=PairLimits(max_position=D("0.055"))))
+    with pytest.raises(RiskBreachError, match=r"^max_position breached: position 0.060+ if this instruction and "
+                                              r"the buy orders resting \(0.010*\)"), trio.fail_after(10):
+        await NativeTwap(conn, params).run()
+    assert venue_twaps(hl_emulator) == {}
+
+    conn.risk.update(RiskLimits(default=PairLimits(max_order_size=total, max_order_notional=total * mid,
+                                                   max_position=total + D("0.01"))))
+    twap = NativeTwap(conn, params, poll_interval_s=0.05)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(twap.run)
+            twap_id = await twap.wait_running()
+            twap.stop()
+    assert list(venue_twaps(hl_emulator)) == [twap_id]
+    assert twap.report().status is ExecutionStatus.STOPPED
+    assert conn.risk.statistics().breaches == {"max_order_size": 1, "max_order_notional": 1, "max_position": 2}
+
+
+@QUIET
+@BTC_ONLY
+async def test_kill_cancels_a_running_native_twap_on_the_venue_at_once(
+    virtual_clock: trio.testing.MockClock, hl_emulator: Emulator, hl_connector: HyperliquidConnector
+) -> None:
+    """Polls are a minute apart; the kill lands between two of them and the run ends - twapCancel, one poll -
+    within a quarter of that, in Trio time.  The venue trades nothing after it."""
+    poll = 60.0
+    twap = NativeTwap(hl_connector, NativeTwapParams("BTC", Side.BUY, D("0.05"), minutes=30), poll_interval_s=poll)
+    reports: list[NativeTwapReport] = []
+    done = trio.Event()
+
+    async def run() -> None:
+        reports.append(await twap.run())
+        done.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        twap_id = await twap.wait_running()
+        run_suborders(hl_emulator, twap_id, range(3))
+        executed = sum((D(f["sz"]) for f in venue_twap_fills(hl_emulator, hl_connector, twap_id)), D(0))
+        assert executed > 0
+        killed_at = trio.current_time()
+        hl_connector.kill("test")
+        with trio.fail_after(poll / 4):
+            await done.wait()
+    assert trio.current_time() - killed_at < poll / 4
+    (report,) = reports
+    assert (report.twap_id, report.status, report.venue_status) == (twap_id, ExecutionStatus.KILLED, "terminated")
+    assert report.filled == executed and report.remaining == D("0.05") - executed
+    assert hl_emulator.engine.twaps.twaps[twap_id].status == "terminated"
+    run_suborders(hl_emulator, twap_id, range(3, 60))
+    assert sum((D(f["sz"]) for f in venue_twap_fills(hl_emulator, hl_connector, twap_id)), D(0)) == executed

@@ -48,7 +48,21 @@ in O(1): a deque of the last N accepted times; a new order is refused iff the de
 is still inside the window.  (A token bucket would allow a burst of N plus refill — looser than the name says.)
 
 **Kill switch.**  While engaged every new order is refused (reduce-only included), so a connector that is
-cancelling everything cannot have new orders race the cancels.  Releasing it is an explicit call.
+cancelling everything cannot have new orders race the cancels.  Releasing it is an explicit call.  Work that is
+not an order the connector can cancel (a venue-run TWAP, an algorithm between slices) must stop by itself: it
+takes a :class:`KillSignal` (:meth:`RiskManager.kill_signal`) before it starts and waits on it alongside its own
+timers.  A signal is a ``trio.Event`` set when the switch engages and *replaced* (never cleared) on release, so
+an engagement after the signal was taken is never missed, even if the switch is released again before the
+holder looks.  Rejected alternative: a registry of callbacks run by ``engage_kill_switch`` - code of other
+components run inside a synchronous call, with no owner for what they start.  The event is the only Trio object
+here; the checks stay pure.
+
+**Prospective exposure** (:meth:`RiskManager.check_exposure`).  An instruction that commits to a size without
+being one resting order - Hyperliquid's native TWAP (``twapOrder``) - is judged as one order of its whole size
+with no price of its own: kill switch, ``max_order_size``, ``max_order_notional`` (at the reference mid),
+``max_position`` and ``max_account_notional``, by the same code, with the same reduce-only relief and messages
+as :meth:`RiskManager.check`.  The price band, the open-order counts and the order rate do not apply: it types
+in no price, rests nothing on the book, and is not an order in the rate window.
 
 **Per-pair overrides merge field by field**: a field left ``None`` in ``RiskLimits.per_pair[pair]`` inherits
 ``RiskLimits.default``.  To lift a default limit for one pair, give that pair an explicit generous value.
@@ -70,11 +84,13 @@ from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
 import attrs
+import trio
 
 from trio_hl.core.types import OrderType, Side
 from trio_hl.errors import ConfigError, RiskLimitError
 
 __all__ = [
+    "KillSignal",
     "LimitName",
     "PairLimits",
     "RiskBreach",
@@ -223,6 +239,23 @@ class RiskBreachError(RiskLimitError):
         self.breach = breach
 
 
+@attrs.frozen(eq=False)
+class KillSignal:
+    """One watch on the kill switch (from :meth:`RiskManager.kill_signal`): set once the switch has engaged at any
+    moment since the signal was taken, and never unset.  ``await wait()`` for it next to your own timers (a
+    nursery, or ``trio.move_on_after`` around it); ``is_set()`` at decision points.  Read-only: only
+    :meth:`RiskManager.engage_kill_switch` sets it."""
+
+    _event: trio.Event
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> None:
+        """Return once the kill switch has engaged (at once if it already has)."""
+        await self._event.wait()
+
+
 @attrs.frozen
 class RiskStatistics:
     """A snapshot of :class:`RiskManager`: checks run, orders accepted, refusals counted per limit name."""
@@ -277,6 +310,8 @@ class RiskManager:
         self._recent = _rate_log(self._compiled.limits.max_orders_per_second, ())
         self._killed = False
         self._kill_reason: str | None = None
+        #: Set while the kill switch is engaged; replaced by a fresh one on release (see :class:`KillSignal`).
+        self._kill_event = trio.Event()
         self._checks = 0
         self._accepted = 0
         self._breaches: dict[str, int] = {}
@@ -305,16 +340,25 @@ class RiskManager:
     def engage_kill_switch(self, reason: str) -> None:
         """Refuse every new order until :meth:`release_kill_switch`.  Engaging again replaces the reason.
 
-        The caller (the connector) is responsible for cancelling what is already resting.
+        The caller (the connector) is responsible for cancelling what is already resting; every
+        :class:`KillSignal` taken so far is set, so work waiting on one stops by itself.
         """
         if not isinstance(reason, str) or not reason:
             raise ValueError(f"the kill switch needs a non-empty reason, got {reason!r}")
         self._killed = True
         self._kill_reason = reason
+        self._kill_event.set()
 
     def release_kill_switch(self) -> None:
         self._killed = False
         self._kill_reason = None
+        if self._kill_event.is_set():
+            self._kill_event = trio.Event()  # signals taken before stay set: their holders saw a kill
+
+    def kill_signal(self) -> KillSignal:
+        """A :class:`KillSignal` for work that must stop when the kill switch engages: already set if it is engaged
+        now, otherwise set by the next :meth:`engage_kill_switch`.  Take it before the work it guards starts."""
+        return KillSignal(self._kill_event)
 
     def statistics(self) -> RiskStatistics:
         refused = self._checks - self._accepted
@@ -365,34 +409,9 @@ class RiskManager:
         self._checks += 1
         compiled = self._compiled
         lim = compiled.by_pair.get(pair, compiled.default)
-        if self._killed:
-            self._refuse(
-                LimitName.KILL_SWITCH, None, None, now, pair, side,
-                f"kill_switch engaged ({self._kill_reason}): new orders are refused until it is released",
-            )
-
-        cap = lim.max_order_size
-        if cap is not None and amount > cap:
-            self._refuse(
-                LimitName.MAX_ORDER_SIZE, cap, amount, now, pair, side,
-                f"max_order_size breached: amount {amount} > limit {cap}",
-            )
-
         notional_price = price if price is not None else reference_price
         notional = None if notional_price is None else amount * notional_price
-        cap = lim.max_order_notional
-        if cap is not None:
-            if notional is None:
-                self._refuse(
-                    LimitName.MAX_ORDER_NOTIONAL, cap, None, now, pair, side,
-                    f"max_order_notional (limit {cap}) cannot be checked: the order has no price and there is "
-                    "no reference price",
-                )
-            elif notional > cap:
-                self._refuse(
-                    LimitName.MAX_ORDER_NOTIONAL, cap, notional, now, pair, side,
-                    f"max_order_notional breached: notional {notional} > limit {cap}",
-                )
+        self._check_kill_and_size(lim, pair, side, amount, notional, now)
 
         band = lim.price_band
         if band is not None and price is not None and order_type in _BANDED_TYPES:
@@ -409,43 +428,8 @@ class RiskManager:
                     f"{reference_price} > limit {band}",
                 )
 
-        cap = lim.max_position
-        acct_cap = compiled.limits.max_account_notional
-        if (cap is not None or acct_cap is not None) and not (
-            reduce_only
-            or (
-                (position < 0 if side is Side.BUY else position > 0)
-                and pending_same_side_amount + amount <= abs(position)
-            )
-        ):
-            if cap is not None:
-                exposure = pending_same_side_amount + amount
-                projected = abs(position + exposure if side is Side.BUY else position - exposure)
-                if projected > cap:
-                    self._refuse(
-                        LimitName.MAX_POSITION, cap, projected, now, pair, side,
-                        f"max_position breached: position {projected} if this order and the {side.value} orders "
-                        f"resting ({pending_same_side_amount}) fill > limit {cap} (current position {position})",
-                    )
-            if acct_cap is not None:
-                if notional is None or account_notional is None:
-                    missing = (
-                        "the caller gave no account_notional"
-                        if account_notional is None
-                        else "the order has no price and there is no reference price"
-                    )
-                    self._refuse(
-                        LimitName.MAX_ACCOUNT_NOTIONAL, acct_cap, None, now, pair, side,
-                        f"max_account_notional (limit {acct_cap}) cannot be checked: {missing}",
-                    )
-                else:
-                    total = account_notional + notional
-                    if total > acct_cap:
-                        self._refuse(
-                            LimitName.MAX_ACCOUNT_NOTIONAL, acct_cap, total, now, pair, side,
-                            f"max_account_notional breached: account notional {total} with this order > limit "
-                            f"{acct_cap}",
-                        )
+        self._check_position(lim, pair, side, amount, notional, reduce_only, position, pending_same_side_amount,
+                             account_notional, now, "order")
 
         count_cap = lim.max_open_orders
         if count_cap is not None and open_orders_pair >= count_cap:
@@ -474,6 +458,111 @@ class RiskManager:
                 )
             recent.append(now)  # maxlen is the limit: the oldest entry falls off, the deque never outgrows it
         self._accepted += 1
+
+    def check_exposure(
+        self,
+        *,
+        pair: str,
+        side: Side,
+        amount: Decimal,
+        reduce_only: bool,
+        reference_price: Decimal | None,
+        position: Decimal,
+        pending_same_side_amount: Decimal,
+        now: float,
+        account_notional: Decimal | None = None,
+    ) -> None:
+        """Raise :class:`RiskBreachError` if committing to ``amount`` of ``pair`` on ``side`` in one instruction
+        that is not a resting order (a venue-run TWAP) breaches the kill switch or an exposure limit; otherwise
+        count it as accepted.
+
+        The whole ``amount`` is judged as one order without a price of its own (notional at ``reference_price``,
+        refused when a notional limit is configured and there is none): kill switch, ``max_order_size``,
+        ``max_order_notional``, ``max_position``, ``max_account_notional`` - the rules and messages of
+        :meth:`check`, reduce-only relief included.  The price band, open-order counts and the order rate do not
+        apply (see the module doc), and the instruction is not added to the rate window.  Arguments as for
+        :meth:`check`.
+        """
+        self._checks += 1
+        compiled = self._compiled
+        lim = compiled.by_pair.get(pair, compiled.default)
+        notional = None if reference_price is None else amount * reference_price
+        self._check_kill_and_size(lim, pair, side, amount, notional, now)
+        self._check_position(lim, pair, side, amount, notional, reduce_only, position, pending_same_side_amount,
+                             account_notional, now, "instruction")
+        self._accepted += 1
+
+    def _check_kill_and_size(self, lim: PairLimits, pair: str, side: Side, amount: Decimal,
+                             notional: Decimal | None, now: float) -> None:
+        """The kill switch and the fat-finger guards (``notional``: None when there is no price at all)."""
+        if self._killed:
+            self._refuse(
+                LimitName.KILL_SWITCH, None, None, now, pair, side,
+                f"kill_switch engaged ({self._kill_reason}): new orders are refused until it is released",
+            )
+
+        cap = lim.max_order_size
+        if cap is not None and amount > cap:
+            self._refuse(
+                LimitName.MAX_ORDER_SIZE, cap, amount, now, pair, side,
+                f"max_order_size breached: amount {amount} > limit {cap}",
+            )
+
+        cap = lim.max_order_notional
+        if cap is not None:
+            if notional is None:
+                self._refuse(
+                    LimitName.MAX_ORDER_NOTIONAL, cap, None, now, pair, side,
+                    f"max_order_notional (limit {cap}) cannot be checked: the order has no price and there is "
+                    "no reference price",
+                )
+            elif notional > cap:
+                self._refuse(
+                    LimitName.MAX_ORDER_NOTIONAL, cap, notional, now, pair, side,
+                    f"max_order_notional breached: notional {notional} > limit {cap}",
+                )
+
+    def _check_position(self, lim: PairLimits, pair: str, side: Side, amount: Decimal, notional: Decimal | None,
+                        reduce_only: bool, position: Decimal, pending_same_side_amount: Decimal,
+                        account_notional: Decimal | None, now: float, what: str) -> None:
+        """The exposure limits (``max_position``, ``max_account_notional``), relaxed for reducing orders."""
+        cap = lim.max_position
+        acct_cap = self._compiled.limits.max_account_notional
+        if (cap is not None or acct_cap is not None) and not (
+            reduce_only
+            or (
+                (position < 0 if side is Side.BUY else position > 0)
+                and pending_same_side_amount + amount <= abs(position)
+            )
+        ):
+            if cap is not None:
+                exposure = pending_same_side_amount + amount
+                projected = abs(position + exposure if side is Side.BUY else position - exposure)
+                if projected > cap:
+                    self._refuse(
+                        LimitName.MAX_POSITION, cap, projected, now, pair, side,
+                        f"max_position breached: position {projected} if this {what} and the {side.value} orders "
+                        f"resting ({pending_same_side_amount}) fill > limit {cap} (current position {position})",
+                    )
+            if acct_cap is not None:
+                if notional is None or account_notional is None:
+                    missing = (
+                        "the caller gave no account_notional"
+                        if account_notional is None
+                        else f"the {what} has no price and there is no reference price"
+                    )
+                    self._refuse(
+                        LimitName.MAX_ACCOUNT_NOTIONAL, acct_cap, None, now, pair, side,
+                        f"max_account_notional (limit {acct_cap}) cannot be checked: {missing}",
+                    )
+                else:
+                    total = account_notional + notional
+                    if total > acct_cap:
+                        self._refuse(
+                            LimitName.MAX_ACCOUNT_NOTIONAL, acct_cap, total, now, pair, side,
+                            f"max_account_notional breached: account notional {total} with this {what} > limit "
+                            f"{acct_cap}",
+                        )
 
     def _refuse(
         self,

@@ -15,6 +15,16 @@ Rules followed (both algorithms, by construction):
   progress after each slice settles.  After a restart the journaled live slice is found through the connector
   (its own journal knows every order it sent) or, failing that, through the same venue probe; an order the venue
   never saw counts zero.
+* **The kill switch ends the run.**  ``conn.kill()`` refuses new orders and cancels the live slice itself; a
+  running algorithm must not then spend its remaining schedule sending slices the connector refuses (the TWAP)
+  or count the kill's cancel and refusals as failures until it gives up EXHAUSTED (the iceberg).  So ``run()``
+  takes the connector's :class:`~trio_hl.core.risk.KillSignal` when it starts; once it is set the algorithm
+  places nothing more, wakes from a wait between slices at once (the wait is on "next slice due, ``stop()`` or
+  kill"), settles the slice the kill cancelled and returns status KILLED - final like STOPPED (a kill is a
+  decision to stop trading: a later run with the same state file returns the report, it does not resume).  A
+  run started while the switch is engaged sends nothing and returns KILLED.  Rejected alternative: treating
+  the refusals as ordinary failed slices and the kill as an ordinary cancel - what this did before, ending a
+  killed TWAP EXHAUSTED only at the end of its duration.
 
 State file: one small JSON document per algorithm, replaced atomically (write a temporary file, fsync, rename).
 Rejected alternative: SQLite, as the connector's journal uses.  The connector journals a high-rate append-only
@@ -32,7 +42,7 @@ import logging
 import os
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +52,7 @@ import trio
 
 from trio_hl.core.events import Event
 from trio_hl.core.order import InFlightOrder
+from trio_hl.core.risk import KillSignal
 from trio_hl.core.types import OrderParams, OrderState, Side
 from trio_hl.errors import ProtocolError, TransportError, TrioHLError
 from trio_hl.hyperliquid import wire
@@ -88,11 +99,15 @@ class ExecutionStatus(enum.Enum):
     STOPPED = "stopped"
     #: The caller's cancel scope ended the run; the state file stays resumable.
     CANCELLED = "cancelled"
+    #: The connector's kill switch (``conn.kill()``) ended the run short of its target: nothing more is sent, the
+    #: live slice (native TWAP: the venue TWAP) was cancelled.  Final, like STOPPED.
+    KILLED = "killed"
 
     @property
     def is_final(self) -> bool:
         """A state file in this status is never resumed (a new run returns the stored report)."""
-        return self in (ExecutionStatus.COMPLETED, ExecutionStatus.EXHAUSTED, ExecutionStatus.STOPPED)
+        return self in (ExecutionStatus.COMPLETED, ExecutionStatus.EXHAUSTED, ExecutionStatus.STOPPED,
+                        ExecutionStatus.KILLED)
 
 
 class ResumeMode(enum.Enum):
@@ -261,6 +276,22 @@ class StateFile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+# ======================================================================================= waiting
+
+
+async def wait_first(*waits: Callable[[], Awaitable[object]]) -> None:
+    """Return as soon as the first of ``waits`` returns (the others are cancelled).  For "``stop()`` or kill"
+    waits; put a ``trio.move_on_*`` around it to add a timer."""
+    async with trio.open_nursery() as nursery:
+        for wait in waits:
+            nursery.start_soon(_cancel_after, wait, nursery.cancel_scope)
+
+
+async def _cancel_after(wait: Callable[[], Awaitable[object]], scope: trio.CancelScope) -> None:
+    await wait()
+    scope.cancel()
 
 
 # ======================================================================================= slice runner
@@ -438,7 +469,9 @@ class ExecutionAlgo:
 
     ``run()`` is started by the caller in its own nursery (nothing here starts background tasks).  Ending it:
     cancel the caller's scope (the live slice is cancelled and settled under a shielded, bounded cleanup; the state
-    stays resumable, status CANCELLED) or call :meth:`stop` (same cleanup; the state becomes final, STOPPED).
+    stays resumable, status CANCELLED) or call :meth:`stop` (same cleanup; the state becomes final, STOPPED).  The
+    connector's kill switch ends it too (the connector cancels the live slice, the run settles it; final, KILLED:
+    see the module doc).
     """
 
     kind = "algo"
@@ -459,6 +492,8 @@ class ExecutionAlgo:
         self._state = StateFile(state_path)
         self._probe = probe
         self._stop = trio.Event()
+        #: The connector's kill switch, watched from the start of ``run()``.
+        self._kill: KillSignal | None = None
         self._started = False
         self._runner: SliceRunner | None = None
         stored = self._state.load()
@@ -475,7 +510,13 @@ class ExecutionAlgo:
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop.is_set()
+        """:meth:`stop` was called or the kill switch engaged since ``run()`` started: send nothing more."""
+        return self._stop.is_set() or self.killed
+
+    @property
+    def killed(self) -> bool:
+        """The connector's kill switch engaged since ``run()`` started (even if it was released again since)."""
+        return self._kill is not None and self._kill.is_set()
 
     def report(self) -> ExecutionReport:
         """The progress now; the final result once ``run()`` has ended (returned, raised or was cancelled)."""
@@ -493,10 +534,15 @@ class ExecutionAlgo:
             self._runner.request_stop()
 
     async def wait_stop_until(self, deadline: float) -> bool:
-        """Sleep until ``deadline`` (Trio clock) unless :meth:`stop` comes first; True if stopped."""
-        with trio.move_on_at(deadline):
-            await self._stop.wait()
-        return self._stop.is_set()
+        """Sleep until ``deadline`` (Trio clock) unless :meth:`stop` or the kill switch comes first; True if so."""
+        kill = self._kill
+        if not self.stop_requested:
+            with trio.move_on_at(deadline):
+                if kill is None:
+                    await self._stop.wait()
+                else:
+                    await wait_first(self._stop.wait, kill.wait)
+        return self.stop_requested
 
     async def run(self) -> ExecutionReport:
         """Execute (or resume) to the end and return the final report.  Single use."""
@@ -505,6 +551,7 @@ class ExecutionAlgo:
         self._started = True
         if self.progress.status.is_final:
             return self.report()
+        self._kill = self.conn.risk.kill_signal()
         self.progress.status = ExecutionStatus.RUNNING
         if self._probe is not None:
             return await self._run_with(self._probe)
@@ -514,7 +561,7 @@ class ExecutionAlgo:
         p = self.progress
         runner = self._runner = SliceRunner(self.conn, self.side, p, self._state, probe, self.target)
         try:
-            stopping = self.resume is ResumeMode.STOP or self._stop.is_set()
+            stopping = self.resume is ResumeMode.STOP or self.stop_requested
             await runner.finish_live(cancel=stopping)  # a slice journaled by an earlier run: settle or adopt it
             if not stopping:
                 await self._work(runner)
@@ -528,6 +575,8 @@ class ExecutionAlgo:
             p.status = ExecutionStatus.STOPPED
         elif p.filled >= self.target:
             p.status = ExecutionStatus.COMPLETED
+        elif self.killed:
+            p.status = ExecutionStatus.KILLED
         else:
             p.status = ExecutionStatus.EXHAUSTED
         self._state.save(p)

@@ -10,7 +10,8 @@ more than ``visible`` resting; cancel-free replacement after a full fill has no 
 A slice that ends without filling (the venue refused it, or someone else cancelled it: a dead-man's switch, a
 ``cancel_all``) counts as failed, and ``max_failures`` of those in a row end the run (EXHAUSTED): re-placing
 forever into a venue that keeps refusing helps no one.  A last slice below the venue's minimum order value cannot
-be placed; the run ends EXHAUSTED with that remainder unfilled.
+be placed; the run ends EXHAUSTED with that remainder unfilled.  The connector's kill switch is not a failure:
+its cancel of the resting slice is settled and the run ends KILLED at once (``trio_hl.execution._base``).
 """
 
 from __future__ import annotations

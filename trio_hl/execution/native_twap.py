@@ -19,11 +19,30 @@ Rejected alternative: following the fills on the connector's ``userFills`` strea
 parsed ``TradeUpdate`` has no ``twapId`` and the tracker, not this module, owns that stream; polling two cheap
 info types is honest about what is known and survives WebSocket reconnects without a gap-fill of its own.
 
-Limits (documented, not hidden): no pre-trade risk check (``conn.risk``) and no kill-switch coverage
-(``conn.kill()`` cancels orders, not TWAPs); no state file or resume — a TWAP runs on the venue, so after a
-restart look it up with ``twapHistory`` and cancel it there; a ``twapOrder`` whose answer was lost
-(``AmbiguousOutcomeError``) is looked up in ``twapHistory`` (a new TWAP with the same coin, side and size) and
-adopted, else the run raises ``ExecutionError`` without knowing whether it runs.
+Risk (``conn.risk``, ``trio_hl.core.risk``).  A ``twapOrder`` commits the account to
+``total`` without being an order the connector tracks, so it gets the connector's check the way an order
+would, before anything is sent: ``run()`` raises the same ``RiskBreachError`` as ``buy()``/``sell()`` when the
+kill switch is engaged or the whole ``total``, judged as one order at the current mid, breaches
+``max_order_size``, ``max_order_notional``, ``max_position`` (counting the position and our resting orders on
+that side) or ``max_account_notional`` (:meth:`RiskManager.check_exposure`; reduce-only relief as for orders).
+The price band, open-order counts and order rate do not apply: it has no price, rests nothing, is not an order.
+Judging the total rather than one suborder is deliberate: the venue executes all of it (a suborder catches up
+to 3× its size) and nothing on this side can take it back short of the kill switch.
+
+Kill switch.  ``conn.kill()`` cancels the connector's orders; a venue TWAP is not one, and left alone it goes
+on trading for up to 24 h.  So ``run()`` takes the connector's ``KillSignal`` before it starts, and between
+polls it waits on "poll timer, ``stop()`` or kill" (a small nursery, no callback): once the switch engages the
+run sends ``twapCancel`` at once — not at the next poll — polls once for what executed, and returns status
+KILLED (``venue_status`` ``terminated``).  A kill engaged while the ``twapOrder`` is in flight is seen as soon
+as the answer arrives: the TWAP is cancelled right after the venue accepted it.  Rejected alternative: report
+STOPPED, as for ``stop()`` — the caller would not know the risk layer, not its own code, ended it.  The
+connector's position limit does not see a running TWAP's unexecuted rest (only its fills, as they happen), so
+two TWAPs each within ``max_position`` can together exceed it.
+
+Limits (documented, not hidden): no state file or resume — a TWAP runs on the venue, so after a restart look it
+up with ``twapHistory`` and cancel it there; a ``twapOrder`` whose answer was lost (``AmbiguousOutcomeError``)
+is looked up in ``twapHistory`` (a new TWAP with the same coin, side and size) and adopted, else the run raises
+``ExecutionError`` without knowing whether it runs.
 """
 
 from __future__ import annotations
@@ -34,9 +53,10 @@ from decimal import Decimal
 import attrs
 import trio
 
+from trio_hl.core.risk import KillSignal
 from trio_hl.core.types import Side, to_decimal
 from trio_hl.errors import AmbiguousOutcomeError, InvalidOrderError, TransportError
-from trio_hl.execution._base import ExecutionError, ExecutionStatus
+from trio_hl.execution._base import ExecutionError, ExecutionStatus, wait_first
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.connector import HyperliquidConnector
 from trio_hl.hyperliquid.messages import (
@@ -92,7 +112,8 @@ class NativeTwapReport:
     interval old while running); ``venue_status`` is ``twapHistory``'s (None before the first answer) and
     ``description`` its reason for an ``error``.  ``status``: COMPLETED (all executed), EXHAUSTED (the venue
     finished or errored short of the total), STOPPED (``stop()`` or someone cancelled it on the venue),
-    CANCELLED (the caller's scope ended the run; the venue TWAP was cancelled)."""
+    KILLED (the connector's kill switch engaged; the venue TWAP was cancelled), CANCELLED (the caller's scope
+    ended the run; the venue TWAP was cancelled)."""
 
     twap_id: int | None
     pair: str
@@ -112,7 +133,9 @@ class NativeTwapReport:
 class NativeTwap:
     """A venue-run TWAP on one connector.  ``await run()`` (or start it in your nursery) returns the final
     report; :meth:`stop` cancels it on the venue and lets ``run()`` return; cancelling the caller's scope cancels
-    it on the venue too (shielded, bounded by ``cleanup_timeout_s``).  ``report()`` is the progress at any time.
+    it on the venue too (shielded, bounded by ``cleanup_timeout_s``); so does ``conn.kill()`` (status KILLED).
+    ``run()`` refuses to start what the connector's risk limits would refuse.  ``report()`` is the progress at
+    any time.
 
     ``info``: an ``InfoClient`` to poll with (default: the connector's own, so polls share its IP rate
     limiter).  ``poll_interval_s``: seconds between progress polls (see the module doc for their weight).
@@ -145,7 +168,8 @@ class NativeTwap:
 
     # ------------------------------------------------------------------------------------------ public
     def stop(self) -> None:
-        """Cancel the TWAP on the venue (from ``run()``'s task) and let ``run()`` return STOPPED."""
+        """Cancel the TWAP on the venue (from ``run()``'s task) and let ``run()`` return STOPPED (KILLED if the kill
+        switch engaged first)."""
         self._stop.set()
 
     async def wait_running(self) -> int:
@@ -168,17 +192,34 @@ class NativeTwap:
     async def run(self) -> NativeTwapReport:
         """Start the TWAP on the venue, follow it to its end, return the final report.  Single use.
 
-        Raises ``ExecutionError`` when the venue refuses the TWAP (its text, e.g. ``Invalid TWAP duration``) or
-        when a lost answer cannot be resolved; transport errors of the start propagate (nothing was started)."""
+        Raises ``RiskBreachError`` (a ``RiskLimitError``), before anything is sent, when the connector's kill
+        switch is engaged or the total breaches its risk limits (see the module doc); ``ExecutionError`` when the
+        venue refuses the TWAP (its text, e.g. ``Invalid TWAP duration``) or when a lost answer cannot be
+        resolved; transport errors of the start propagate (nothing was started)."""
         if self._started:
             raise RuntimeError("NativeTwap.run() is single use")
         self._started = True
-        return await self._run(self._info if self._info is not None else self.conn.info)
+        kill = self.conn.risk.kill_signal()  # before the check: a kill from here on is seen by the run
+        self._check_risk()
+        return await self._run(self._info if self._info is not None else self.conn.info, kill)
+
+    def _check_risk(self) -> None:
+        """The connector's pre-trade check for the whole total as one order at the mid (``check_exposure``), with
+        what the connector would count for an order: its position and our resting orders on this side."""
+        p, conn = self.params, self.conn
+        pair = self.asset.name
+        resting = sum((o.amount - o.executed_amount for o in conn.open_orders() if o.pair == pair and o.side is p.side),
+                      _ZERO)
+        conn.risk.check_exposure(pair=pair, side=p.side, amount=p.total, reduce_only=p.reduce_only,
+                                 reference_price=conn.mid(pair), position=conn.position(pair),
+                                 pending_same_side_amount=resting, now=trio.current_time())
 
     # -------------------------------------------------------------------------------------------- run
-    async def _run(self, info: InfoClient) -> NativeTwapReport:
+    async def _run(self, info: InfoClient, kill: KillSignal) -> NativeTwapReport:
         p = self.params
         known = {e.twap_id for e in await self._history(info)}
+        if kill.is_set():  # engaged while twapHistory was read: refused, as buy() would be
+            self._check_risk()
         action = wire.twap_order_action(self.asset.asset_id, p.side is Side.BUY, p.total, p.reduce_only, p.minutes,
                                         p.randomize)
         try:
@@ -191,7 +232,7 @@ class NativeTwap:
             self.twap_id = answer.twap_id
         self._accepted.set()
         try:
-            await self._follow(info)
+            await self._follow(info, kill)
         except BaseException as exc:
             await self._cancel_on_exit(info)
             if _only_cancelled(exc):
@@ -199,19 +240,23 @@ class NativeTwap:
             raise
         return self.report()
 
-    async def _follow(self, info: InfoClient) -> None:
-        while True:
+    async def _follow(self, info: InfoClient, kill: KillSignal) -> None:
+        """Poll until the venue ends the TWAP; between polls wait for the timer, ``stop()`` or the kill switch."""
+        while not (self._stop.is_set() or kill.is_set()):
             await self._poll(info)
             venue = self._venue
             if venue is not None and venue.is_terminal:
                 self._finish(venue)
                 return
             with trio.move_on_after(self.poll_interval_s):
-                await self._stop.wait()
-            if self._stop.is_set():
-                await self._cancel(info)
-                self._status = ExecutionStatus.STOPPED
-                return
+                await wait_first(self._stop.wait, kill.wait)
+        await self._cancel(info)
+        if not kill.is_set():
+            self._status = ExecutionStatus.STOPPED
+        elif self._filled >= self.params.total:
+            self._status = ExecutionStatus.COMPLETED  # it had finished on the venue before the kill: nothing lost
+        else:
+            self._status = ExecutionStatus.KILLED
 
     def _finish(self, venue: TwapHistoryEntry) -> None:
         if self._filled >= self.params.total:

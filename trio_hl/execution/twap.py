@@ -13,7 +13,8 @@ A resumed TWAP sends its remaining slices at the original interval from the mome
 alternative: catching up on the slices missed while it was down - that is a burst, the thing a TWAP exists to
 avoid.  Hyperliquid's native TWAP (``twapOrder``) is :class:`~trio_hl.execution.NativeTwap`; this slicer is for
 when the caller wants its own interval, slice count and a price bound per slice (the venue's is a fixed 30 s and
-3 % slippage), or a state file that resumes after a restart.
+3 % slippage), or a state file that resumes after a restart.  The connector's kill switch ends the run at once,
+between slices too (status KILLED; see ``trio_hl.execution._base``).
 """
 
 from __future__ import annotations
