@@ -53,6 +53,13 @@ class EchoApp:
             raise RuntimeError("app bug")
         if scope["path"] == "/silent":
             return
+        if scope["path"] == "/peek":
+            # Waits a moment for a disconnect, then answers after all.
+            with trio.move_on_after(1):
+                self.disconnects.append(await receive())
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"late"})
+            return
         if scope["path"] == "/hold":
             self.held.set()
             self.disconnects.append(await receive())
@@ -256,6 +263,24 @@ async def test_an_app_waiting_for_disconnect_hears_it_when_the_client_goes() -> 
         with trio.fail_after(5):
             await app.released.wait()
         assert app.disconnects == [{"type": "http.disconnect"}]
+
+
+async def test_an_answer_after_waiting_for_disconnect_closes_the_connection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Bytes that arrived while the app waited were discarded (bounded memory), so the connection must not
+    serve what follows them."""
+    app = EchoApp()
+    async with serving(app) as port:
+        stream, buf = await raw(port), bytearray()
+        await stream.send_all(post("/peek", b""))
+        await trio.testing.wait_all_tasks_blocked()
+        await stream.send_all(post("/next", b"pipelined"))
+        status, headers, body = await read_response(stream, buf)
+        assert (status, body, headers["connection"]) == (200, b"late", "close")
+        assert app.disconnects == []
+        assert await closed_by_server(stream)
+        await stream.aclose()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

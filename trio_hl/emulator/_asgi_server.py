@@ -397,6 +397,7 @@ class _Connection:
         response_headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
         sent_ok = True
+        drained = False
 
         async def receive() -> Message:
             nonlocal delivered
@@ -404,11 +405,15 @@ class _Connection:
                 delivered = True
                 return {"type": "http.request", "body": body, "more_body": False}
             if not done:
-                # The app waits for the client to go away (e.g. an accept-then-timeout fault): read until EOF,
-                # keeping anything a pipelining client sent meanwhile.
+                # The app waits for the client to go away (e.g. an accept-then-timeout fault): read until EOF.
+                # Whatever arrives meanwhile is discarded (bounded memory), so this connection serves no further
+                # request even if the app answers after all.
+                nonlocal drained
+                drained = True
                 try:
                     while True:
                         await self._fill()
+                        self.buf.clear()
                 except _PeerGone:
                     pass
             return {"type": "http.disconnect"}
@@ -431,7 +436,7 @@ class _Connection:
                     done = True
                     payload = b"".join(chunks)
                     head = _response_head(status, [h for h in response_headers if h[0] != b"content-length"],
-                                          len(payload), keep_alive=keep_alive)
+                                          len(payload), keep_alive=keep_alive and not drained)
                     sent_ok = await self._write(head + payload)
 
         try:
@@ -446,7 +451,7 @@ class _Connection:
                 # The app returned without answering (its accept-then-timeout hold ran out): a bare 500.
                 await self._write(_response_head(500, [], 0, keep_alive=False))
             return False
-        return sent_ok and not self._eof
+        return sent_ok and not self._eof and not drained
 
     # ----------------------------------------------------------------------------------- WebSocket
     async def _websocket(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]]) -> None:
