@@ -508,6 +508,29 @@ async def test_position_follows_fills_and_risk_limits_refuse_before_tracking() -
             assert [b.limit for b in conn.risk_breaches] == ["max_position", "price_band", "kill_switch"]
 
 
+async def test_max_account_notional_counts_positions_and_resting_orders_at_the_mid() -> None:
+    """The connector supplies the account's gross exposure; before, every non-reducing order was refused with
+    'the caller gave no account_notional' as soon as the limit was configured."""
+    from trio_hl.core.risk import RiskBreachError, RiskLimits
+
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=LocalSigner.generate().export_private_key_hex(),
+                              pairs=("ETH",))
+        async with open_connector(cfg, ws_settings=FAST_WS) as conn:
+            mid = conn.mid("ETH")
+            assert mid is not None
+            amount = size_for(conn, "ETH")
+            # Room for two resting bids (each counted at the mid once resting) but not three.
+            conn.risk.update(RiskLimits(max_account_notional=(D("2.5") * amount * mid).quantize(D(1))))
+            events = conn.events()
+            for _ in range(2):
+                cid = conn.buy(OrderParams("ETH", amount, far_below(conn, "ETH")))
+                await until(events, lambda e, cid=cid: isinstance(e, OrderCreated) and e.client_order_id == cid)
+            assert conn.account_notional() == 2 * amount * mid
+            with pytest.raises(RiskBreachError, match="max_account_notional breached"):
+                conn.buy(OrderParams("ETH", amount, far_below(conn, "ETH")))
+
+
 # ------------------------------------------------------------------------------------------------ dead man
 
 

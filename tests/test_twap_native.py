@@ -525,6 +525,12 @@ async def test_native_twap_total_beyond_the_risk_limits_is_refused_before_anythi
     with pytest.raises(RiskBreachError, match=r"^max_position breached: position 0.060+ if this instruction and "
                                               r"the buy orders resting \(0.010*\)"), trio.fail_after(10):
         await NativeTwap(conn, params).run()
+    # Account-wide: the resting bid counts at the mid (the connector supplies the account's gross exposure).
+    exposure = conn.account_notional()
+    assert exposure == D("0.01") * mid
+    conn.risk.update(RiskLimits(max_account_notional=exposure + total * mid - 1))
+    with pytest.raises(RiskBreachError, match="^max_account_notional breached"), trio.fail_after(10):
+        await NativeTwap(conn, params).run()
     assert venue_twaps(hl_emulator) == {}
 
     conn.risk.update(RiskLimits(default=PairLimits(max_order_size=total, max_order_notional=total * mid,
@@ -537,7 +543,8 @@ async def test_native_twap_total_beyond_the_risk_limits_is_refused_before_anythi
             twap.stop()
     assert list(venue_twaps(hl_emulator)) == [twap_id]
     assert twap.report().status is ExecutionStatus.STOPPED
-    assert conn.risk.statistics().breaches == {"max_order_size": 1, "max_order_notional": 1, "max_position": 2}
+    assert conn.risk.statistics().breaches == {"max_order_size": 1, "max_order_notional": 1, "max_position": 2,
+                                               "max_account_notional": 1}
 
 
 @QUIET

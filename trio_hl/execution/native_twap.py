@@ -212,7 +212,9 @@ class NativeTwap:
                       _ZERO)
         conn.risk.check_exposure(pair=pair, side=p.side, amount=p.total, reduce_only=p.reduce_only,
                                  reference_price=conn.mid(pair), position=conn.position(pair),
-                                 pending_same_side_amount=resting, now=trio.current_time())
+                                 pending_same_side_amount=resting, now=trio.current_time(),
+                                 account_notional=(conn.account_notional()
+                                                   if conn.risk.limits.max_account_notional is not None else None))
 
     # -------------------------------------------------------------------------------------------- run
     async def _run(self, info: InfoClient, kill: KillSignal) -> NativeTwapReport:

@@ -590,6 +590,24 @@ class HyperliquidConnector:
         name = self._pair_name(pair)
         return self._positions.get(name or pair, _ZERO)
 
+    def account_notional(self) -> Decimal | None:
+        """Gross exposure in quote units, for ``max_account_notional``: per pair, ``(|position| + resting buys +
+        resting sells) * mid``, summed.  None when a pair with exposure has no mid (the risk check then fails
+        closed rather than guess)."""
+        pairs = {p for p, v in self._positions.items() if v}
+        pairs |= {p for (p, _), amount in self._pending_amount.items() if amount}
+        total = _ZERO
+        for pair in pairs:
+            exposure = (abs(self._positions.get(pair, _ZERO)) + self._pending_amount.get((pair, Side.BUY), _ZERO)
+                        + self._pending_amount.get((pair, Side.SELL), _ZERO))
+            if not exposure:
+                continue
+            mid = self.mid(pair)
+            if mid is None:
+                return None
+            total += exposure * mid
+        return total
+
     def _risk_check(self, side: Side, params: OrderParams, asset: AssetInfo, prep: Any) -> None:
         pair = asset.name
         try:
@@ -599,6 +617,8 @@ class HyperliquidConnector:
                 open_orders_pair=self._open_by_pair[pair], open_orders_total=len(self._counted),
                 pending_same_side_amount=self._pending_amount.get((pair, side), _ZERO),
                 now=trio.current_time(), order_type=params.order_type,
+                account_notional=(self.account_notional() if self.risk.limits.max_account_notional is not None
+                                  else None),
             )
         except RiskBreachError as exc:
             self.risk_breaches.append(exc.breach)
