@@ -3,12 +3,16 @@ trigger and spot orders, concurrency, restart from the journal, and every fault 
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -33,6 +37,10 @@ from trio_hl import (
     open_connector,
 )
 from trio_hl.core.events import Event, LateFill, OrderAnomaly, OrderPartiallyFilled, OrderUnknown
+from trio_hl.core.journal import Journal
+from trio_hl.core.order import InFlightOrder
+from trio_hl.core.tracker import OrderTracker
+from trio_hl.core.types import Side
 from trio_hl.emulator import Emulator, Limits, open_emulator
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
@@ -465,6 +473,206 @@ async def test_restart_from_the_journal_restores_and_reconciles(tmp_path: Path) 
             assert restored.executed_amount == amount
             # The venue's position at startup already holds that fill; the gap-fill's copy must not add it again.
             assert conn.position("BTC") == -amount
+
+
+class Wire:
+    """The network between connectors and the emulator, kept across a restart.  Logs every ``/exchange`` action
+    it carries as ``(type, nonce, answer)`` and every ``orderStatus`` asked (``status_asked``: cids).
+    ``hold_next_order``: the next order action is kept in the network - sent, neither processed nor answered - so
+    the connector can die waiting for its answer; it reaches the venue late, when a noop with its nonce comes by:
+    just before that noop (``original_first``: the original landed) or just after it (it did not)."""
+
+    def __init__(self, on_hold: Callable[[], None] = lambda: None) -> None:
+        self.log: list[tuple[str, int, Any]] = []
+        self.status_asked: list[str] = []
+        self.hold_next_order = False
+        self.original_first = False
+        self.held: tuple[httpx.URL, bytes, int] | None = None
+        self.held_answer: Any = None
+        self.order_held = trio.Event()
+        #: Set once a noop with the held order's nonce was answered (and the held order delivered).
+        self.probed = trio.Event()
+        self._on_hold = on_hold
+
+    @property
+    def held_nonce(self) -> int:
+        assert self.held is not None
+        return self.held[2]
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        return _WireTransport(self)
+
+
+class _WireTransport(httpx.AsyncBaseTransport):
+    def __init__(self, wire_: Wire) -> None:
+        self._wire = wire_
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        w = self._wire
+        body = await request.aread()
+        payload = json.loads(body)
+        if request.url.path != "/exchange":
+            if payload.get("type") == "orderStatus":
+                w.status_asked.append(payload["oid"])
+            return await self._forward(request.url, body)
+        kind, nonce = payload["action"]["type"], payload["nonce"]
+        if kind == "order" and w.hold_next_order:
+            w.hold_next_order = False
+            w.held = (request.url, body, nonce)
+            w._on_hold()
+            w.order_held.set()
+            await trio.sleep_forever()  # until the connector is gone
+        probes_held = kind == "noop" and w.held is not None and nonce == w.held[2]
+        if probes_held and w.original_first:
+            await self._deliver_held()
+        response = await self._forward(request.url, body)
+        w.log.append((kind, nonce, json.loads(response.content)))
+        if probes_held and not w.original_first:
+            await self._deliver_held()
+        if probes_held:
+            w.probed.set()
+        return response
+
+    async def _deliver_held(self) -> None:
+        assert self._wire.held is not None
+        url, body, _ = self._wire.held
+        self._wire.held_answer = json.loads((await self._forward(url, body)).content)
+
+    async def _forward(self, url: httpx.URL, body: bytes) -> httpx.Response:
+        request = httpx.Request("POST", url, content=body, headers={"content-type": "application/json"})
+        response = await self._inner.handle_async_request(request)
+        content = await response.aread()
+        await response.aclose()
+        return httpx.Response(response.status_code, headers={"content-type": "application/json"}, content=content)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def crash_copy(journal: Path, copy: Path) -> None:
+    """What a SIGKILL now would leave of ``journal``: its committed content (an online backup reads exactly that)."""
+    source, target = sqlite3.connect(journal), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
+async def settled(conn: HyperliquidConnector, cid: str, limit: float = 15.0) -> InFlightOrder:
+    """The order once its submission is resolved (no longer PENDING_CREATE/UNKNOWN), waiting on its events."""
+    events = conn.events()
+    with trio.fail_after(limit):
+        while True:
+            order = conn.get_order(cid)
+            assert order is not None
+            if order.state not in (OrderState.PENDING_CREATE, OrderState.UNKNOWN):
+                return order
+            await events.receive()
+
+
+@pytest.mark.parametrize("original_first", [True, False], ids=["landed", "never-landed"])
+async def test_restart_resolves_an_unanswered_order_with_a_noop_of_its_journaled_nonce(
+    tmp_path: Path, original_first: bool,
+) -> None:
+    """The connector dies while an order's answer is outstanding; it restarts from the journal as the crash left
+    it.  The order's nonce is in it (flushed before the order left), so the resolver probes it with a noop as it
+    would a live ambiguous action - instead of asking ``landed_polls`` times and then declaring FAILED an order
+    the venue may still process.  The order reaches the venue late, just before the noop (it landed: "already
+    used", then found OPEN) or just after it (burnt: FAILED at once, and the late original is refused)."""
+    live, crashed = tmp_path / "live.sqlite", tmp_path / "crashed.sqlite"
+    net = Wire(on_hold=lambda: crash_copy(live, crashed))
+    key = LocalSigner.generate().export_private_key_hex()
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=key, pairs=("BTC",), journal_path=live,
+                              use_ws_post=False, request_timeout=2.0)
+        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS) as conn:
+            net.hold_next_order = True
+            cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+            with trio.fail_after(10):
+                await net.order_held.wait()
+            user = conn.user
+        assert emu.engine.ground_truth(user)["orders"] == []  # still in the network
+        nonce = net.held_nonce
+        net.original_first = original_first
+        async with open_connector(attrs.evolve(cfg, journal_path=crashed), transport=net.transport(),
+                                  ws_settings=FAST_WS) as conn:
+            order = await settled(conn, cid)
+            if original_first:
+                assert order.state is OrderState.OPEN, order
+            else:
+                assert order.state is OrderState.FAILED and "noop probe" in (order.reason or ""), order
+                assert net.status_asked == [cid]  # decided in the first round, not after landed_polls more
+            with trio.fail_after(10):
+                await net.probed.wait()  # (landed: the stream may report the order OPEN before the noop's answer)
+            probes = [answer for kind, n, answer in net.log if kind == "noop" and n == nonce]
+            assert len(probes) == 1 and conn.submit.statistics().nonce_probes == 1
+            truth = emu.engine.ground_truth(user)["orders"]
+            if original_first:
+                assert net.held_answer["status"] == "ok"
+                assert probes[0] == {"status": "err", "response": f"Invalid nonce: duplicate nonce {nonce}"}
+                assert [(o["cloid"], o["status"], str(o["oid"])) for o in truth] == [
+                    (cid, "open", order.exchange_order_id)]
+            else:
+                assert probes[0]["status"] == "ok"
+                assert net.held_answer == {"status": "err", "response": f"Invalid nonce: duplicate nonce {nonce}"}
+                assert truth == []
+
+
+def _journal_of_a_previous_run(path: Path, signer: str, *, sent_with: int | None) -> str:
+    """A journal whose last run tracked one order and died before its answer; ``sent_with``: the nonce of the
+    ``"sending"`` record it left (None: written before such records existed).  Returns the order's cid."""
+    cid = wire.new_cloid()
+    with Journal(path) as journal:
+        tracker = OrderTracker(clock=time.time, journal=journal)
+        now = time.time()
+        tracker.start_tracking(InFlightOrder.new(client_order_id=cid, pair="BTC", side=Side.BUY, amount=D("0.001"),
+                                                 price=D("1000"), created_at=now))
+        if sent_with is not None:
+            journal.append_sending(now, [cid], sent_with, signer)
+    return cid
+
+
+async def test_restart_continues_nonces_after_the_journal_and_the_identity_noop_uses_them(tmp_path: Path) -> None:
+    """The last run signed with a clock an hour fast; the clock has been stepped back since.  Every nonce of the new
+    run - the identity check's noop first - continues after the journaled one instead of going back with it."""
+    key = LocalSigner.generate().export_private_key_hex()
+    path = tmp_path / "orders.sqlite"
+    ahead = int(time.time() * 1000) + 3_600_000
+    earlier = _journal_of_a_previous_run(path, LocalSigner(key).address, sent_with=ahead)
+    net = Wire()
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=key, pairs=("BTC",), journal_path=path,
+                              use_ws_post=False, request_timeout=2.0)
+        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS) as conn:
+            assert (await settled(conn, earlier)).state is OrderState.FAILED
+            cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+            assert (await settled(conn, cid)).state is OrderState.OPEN
+    sent = [(kind, n) for kind, n, _ in net.log]
+    identity = sent[0][1]
+    assert sent[0][0] == "noop" and identity > ahead  # the identity check
+    # then the probe of the earlier order (the venue never saw it: the noop took it, the order FAILED at once)
+    assert sent[1:] == [("noop", ahead), ("order", sent[2][1])]
+    assert identity < sent[2][1]
+
+
+async def test_restart_from_a_journal_without_nonces_resolves_by_asking_only(tmp_path: Path) -> None:
+    """A journal written before ``"sending"`` records existed: its unanswered order is asked about
+    (``landed_polls`` not-found rounds, ~4 s), never probed, then FAILED."""
+    key = LocalSigner.generate().export_private_key_hex()
+    path = tmp_path / "orders.sqlite"
+    cid = _journal_of_a_previous_run(path, LocalSigner(key).address, sent_with=None)
+    net = Wire()
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=key, pairs=("BTC",), journal_path=path,
+                              use_ws_post=False, request_timeout=2.0)
+        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS) as conn:
+            order = await settled(conn, cid)
+            assert order.state is OrderState.FAILED and "no answer before the restart" in (order.reason or "")
+            assert net.status_asked == [cid] * 4  # once, then landed_polls (3) more not-found rounds
+            assert conn.submit.statistics().nonce_probes == 0
+    assert [kind for kind, _, _ in net.log] == ["noop"]  # the identity check only
 
 
 # ------------------------------------------------------------------------------------------------ risk

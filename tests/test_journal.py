@@ -18,7 +18,7 @@ import trio.lowlevel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_hl.core.journal import Journal
+from trio_hl.core.journal import Journal, Submission
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import OrderState, Side
@@ -154,7 +154,7 @@ def test_survives_sigkill_after_flush(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import os, signal
         from decimal import Decimal
-        from trio_hl.core.journal import Journal
+        from trio_hl.core.journal import Journal, Submission
         from trio_hl.core.order import InFlightOrder
         from trio_hl.core.tracker import OrderTracker
         from trio_hl.core.types import Side
@@ -366,3 +366,82 @@ def test_a_record_the_tracker_cannot_replay_is_skipped_not_fatal(tmp_path: Path,
     assert "KeyError" in result.corruption.skipped[0].reason
     restored = result.tracker.get("ok")
     assert restored is not None and restored.state is S.OPEN  # every valid record still applied
+
+
+def test_sending_records_name_the_latest_nonce_of_each_unanswered_order(tmp_path: Path) -> None:
+    """``"sending"`` records are read, not replayed: the tracker restores as before, and the orders still without
+    an answer come back with the latest submission that carried them."""
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=clock, journal=journal)
+    for cid in ("pending", "unknown", "answered", "never-sent"):
+        tr.start_tracking(order(cid))
+    clock.now = 1.0
+    journal.append_sending(clock.now, ["pending", "unknown", "answered"], 1_700_000_000_001, "0xABC")
+    clock.now = 2.0
+    journal.append_sending(clock.now, ["unknown"], 1_700_000_000_005, "0xabc")  # its re-send, a fresh nonce
+    journal.append_sending(clock.now, ["other-signer"], 1_700_000_000_009, "0xdef")
+    tr.process_order_update(OrderUpdate("BTC", S.UNKNOWN, 2.0, "unknown", None, "timeout"))
+    tr.process_order_update(OrderUpdate("BTC", S.OPEN, 2.0, "answered", "e-1"))
+    journal.close()
+    journal = Journal(path)
+    result = journal.restore(clock=clock)
+    journal.close()
+    assert result.corruption is None
+    assert result.tracker.snapshot() == tr.snapshot()
+    assert result.records_replayed == 6  # four intents and two updates; the sending records are not replayed
+    assert result.submissions == {
+        "pending": Submission(1_700_000_000_001, "0xabc", 1.0),  # signers are stored lower-case
+        "unknown": Submission(1_700_000_000_005, "0xabc", 2.0),
+    }
+    assert result.highest_nonces == {"0xabc": 1_700_000_000_005, "0xdef": 1_700_000_000_009}
+
+
+def test_a_journal_written_before_sending_records_existed_still_restores(tmp_path: Path) -> None:
+    """Old journals (no ``"sending"`` kind; ``order`` records of nine fields, ``trade`` of ten) restore exactly as
+    before, with no submissions: their unanswered orders are resolved by asking."""
+    import json
+    import zlib
+
+    path = tmp_path / "old.sqlite"
+    rows = [
+        ("config", [0.0, {"not_found_limit": 3, "finished_ttl": 600.0, "fill_wait_timeout": 10.0, "orphan_ttl": 30.0,
+                          "max_finished": 100000, "max_orphans": 10000}]),
+        ("track", [0.5, ["0xa", "BTC", "buy", "limit", "0.01", "100", "gtc", "open", 0.5, 0.5, None]]),
+        ("track", [0.5, ["0xb", "BTC", "buy", "limit", "0.01", "100", "gtc", "open", 0.5, 0.5, None]]),
+        ("order", [1.0, ["BTC", "unknown", 1.0, "0xb", None, "timeout", None, None, None]]),
+    ]
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE records (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL, "
+                       "crc INTEGER NOT NULL); CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);")
+    for seq, (kind, raw) in enumerate(rows, 1):
+        body = json.dumps(raw, separators=(",", ":"))
+        crc = zlib.crc32(f"{seq}:{kind}:{body}".encode())
+        conn.execute("INSERT INTO records VALUES (?, ?, ?, ?)", (seq, kind, body, crc))
+    conn.execute("INSERT INTO meta VALUES ('last_seq', ?)", (len(rows),))
+    conn.commit()
+    conn.close()
+    with Journal(path) as journal:
+        result = journal.restore(clock=Clock())
+    assert result.corruption is None and result.records_replayed == 3
+    assert [(o.client_order_id, o.state) for o in result.tracker.active_orders()] == [
+        ("0xa", S.PENDING_CREATE), ("0xb", S.UNKNOWN)]
+    assert result.submissions == {} and result.highest_nonces == {}
+
+
+def test_a_malformed_sending_record_is_reported_and_skipped(tmp_path: Path) -> None:
+    import zlib
+
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=Clock(), journal=journal)
+    tr.start_tracking(order("a"))
+    journal.append_sending(0.0, ["a"], 1_700_000_000_001, "0xabc")
+    journal.close()
+    body = '[0.0,[["a"],"not-a-nonce","0xabc"]]'
+    _tamper(path, f"UPDATE records SET body = '{body}', crc = {zlib.crc32(f'3:sending:{body}'.encode())} WHERE seq = 3")
+    with Journal(path) as journal:
+        result = journal.restore(clock=Clock())
+    assert result.corruption is not None and "undecodable 'sending'" in result.corruption.skipped[0].reason
+    assert result.submissions == {} and result.tracker.get("a") is not None

@@ -21,6 +21,7 @@ from trio_hl.hyperliquid.nonce import (
     NonceService,
     check_window,
     wall_clock_ms,
+    within_window,
 )
 
 NOW = 1_700_000_000_000
@@ -136,6 +137,25 @@ def test_check_window_bounds_are_exclusive() -> None:
         assert info.value.kind is NonceRejection.OUT_OF_WINDOW
         assert info.value.nonce == bad
         assert isinstance(info.value, VenueRejectedError)
+
+
+
+def test_within_window_keeps_the_margin_on_both_sides() -> None:
+    margin = 600_000
+    assert within_window(NOW, NOW, margin_ms=margin)
+    assert within_window(NOW - MAX_NONCE_AGE_MS + margin + 1, NOW, margin_ms=margin)
+    assert not within_window(NOW - MAX_NONCE_AGE_MS + margin, NOW, margin_ms=margin)
+    assert within_window(NOW + MAX_NONCE_LEAD_MS - margin - 1, NOW, margin_ms=margin)
+    assert not within_window(NOW + MAX_NONCE_LEAD_MS - margin, NOW, margin_ms=margin)
+    assert within_window(NOW - MAX_NONCE_AGE_MS + 1, NOW) and not within_window(NOW - MAX_NONCE_AGE_MS, NOW)
+
+
+def test_service_reports_the_clock_it_follows() -> None:
+    clock = FakeClock()
+    nonces = NonceService(clock, last=NOW + 50)
+    assert nonces.now_ms() == NOW and nonces.next() == NOW + 51  # (now_ms draws nothing)
+    clock.now += 10
+    assert nonces.now_ms() == NOW + 10
 
 
 # ---------------------------------------------------------------------------------------------- registry

@@ -4,7 +4,7 @@ resolution of ambiguous submissions (orderStatus, then a same-nonce noop).  Mock
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,11 +20,12 @@ from trio_hl.core.types import OrderState, Side
 from trio_hl.core.updates import OrderUpdate
 from trio_hl.errors import AmbiguousOutcomeError, RateLimitedError, TransportError
 from trio_hl.hyperliquid import wire
-from trio_hl.hyperliquid.nonce import NonceService
+from trio_hl.hyperliquid.nonce import MAX_NONCE_AGE_MS, NonceService
 from trio_hl.hyperliquid.ratelimit import AddressBudget
 from trio_hl.hyperliquid.signing import LocalSigner
 from trio_hl.hyperliquid.submit import (
     MAX_SEND_ATTEMPTS,
+    PROBE_WINDOW_MARGIN_MS,
     CancelRequest,
     ModifyRequest,
     PlaceRequest,
@@ -33,6 +34,8 @@ from trio_hl.hyperliquid.submit import (
 )
 
 SIGNER = LocalSigner.generate()
+#: The harness's nonce clock (unix ms) when a test starts; every nonce drawn moves it by 1 ms.
+NOW_MS = 1_700_000_000_000
 
 
 def place(i: int) -> PlaceRequest:
@@ -96,6 +99,8 @@ class Harness:
 
 async def start(
     nursery: trio.Nursery, venue: Venue, *, max_batch: int = 40, tracker: OrderTracker | None = None,
+    note_sending: Callable[[Sequence[str], int], None] | None = None,
+    before_send: Callable[[], Awaitable[None]] | None = None,
 ) -> Harness:
     send, receive = trio.open_memory_channel[SubmitRequest](10_000)
     fed: list[tuple[str, Any]] = []
@@ -121,7 +126,7 @@ async def start(
     async def nothing() -> None:
         await trio.lowlevel.checkpoint()
 
-    clock_ms = [1_700_000_000_000]
+    clock_ms = [NOW_MS]
 
     def tick() -> int:
         clock_ms[0] += 1
@@ -129,8 +134,9 @@ async def start(
 
     worker = SubmitWorker(
         receive, signer=SIGNER, nonces=NonceService(tick), is_mainnet=False, vault_address=None, user="0xabc",
-        send_action=venue.send_action, info=venue.info, feed=feed, before_send=nothing, clock=trio.current_time,
-        max_batch=max_batch, requeue=send.send_nowait, still_wanted=lambda cid: wanted.get(cid, True),
+        send_action=venue.send_action, info=venue.info, feed=feed, before_send=before_send or nothing,
+        clock=trio.current_time, note_sending=note_sending, max_batch=max_batch, requeue=send.send_nowait,
+        still_wanted=lambda cid: wanted.get(cid, True),
     )
     await nursery.start(worker.run)
     await nursery.start(worker.resolve_forever)
@@ -298,6 +304,150 @@ async def test_landed_but_never_found_is_failed_after_bounded_polls(autojump_clo
     assert h.states(r.cid) == [OrderState.UNKNOWN, OrderState.FAILED]
     assert "no record" in (h.updates()[-1].reason or "")
     assert [t for t, _, _ in h.venue.actions] == ["order", "noop"]
+
+
+# ------------------------------------------------------------------------------- journaled nonces, restored orders
+
+
+async def test_each_attempt_of_an_order_action_journals_its_nonce_before_it_is_sent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The journal must name the nonce of the attempt that may have landed: each attempt (a not-sent one is
+    re-signed with a fresh nonce) is noted, then flushed, then sent - in that order, every time."""
+    steps: list[tuple[str, Any]] = []
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        steps.append(("send", (action["type"], nonce)))
+        if action["type"] == "cancelByCloid":
+            return {"status": "ok", "response": {"type": "cancel", "data": {"statuses": ["success"]}}}
+        if len([s for s in steps if s[0] == "send"]) == 1:
+            raise TransportError("connect refused")  # never reached the venue: re-signed, fresh nonce
+        return ok_orders([{"resting": {"oid": 1}}, {"resting": {"oid": 2}}])
+
+    def note(cids: Sequence[str], nonce: int) -> None:
+        steps.append(("note", (list(cids), nonce)))
+
+    async def flush() -> None:
+        steps.append(("flush", None))
+        await trio.lowlevel.checkpoint()
+
+    requests = [place(1), place(2)]
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer), note_sending=note, before_send=flush)
+        await queue(h, requests)
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(5)
+        h.send.send_nowait(CancelRequest(requests[0].cid, "BTC", 0))
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    cids = [r.cid for r in requests]
+    first, second = [n for kind, n, _ in h.venue.actions if kind == "order"]
+    assert first != second
+    assert steps == [
+        ("note", (cids, first)), ("flush", None), ("send", ("order", first)),
+        ("note", (cids, second)), ("flush", None), ("send", ("order", second)),
+        ("flush", None), ("send", ("cancelByCloid", h.venue.actions[-1][1])),  # a cancel: flushed, not noted
+    ]
+
+
+async def test_restored_orders_whose_probe_is_accepted_fail_at_once(autojump_clock: trio.testing.MockClock) -> None:
+    """After a restart, the journaled nonce answers in one round what asking alone needs ``landed_polls`` rounds
+    for: the noop took the nonce, so the original can never land."""
+    journaled = NOW_MS - 5_000  # sent 5 s before the crash
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return {"status": "ok", "response": {"type": "default"}}
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer))
+        h.worker.add_unresolved({"0xa": "BTC", "0xb": "ETH"}, nonce=journaled)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert h.venue.actions == [("noop", journaled, 0)]
+    assert [i["oid"] for i in h.venue.infos] == ["0xa", "0xb"]  # asked once first (found orders need no probe)
+    for cid in ("0xa", "0xb"):
+        assert h.states(cid) == [OrderState.FAILED]
+    assert "consumed by a noop probe" in (h.updates()[-1].reason or "")
+    assert [k for k, _ in h.fed].count("not_found") == 0  # decided in the first round, no not-found rounds
+    stats = h.worker.statistics()
+    assert stats.nonce_probes == 1 and stats.unresolved == 0 and stats.resubmitted == 0
+
+
+async def test_restored_orders_whose_nonce_was_used_are_asked_until_found(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    journaled = NOW_MS - 5_000
+    polls = {"n": 0}
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return {"status": "err", "response": f"Invalid nonce: duplicate nonce {nonce}"}
+
+    def info(req: Mapping[str, Any]) -> Any:
+        polls["n"] += 1  # the venue processed the original late: the second ask finds it
+        return found("0xa", 7) if polls["n"] >= 2 else unknown_oid()
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=info))
+        h.worker.add_unresolved({"0xa": "BTC"}, nonce=journaled)
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(10)
+        nursery.cancel_scope.cancel()
+    assert h.venue.actions == [("noop", journaled, 0)]
+    assert h.states("0xa") == [OrderState.OPEN]
+
+
+async def test_restored_orders_are_resolved_by_asking_when_the_nonce_cannot_be_probed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """No journaled nonce (an older journal), or one too close to the venue's 2-day horizon for its answer to mean
+    anything: asked ``landed_polls`` rounds, never probed, then FAILED."""
+    too_old = NOW_MS - MAX_NONCE_AGE_MS + PROBE_WINDOW_MARGIN_MS // 2
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        raise AssertionError(f"nothing may be sent, got {action}")
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer))
+        h.worker.add_unresolved({"0xa": "BTC"})
+        h.worker.add_unresolved({"0xb": "BTC"}, nonce=too_old)
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(60)
+        nursery.cancel_scope.cancel()
+    assert h.venue.actions == []
+    for cid in ("0xa", "0xb"):
+        assert h.states(cid) == [OrderState.FAILED]
+        assert [v for k, v in h.fed if k == "not_found"].count(cid) == 3  # landed_polls rounds
+    assert "no answer before the restart" in (h.updates()[-1].reason or "")
+    assert h.worker.statistics().nonce_probes == 0
+
+
+async def test_a_restored_probe_refused_as_too_low_falls_back_to_asking(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Too low after a restart may only mean that more than 100 actions followed the original before the crash:
+    it can no longer land, but whether it did just before is for asking to say - never FAILED at once."""
+    journaled = NOW_MS - 5_000
+    polls = {"n": 0}
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return {"status": "err", "response": f"Invalid nonce: nonce too low {nonce} < {nonce + 50}"}
+
+    def info(req: Mapping[str, Any]) -> Any:
+        polls["n"] += 1
+        return found(req["oid"], 9, "filled") if req["oid"] == "0xa" and polls["n"] >= 3 else unknown_oid()
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer, on_info=info))
+        h.worker.add_unresolved({"0xa": "BTC"}, nonce=journaled)
+        h.worker.add_unresolved({"0xb": "BTC"}, nonce=journaled + 1)
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(60)
+        nursery.cancel_scope.cancel()
+    assert [(t, n) for t, n, _ in h.venue.actions] == [("noop", journaled), ("noop", journaled + 1)]
+    assert h.states("0xa") == [OrderState.FILLED]  # it had landed: found by a later ask
+    assert h.states("0xb") == [OrderState.FAILED]
+    assert [v for k, v in h.fed if k == "not_found"].count("0xb") == 3
+    assert "never landed" in (h.updates()[-1].reason or "")
 
 
 async def test_cancel_waits_for_its_placement_answer(autojump_clock: trio.testing.MockClock) -> None:

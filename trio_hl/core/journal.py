@@ -2,7 +2,8 @@
 
 Rule followed: **write-ahead of the venue**.  ``tracker.start_tracking`` appends the order intent to an
 in-memory buffer (a deque append: no I/O on ``buy()``'s path); the connector's submit worker calls
-``journal.flush()`` before it signs a batch, so every order that can reach the venue is on disk first.  The
+``journal.flush()`` right before it sends each action, so every order that can reach the venue is on disk
+first - and so is the nonce of the order action carrying it (a ``"sending"`` record, see below).  The
 guarantee, precisely: once ``flush()`` returns, every record appended before the call is committed in
 SQLite's WAL.  With ``synchronous="NORMAL"`` (default) that survives a crash or SIGKILL of the process (the
 WAL frames are in the OS page cache and SQLite recovers them on the next open); it may lose the last
@@ -25,6 +26,24 @@ thread keeps appending.  The connection is opened with ``check_same_thread=False
 guarded by one lock; appends do not take the lock (``deque.append``/``popleft`` are atomic), so ``buy()``
 never waits for a flush.
 
+Sending records (``"sending"``: the client order ids of one action, the nonce it is signed with, the signer)
+are written by the connector's submit worker *before* the action leaves, and flushed with the same commit as
+the order intents (the worker flushes right before each send).  They are not replayed into the tracker:
+``restore()`` returns, for every order still without an answer (PENDING_CREATE or UNKNOWN), the latest
+submission that carried it (``RestoreResult.submissions``), so a restart can resolve it with a noop of that
+nonce instead of only asking; and each signer's highest journaled nonce (``highest_nonces``) so its nonces
+stay increasing across a restart.  A journal written before this record kind existed has none: its orders
+are resolved by asking, as before.
+
+Why in the same commit, before the send: a record only appended would wait up to 50 ms for the periodic
+flusher, and a crash in that window (exactly when an answer is outstanding) would leave the order with no
+nonce to probe.  Riding in the commit the worker makes before every send anyway costs one more row: ~5-10 µs
+per action with ``synchronous="NORMAL"`` (1-order batches: 27 -> 32 µs best, 42 -> 52 µs median; 40-order
+batches: within noise), against ~25-40 µs for a commit of its own (and a second fsync, ~+200-300 µs, with
+``"FULL"``); end to end (submit -> ack, sustained orders/s) no difference measurable.  Residual window: none
+for a crash of the process (the record is committed before the bytes leave); with ``"NORMAL"`` a power loss
+may take the last commits - intents and sending records alike - and such orders are resolved by asking.
+
 Alternative rejected: one SQLite transaction per update (simple, but a commit costs tens of microseconds
 even in WAL mode and would dominate the tracker's hot path) and an append-only flat file (we would
 re-implement SQLite's torn-write recovery, badly).
@@ -39,7 +58,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -49,7 +68,7 @@ from trio_hl.core.tracker import OrderTracker, TrackerConfig
 from trio_hl.core.types import OrderState, OrderType, PositionAction, Side, TimeInForce
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 
-__all__ = ["Journal", "JournalCorruption", "JournalStats", "RestoreResult", "SkippedRecord"]
+__all__ = ["Journal", "JournalCorruption", "JournalStats", "RestoreResult", "SkippedRecord", "Submission"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -86,11 +105,27 @@ class JournalCorruption:
 
 
 @attrs.frozen
+class Submission:
+    """One ``"sending"`` record: an action about to be sent, with the nonce and signer it was signed with and the
+    journal clock reading when it was written."""
+
+    nonce: int
+    signer: str
+    at: float
+
+
+@attrs.frozen
 class RestoreResult:
     tracker: OrderTracker
     #: ``None`` when every record checked out.
     corruption: JournalCorruption | None
+    #: Records replayed into the tracker (``"sending"`` records are read, not replayed).
     records_replayed: int
+    #: Client order id -> the latest submission that carried it, for every restored order still without an
+    #: answer (PENDING_CREATE or UNKNOWN) whose submission was journaled.
+    submissions: dict[str, Submission] = attrs.field(factory=dict)
+    #: Signer (lower-case) -> the highest nonce journaled for it.
+    highest_nonces: dict[str, int] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -137,6 +172,11 @@ class Journal:
     def append(self, kind: str, now: float, payload: Any) -> None:
         """Buffer one record (no I/O; safe from the Trio thread while another thread flushes)."""
         self._pending.append((kind, now, payload))
+
+    def append_sending(self, now: float, cids: Sequence[str], nonce: int, signer: str) -> None:
+        """Buffer a ``"sending"`` record: the orders ``cids`` are about to be sent in one action signed by
+        ``signer`` with ``nonce``.  Flush before the send (see module doc)."""
+        self._pending.append(("sending", now, (tuple(cids), nonce, signer.lower())))
 
     def flush(self) -> int:
         """Encode and commit every buffered record in one transaction; returns how many.
@@ -258,7 +298,18 @@ class Journal:
             config = records[last_config][3]
             records = records[last_config + 1:]
         tracker = OrderTracker(clock=clock, **attrs.asdict(config))
+        sent: dict[str, Submission] = {}
+        highest: dict[str, int] = {}
+        replayed = 0
         for seq, kind, now, payload in records:
+            if kind == "sending":
+                cids, nonce, signer = payload
+                submission = Submission(nonce, signer, now)
+                for cid in cids:
+                    sent[cid] = submission
+                highest[signer] = max(highest.get(signer, nonce), nonce)
+                continue
+            replayed += 1
             try:
                 tracker.replay(kind, now, payload)
             except Exception as exc:  # e.g. a duplicate intent, or a record the tracker chokes on
@@ -267,7 +318,10 @@ class Journal:
                 skipped.append(SkippedRecord(seq, seq, f"replay refused {kind!r} record: {type(exc).__name__}: {exc}"))
         tracker.attach_journal(self, fresh=False)
         corruption = JournalCorruption(tuple(skipped)) if skipped else None
-        return RestoreResult(tracker, corruption, len(records))
+        unanswered = (OrderState.PENDING_CREATE, OrderState.UNKNOWN)
+        submissions = {o.client_order_id: sent[o.client_order_id] for o in tracker.active_orders()
+                       if o.state in unanswered and o.client_order_id in sent}
+        return RestoreResult(tracker, corruption, replayed, submissions, highest)
 
 
 # ---------------------------------------------------------------------- encoding
@@ -305,6 +359,9 @@ def _encode(kind: str, payload: Any) -> Any:
     if kind == "modify_rejected":
         cid, reason, price, amount = payload
         return [cid, reason, _d(price), _d(amount)]
+    if kind == "sending":
+        cids, nonce, signer = payload
+        return [list(cids), nonce, signer]
     if kind == "config":
         return payload
     raise ValueError(f"unknown journal record kind {kind!r}")
@@ -338,6 +395,12 @@ def _decode(kind: str, raw: Any) -> Any:
         return (cid, reason, _dec(price), _dec(amount))
     if kind == "poll":
         return None
+    if kind == "sending":
+        cids, nonce, signer = raw
+        if (not isinstance(cids, list) or not all(isinstance(c, str) for c in cids) or type(nonce) is not int
+                or not isinstance(signer, str)):
+            raise TypeError(f"expected [client order ids, nonce, signer], got {raw!r}")
+        return (tuple(cids), nonce, signer)
     if kind == "config":
         return TrackerConfig(**raw)
     raise ValueError(f"unknown record kind {kind!r}")

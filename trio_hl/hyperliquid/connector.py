@@ -1,10 +1,15 @@
 """``open_connector(config)``: the Hyperliquid connector and the nursery that owns all of its tasks.
 
-Shape (DESIGN §1): ``async with open_connector(config) as conn:`` loads the venue's metadata, checks the identity,
-restores the journal, connects one WebSocket session (user channels, books, posts), gap-fills, and then runs as
-tasks of one nursery: the stream consumers, the connection watcher (reconnect ⇒ close the submit gate ⇒ gap-fill
-⇒ reopen), the submit worker, the UNKNOWN resolver, the reconciler, the journal flusher and the event pump.
-Leaving the block cancels them all and flushes the journal.
+Shape (DESIGN §1): ``async with open_connector(config) as conn:`` loads the venue's metadata, restores the
+journal, checks the identity (a signed ``noop``), connects one WebSocket session (user channels, books, posts),
+gap-fills, and then runs as tasks of one nursery: the stream consumers, the connection watcher (reconnect ⇒ close
+the submit gate ⇒ gap-fill ⇒ reopen), the submit worker, the UNKNOWN resolver, the reconciler, the journal flusher
+and the event pump.  Leaving the block cancels them all and flushes the journal.
+
+Nonces: one ``NonceService`` per connector signs everything, the identity noop included, and continues after the
+highest nonce the journal recorded for the signer.  Orders restored without an answer are resolved with the
+journaled nonce of the action that carried them where there is one (a noop probe, as for a live ambiguous
+action; see ``trio_hl.hyperliquid.submit``), by asking otherwise.
 
 ``buy()``/``sell()``/``cancel()`` are plain methods: validate and quantize (raising before anything is tracked),
 track and journal, queue, return.  They never await, so a strategy's hot path never yields to the scheduler.
@@ -21,7 +26,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
@@ -41,7 +46,7 @@ from trio_hl.core.events import (
     OrderPartiallyFilled,
 )
 from trio_hl.core.fanout import EventFanout
-from trio_hl.core.journal import Journal
+from trio_hl.core.journal import Journal, Submission
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.risk import RiskBreach, RiskBreachError, RiskLimits, RiskManager
 from trio_hl.core.tracker import OrderTracker
@@ -67,7 +72,7 @@ from trio_hl.hyperliquid.messages import (
     parse_order_status_response,
 )
 from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
-from trio_hl.hyperliquid.nonce import NonceService
+from trio_hl.hyperliquid.nonce import MAX_NONCE_LEAD_MS, NonceService
 from trio_hl.hyperliquid.orders import order_to_wire, prepare_order
 from trio_hl.hyperliquid.rest import InfoClient, RestClients, open_rest_clients
 from trio_hl.hyperliquid.signing import LocalSigner, Signer, sign_l1_action
@@ -149,6 +154,8 @@ class HyperliquidConnector:
         journal: Journal | None,
         clock: Callable[[], float],
         risk: RiskLimits | None = None,
+        nonces: NonceService | None = None,
+        submissions: dict[str, Submission] | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -164,7 +171,10 @@ class HyperliquidConnector:
         self._book_changed: dict[str, trio.Event] = {}
         self._mids: dict[str, Decimal] = {}
         self._counters = StreamCounters()
-        self._nonces = NonceService(lambda: int(clock() * 1000))
+        #: The signer's one nonce source (the identity check's noop included: ``open_connector`` makes it).
+        self._nonces = nonces if nonces is not None else NonceService(lambda: int(clock() * 1000))
+        #: Journaled submissions of the restored orders still without an answer (used once, at startup).
+        self._restored_submissions = submissions or {}
         self._submit_tx, submit_rx = trio.open_memory_channel[SubmitRequest](config.submit_queue_size)
         self._trigger_info: dict[str, tuple[Decimal | None, Any, bool]] = {}
         self._session: WsSession | None = None
@@ -210,6 +220,7 @@ class HyperliquidConnector:
             info=rest.info.post,
             feed=self._feed,
             before_send=self._flush_journal,
+            note_sending=self._journal_sending if journal is not None else None,
             clock=clock,
             still_wanted=self._still_wanted,
             max_batch=config.max_batch,
@@ -676,6 +687,11 @@ class HyperliquidConnector:
         if self._journal is not None:
             self._journal.flush()
 
+    def _journal_sending(self, cids: Sequence[str], nonce: int) -> None:
+        """The submit worker is about to send an order action (it flushes the journal next, then sends)."""
+        if self._journal is not None:
+            self._journal.append_sending(self._clock(), cids, nonce, self.signer_address)
+
     async def _send_action(self, body: Any) -> dict[str, Any]:
         session = self._session
         if self.config.use_ws_post and session is not None and session.is_ready:
@@ -747,7 +763,7 @@ class HyperliquidConnector:
             unknown[o.client_order_id] = o.pair
             self._feed("order", OrderUpdate(pair=o.pair, new_state=OrderState.UNKNOWN, timestamp=self._clock(),
                                             client_order_id=o.client_order_id, reason="restored without an answer"))
-        self.submit.add_unresolved(unknown)
+        self._resolve_restored(unknown)
         # A cancel the user asked for before the restart may never have been sent (or its answer was lost with
         # the process): the intent is journaled, so send it again.  Cancelling an order that is already gone
         # only earns a harmless "already canceled" refusal.
@@ -772,6 +788,25 @@ class HyperliquidConnector:
             )
             await nursery.start(self.dead_mans_switch.run)
         await nursery.start(self.health_monitor.run)
+
+    def _resolve_restored(self, unknown: dict[str, str]) -> None:
+        """Hand the orders restored without an answer to the resolver: grouped by the journaled nonce of the
+        action that carried them when this signer signed it (probed like a live ambiguous action), the rest
+        (no ``"sending"`` record: an older journal, or a crash before its flush; another signer's nonce) to be
+        resolved by asking only."""
+        me = self.signer_address.lower()
+        by_nonce: dict[int, dict[str, str]] = {}
+        unprobed: dict[str, str] = {}
+        for cid, pair in unknown.items():
+            submission = self._restored_submissions.get(cid)
+            if submission is not None and submission.signer == me:
+                by_nonce.setdefault(submission.nonce, {})[cid] = pair
+            else:
+                unprobed[cid] = pair
+        self._restored_submissions = {}
+        self.submit.add_unresolved(unprobed)
+        for nonce, cids in by_nonce.items():
+            self.submit.add_unresolved(cids, nonce=nonce)
 
     async def _send_schedule_cancel(self, time_ms: int | None) -> None:
         await self.submit.send_single(wire.schedule_cancel_action(time_ms))
@@ -916,9 +951,13 @@ async def _load_registry(rest: RestClients) -> AssetRegistry:
     return AssetRegistry.from_wire(meta, spot_meta, perp_dexs, dex_metas or None)
 
 
-async def _check_identity(rest: RestClients, signer: Signer, cfg: ConnectorConfig, user: str) -> None:
+async def _check_identity(
+    rest: RestClients, signer: Signer, cfg: ConnectorConfig, user: str, nonces: NonceService,
+) -> None:
     """Sign a ``noop`` so a wrong key/account/agent/network combination fails here, with an explanation, instead
-    of on the first order with the venue's terse ``User or API Wallet … does not exist``."""
+    of on the first order with the venue's terse ``User or API Wallet … does not exist``.  Its nonces come from
+    the connector's ``nonces``: one source per signer, so a wall clock stepped back cannot make a later action
+    reuse (or undercut) the noop's nonce."""
     await rest.info.clearinghouse_state(user)  # names the account (and checks the venue answers at all)
     action = wire.noop_action()
     vault = cfg.vault_address.lower() if cfg.vault_address else None
@@ -926,7 +965,7 @@ async def _check_identity(rest: RestClients, signer: Signer, cfg: ConnectorConfi
     # even if an earlier one landed), a bounded number of times, so a flaky venue does not fail the startup.
     delay = 0.25
     for attempt in range(_IDENTITY_ATTEMPTS):
-        nonce = int(time.time() * 1000)
+        nonce = nonces.next()
         body = wire.exchange_body(action, nonce, sign_l1_action(signer, action, vault, nonce, None, cfg.mainnet),
                                   vault, None)
         try:
@@ -947,6 +986,18 @@ async def _check_identity(rest: RestClients, signer: Signer, cfg: ConnectorConfi
                 "If an agent (API wallet) key signs, set account_address to the master account and approve the "
                 "agent first; check is_mainnet matches the URL."
             )
+
+
+def _continue_nonces(nonces: NonceService, journaled: int | None) -> None:
+    """Continue after the highest nonce the journal saw this signer use, so a wall clock that stepped back since
+    the last run cannot make us repeat (or undercut) one.  A nonce the venue's window would refuse today (more
+    than a day ahead of our clock) is not followed: every action would be refused."""
+    if journaled is None:
+        return
+    if journaled < nonces.now_ms() + MAX_NONCE_LEAD_MS:
+        nonces.advance_past(journaled)
+    else:
+        logger.warning("journaled nonce %d is more than a day ahead of the clock; not continued from", journaled)
 
 
 @asynccontextmanager
@@ -976,8 +1027,8 @@ async def open_connector(
                 registry.by_pair(pair)
             except (KeyError, ValueError, ConfigError) as exc:
                 raise ConfigError(f"pair {pair!r} is not listed by the venue") from exc
-        if check_identity:
-            await _check_identity(rest, signer, config, user)
+        nonces = NonceService(lambda: int(clock() * 1000))
+        submissions: dict[str, Submission] = {}
         journal: Journal | None = None
         if config.journal_path is not None:
             journal = Journal(config.journal_path)
@@ -989,12 +1040,17 @@ async def open_connector(
                 if restored.corruption is not None:
                     logger.error("journal %s: %s", config.journal_path, restored.corruption)
                 tracker = restored.tracker
+                submissions = restored.submissions
+                _continue_nonces(nonces, restored.highest_nonces.get(signer.address.lower()))
         else:
             tracker = OrderTracker(clock=clock, not_found_limit=config.not_found_limit)
         try:
+            if check_identity:
+                await _check_identity(rest, signer, config, user, nonces)
             async with trio.open_nursery() as nursery:
                 conn = HyperliquidConnector(config, rest=rest, registry=registry, signer=signer, user=user,
-                                            tracker=tracker, journal=journal, clock=clock, risk=risk)
+                                            tracker=tracker, journal=journal, clock=clock, risk=risk,
+                                            nonces=nonces, submissions=submissions)
                 await conn._start(nursery, ws_settings, rng)
                 try:
                     yield conn

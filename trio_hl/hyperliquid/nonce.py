@@ -35,6 +35,7 @@ __all__ = [
     "NonceService",
     "check_window",
     "wall_clock_ms",
+    "within_window",
 ]
 
 #: A nonce must be newer than ``now − 2 days`` …
@@ -65,6 +66,13 @@ class NonceRejected(VenueRejectedError):
         self.nonce = nonce
 
 
+def within_window(nonce: int, now_ms: int, *, margin_ms: int = 0) -> bool:
+    """Whether ``now − 2 days + margin < nonce < now + 1 day − margin``: the venue takes ``nonce`` at ``now_ms``
+    with ``margin_ms`` to spare on either side (for a nonce that will be sent a little later, or checked against
+    a venue clock that differs a little from ours)."""
+    return now_ms - MAX_NONCE_AGE_MS + margin_ms < nonce < now_ms + MAX_NONCE_LEAD_MS - margin_ms
+
+
 def check_window(nonce: int, now_ms: int) -> None:
     """Raise ``NonceRejected`` unless ``now − 2 days < nonce < now + 1 day``.
 
@@ -73,7 +81,7 @@ def check_window(nonce: int, now_ms: int) -> None:
     we use ``"Invalid nonce: nonce too far from current time N"`` (kept in the ``Invalid nonce:`` family so
     error classifiers treat it as a nonce error).  UNSURE too whether the exact boundary is accepted.
     """
-    if not now_ms - MAX_NONCE_AGE_MS < nonce < now_ms + MAX_NONCE_LEAD_MS:
+    if not within_window(nonce, now_ms):
         raise NonceRejected(
             f"Invalid nonce: nonce too far from current time {nonce}", NonceRejection.OUT_OF_WINDOW, nonce
         )
@@ -103,6 +111,10 @@ class NonceService:
         nonce = now if now > self._last else self._last + 1
         self._last = nonce
         return nonce
+
+    def now_ms(self) -> int:
+        """The clock this service fast-forwards to (unix ms): what the venue's window is checked against."""
+        return self._clock_ms()
 
     def peek_last(self) -> int | None:
         """The last nonce handed out (or the ``last`` given at construction), None if there is none."""

@@ -3,7 +3,9 @@
 Rules followed (PROTOCOL §4, §8; DESIGN §3):
 
 * **Track before submit.**  ``buy()`` has already tracked and journaled the order when its request reaches this
-  queue; the worker flushes the journal before signing, so an order that reaches the venue is always on disk.
+  queue; the worker flushes the journal right before each send, so an order that reaches the venue is always
+  on disk - and so is the nonce of the order action carrying it (``note_sending``, written into that same
+  flush: a restart can then probe the nonce, see below).
 * **Batching.**  Whatever is queued when the worker wakes is grouped into one action per kind (orders,
   cancels by cloid, batch modifies), at most ``max_batch`` items each, in queue order.  A burst of 1 000
   ``buy()`` calls costs 25 signatures and 25 round trips, not 1 000.  Up to ``max_actions_in_flight`` order and
@@ -24,6 +26,17 @@ Rules followed (PROTOCOL §4, §8; DESIGN §3):
   own probes was ambiguous (it may be the one that used the nonce): then the original can no longer land and
   the venue has no record, so the orders are sent again.  Refused as too low ⇒ the nonce fell out of the
   venue's window, so the original can no longer land either ⇒ sent again.
+* **Orders restored from the journal without an answer** (:meth:`SubmitWorker.add_unresolved`) get the same
+  resolution when the nonce of their last submission was journaled by this signer and is still well inside
+  the venue's window (``within_window``, with ``PROBE_WINDOW_MARGIN_MS`` to spare): asked, then probed - an
+  accepted noop fails them at once (a restored order has no request to send again; the restarted strategy
+  decides), "already used" means they landed (asked ``landed_polls`` more times).  A restored probe refused as
+  too low says less than a live one: the nonce may have dropped below the venue's 100 highest because more
+  actions followed it before the crash, so whether the original landed first is left to asking
+  (``landed_polls`` rounds; it can no longer land meanwhile).  Without a usable nonce (an older journal,
+  another signer, a nonce too old to probe, a crash before the record was flushed) they are resolved by asking
+  only: ``landed_polls`` not-found rounds, then FAILED - slower, and wrong if the venue processes the original
+  after that.
 * **Unsure cancels** - ambiguous, never sent, or refused for a passing reason (a rate limit, a nonce race) - are
   checked with ``orderStatus`` one resolve period later and sent again while the order is still open, for as
   long as that takes (the stream alone would never report a cancel that did not land, and a kill switch must
@@ -85,12 +98,12 @@ from trio_hl.hyperliquid.messages import (
     parse_historical_orders,
     parse_order_status_response,
 )
-from trio_hl.hyperliquid.nonce import NonceService
+from trio_hl.hyperliquid.nonce import NonceService, within_window
 from trio_hl.hyperliquid.ratelimit import AddressBudget
 from trio_hl.hyperliquid.signing import Signer, sign_l1_action
 from trio_hl.hyperliquid.statuses import ActionErrorKind, ActionRejectedError, classify_action_error
 
-__all__ = ["CancelRequest", "ModifyRequest", "PlaceRequest", "SubmitStats", "SubmitWorker"]
+__all__ = ["PROBE_WINDOW_MARGIN_MS", "CancelRequest", "ModifyRequest", "PlaceRequest", "SubmitStats", "SubmitWorker"]
 
 logger = logging.getLogger("trio_hl.submit")
 
@@ -99,6 +112,9 @@ MAX_SEND_ATTEMPTS: Final = 12
 #: An ambiguous action (or a restart's restored orders) with at least this many orders is looked up with one
 #: ``historicalOrders`` call rather than an ``orderStatus`` per order.
 _HISTORY_LOOKUP_MIN: Final = 10
+#: A restored nonce is probed only if it is at least this far inside the venue's window (now - 2 days, now +
+#: 1 day): room for the time until the probe reaches the venue and for a venue clock a little off ours.
+PROBE_WINDOW_MARGIN_MS: Final = 10 * 60 * 1000
 
 
 @attrs.frozen
@@ -146,6 +162,8 @@ class SubmitStats:
     resends: int
     resubmitted: int
     unresolved: int
+    #: ``noop`` probes sent with an unresolved action's nonce (answered or not).
+    nonce_probes: int
     ack_latency_p50_ms: float | None
     ack_latency_p99_ms: float | None
 
@@ -157,13 +175,17 @@ class _Ambiguous:
     nonce: int
     cids: list[str]
     pair_of: dict[str, str]
-    #: None until the noop probe answered; then "free" (original cannot land) or "used" (it landed).
+    #: None until the noop probe answered; then "free" (original cannot land), "used" (it landed), "too_low"
+    #: (it can no longer land) or, for restored orders only, "spent" (too low: it can no longer land, whether it
+    #: did is for asking to say).  "unprobed": no usable nonce, resolved by asking only.
     nonce_state: str | None = None
     landed_polls: int = 0
     #: A noop probe of this nonce was itself ambiguous: a later "used" may be our own probe, not the original.
     probe_ambiguous: bool = False
     #: The placements themselves (absent for orders restored from the journal): re-sent once proven not landed.
     requests: dict[str, PlaceRequest] = attrs.field(factory=dict)
+    #: Restored from the journal after a restart (see the module doc).
+    restored: bool = False
 
 
 class _NotSent(Exception):
@@ -204,6 +226,7 @@ class SubmitWorker:
         feed: Apply,
         before_send: Callable[[], Awaitable[None]],
         clock: Callable[[], float],
+        note_sending: Callable[[Sequence[str], int], None] | None = None,
         requeue: Callable[[SubmitRequest], None] | None = None,
         budget: AddressBudget | None = None,
         still_wanted: Callable[[str], bool] | None = None,
@@ -223,6 +246,8 @@ class SubmitWorker:
         self._info = info
         self._feed = feed
         self._before_send = before_send
+        #: Journals ``(client order ids, nonce)`` of an order action; ``before_send`` then flushes it.
+        self._note_sending = note_sending
         #: Requests the worker (or the connector's background tasks) send again: an unbounded internal channel,
         #: so a full user-facing queue can never make a background task raise (or drop a cancel).  ``requeue``
         #: overrides it (tests).
@@ -257,6 +282,7 @@ class SubmitWorker:
         self._ambiguous_total = 0
         self._resends = 0
         self._in_flight = 0
+        self._probes = 0
 
     # ------------------------------------------------------------------------------------------ the gate
 
@@ -381,8 +407,14 @@ class SubmitWorker:
 
     async def _sign_and_send(
         self, action: dict[str, Any], *, nonce: int | None = None, retry_rate_limited: bool = True,
+        sending: Sequence[str] | None = None,
     ) -> tuple[dict[str, Any], int]:
         """Send ``action`` until the venue answers; returns ``(envelope, nonce)`` of an ``ok`` answer.
+
+        ``sending``: the client order ids an order action carries.  Each attempt's nonce is noted for them
+        (``note_sending``) and the journal flushed (``before_send``) right before that attempt is sent, so the
+        journal always names the nonce of the attempt that may have landed: an earlier attempt was refused or
+        never sent, and a probe of its nonce would prove nothing about the later one.
 
         Raises ``AmbiguousOutcomeError`` (with ``.nonce`` set) when it may have landed, ``ActionRejectedError``
         for a refusal (its kind says whether it is definitive: retryable kinds were retried ``MAX_SEND_ATTEMPTS``
@@ -397,6 +429,10 @@ class SubmitWorker:
             n = nonce if fixed and nonce is not None else self._nonces.next()
             signature = sign_l1_action(self._signer, action, self._vault, n, None, self._mainnet)
             body = wire.exchange_body(action, n, signature, self._vault, None)
+            if sending is not None:
+                if self._note_sending is not None:
+                    self._note_sending(sending, n)
+                await self._before_send()
             started = trio.current_time()
             try:
                 envelope = await self._send_action(body)
@@ -445,12 +481,12 @@ class SubmitWorker:
 
     async def _place(self, batch: list[PlaceRequest]) -> None:
         await self.budget.acquire(len(batch))
-        await self._before_send()
         action = wire.order_action([r.order for r in batch])
         self._orders_sent += len(batch)
         try:
             try:
-                envelope, _ = await self._sign_and_send(action)
+                # (the journal is flushed inside, after the nonce is chosen: one commit holds the intents and it)
+                envelope, _ = await self._sign_and_send(action, sending=[r.cid for r in batch])
                 statuses = parse_exchange_order_statuses(envelope)
             except AmbiguousOutcomeError as exc:
                 self._mark_ambiguous(batch, getattr(exc, "nonce", 0), str(exc))
@@ -781,7 +817,16 @@ class SubmitWorker:
         if not still:
             return True
         if item.nonce_state is None:
-            item.nonce_state = await self._probe_nonce(item)
+            now_ms = self._nonces.now_ms()
+            if item.restored and not within_window(item.nonce, now_ms, margin_ms=PROBE_WINDOW_MARGIN_MS):
+                # Too old (or too far ahead) for the venue to judge it: a refusal would say nothing.  Ask only.
+                item.nonce_state = "unprobed"
+            else:
+                item.nonce_state = await self._probe_nonce(item)
+                if item.nonce_state == "too_low" and item.restored:
+                    # Below the venue's floor, perhaps only because more actions followed it before the crash:
+                    # the original can no longer land, but it may have landed just before (see module doc).
+                    item.nonce_state = "spent"
         if item.nonce_state == "free":
             # Proven: the original can never land.  The intent is still the user's, so send it again (a fresh
             # nonce; no duplicate is possible) unless they asked to cancel it meanwhile.
@@ -793,11 +838,13 @@ class SubmitWorker:
             return True
         item.landed_polls += 1
         if item.landed_polls > self._landed_polls:
-            if item.probe_ambiguous:
-                # The nonce is consumed (by the original or by our own probe, we cannot tell) so the original
-                # can never land from now on, and the venue has no record of the orders: sending them again
-                # cannot duplicate anything.
+            if item.probe_ambiguous or item.nonce_state == "spent":
+                # The nonce is consumed (by the original, by our own probe, or pushed below the venue's floor: we
+                # cannot tell) so the original can never land from now on, and the venue has no record of the
+                # orders: sending them again cannot duplicate anything.
                 self._resubmit_or_fail(item, "submission never landed (nonce consumed, venue has no record)")
+            elif item.nonce_state == "unprobed":
+                self._fail_cids(item, "no answer before the restart, and the venue has no record of this order")
             else:
                 self._fail_cids(item, "the action landed but the venue has no record of this order (refused)")
             return True
@@ -810,6 +857,7 @@ class SubmitWorker:
 
         An ambiguous probe may itself have consumed the nonce, so it marks the item: a later "used" then proves
         only that the original can no longer land, not that it did."""
+        self._probes += 1
         try:
             await self._sign_and_send(wire.noop_action(), nonce=item.nonce)
         except ActionRejectedError as exc:
@@ -844,10 +892,15 @@ class SubmitWorker:
             self._feed("order", OrderUpdate(pair=item.pair_of[cid], new_state=OrderState.FAILED, timestamp=now,
                                             client_order_id=cid, reason=reason, venue_status="rejected"))
 
-    def add_unresolved(self, cids: Mapping[str, str]) -> None:
-        """Orders restored UNKNOWN from the journal (their nonce is unknown): resolve by asking only."""
+    def add_unresolved(self, cids: Mapping[str, str], *, nonce: int | None = None) -> None:
+        """Orders restored UNKNOWN from the journal (``cids``: client order id -> pair).  ``nonce``: that of the
+        action that last carried them, journaled before it was sent by *this worker's signer* - they are then
+        resolved like a live ambiguous action (asked, then probed with a noop of that nonce, if it is still well
+        inside the venue's window); without it, by asking only (see the module doc)."""
         if cids:
-            self._ambiguous.append(_Ambiguous(nonce=0, cids=list(cids), pair_of=dict(cids), nonce_state="used"))
+            state = "unprobed" if nonce is None else None
+            self._ambiguous.append(_Ambiguous(nonce=nonce or 0, cids=list(cids), pair_of=dict(cids),
+                                              nonce_state=state, restored=True))
             self._ambiguous_added.set()
 
     # -------------------------------------------------------------------------------------- statistics
@@ -869,6 +922,7 @@ class SubmitWorker:
             resends=self._resends,
             resubmitted=self._resubmitted,
             unresolved=sum(len(a.cids) for a in self._ambiguous),
+            nonce_probes=self._probes,
             ack_latency_p50_ms=p50,
             ack_latency_p99_ms=p99,
         )
