@@ -529,7 +529,7 @@ async def test_native_twap_total_beyond_the_risk_limits_is_refused_before_anythi
     exposure = conn.account_notional()
     assert exposure == D("0.01") * mid
     conn.risk.update(RiskLimits(max_account_notional=exposure + total * mid - 1))
-    with pytest.raises(RiskBreachError, match="^max_account_notional breached"), trio.fail_after(10):
+    with pytest.raises(RiskBreachError, match=r"^max_account_notional breached"), trio.fail_after(10):
         await NativeTwap(conn, params).run()
     assert venue_twaps(hl_emulator) == {}
 
