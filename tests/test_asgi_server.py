@@ -514,3 +514,179 @@ async def test_the_emulator_answers_the_same_under_both_servers(server: Any) -> 
                 frame = json.loads(await ws.get_message())
             assert frame["channel"] == "post" and frame["data"]["id"] == 7
             assert len(frame["data"]["response"]["payload"]["data"]) == 1
+
+
+# ------------------------------------------------------------------------------------------------ review findings
+async def test_head_response_carries_no_body_so_the_next_response_parses() -> None:
+    """RFC 9112 6.3: a response to HEAD ends after its head (the app may still hand us a body)."""
+    async with serving(EchoApp()) as port:
+        stream, buf = await raw(port), bytearray()
+        await stream.send_all(b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n" + post("/after", b"next"))
+        with trio.fail_after(5):
+            while buf.count(b"\r\n\r\n") < 2:
+                buf += await stream.receive_some(65536)
+        head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and b"content-length: " in head
+        assert rest.startswith(b"HTTP/1.1 200 "), rest[:80]
+        buf[:] = rest
+        assert json.loads((await read_response(stream, buf))[2])["body"] == "next"
+        await stream.aclose()
+
+
+async def test_http10_keep_alive_is_confirmed_in_the_answer() -> None:
+    """An HTTP/1.0 client keeps the connection only if the answer says ``Connection: keep-alive``."""
+    async with serving(EchoApp()) as port:
+        stream, buf = await raw(port), bytearray()
+        await stream.send_all(b"POST /k HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n")
+        status, headers, _ = await read_response(stream, buf)
+        assert (status, headers.get("connection")) == (200, "keep-alive")
+        await stream.aclose()
+
+
+async def test_chunk_sizes_with_leading_zeros_are_accepted() -> None:
+    async with serving(EchoApp()) as port:
+        stream, buf = await raw(port), bytearray()
+        await stream.send_all(b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"0000000005\r\nhello\r\n000000000000\r\n\r\n")
+        status, _, body = await read_response(stream, buf)
+        assert status == 200 and json.loads(body)["body"] == "hello"
+        await stream.aclose()
+
+
+async def test_upgrade_token_in_a_second_connection_header_is_honoured() -> None:
+    async with serving(EchoApp()) as port:
+        stream, buf = await raw(port), bytearray()
+        await stream.send_all(ws_handshake().replace(b"Connection: Upgrade\r\n",
+                                                     b"Connection: keep-alive\r\nConnection: Upgrade\r\n"))
+        with trio.fail_after(5):
+            while b"\r\n\r\n" not in buf:
+                buf += await stream.receive_some(65536)
+        assert buf.startswith(b"HTTP/1.1 101 ")
+        await stream.aclose()
+
+
+@pytest.mark.parametrize(("frames", "code"), [
+    (client_frame(0x8, (1005).to_bytes(2, "big")), 1002),  # reserved: never on the wire
+    (client_frame(0x8, (1006).to_bytes(2, "big")), 1002),
+    (client_frame(0x8, (999).to_bytes(2, "big")), 1002),
+    (client_frame(0x8, (2000).to_bytes(2, "big")), 1002),
+    (client_frame(0x8, (5000).to_bytes(2, "big")), 1002),
+    # A 64-bit length with the most significant bit set (RFC 6455 5.2: it MUST be 0).
+    (b"\x82\xff" + ((1 << 63) | 5).to_bytes(8, "big") + b"\x01\x02\x03\x04" + b"hello", 1002),
+])
+async def test_invalid_close_codes_and_lengths_are_protocol_errors(frames: bytes, code: int) -> None:
+    app = EchoApp()
+    async with serving(app) as port:
+        stream, buf = await open_raw_ws(port)
+        await stream.send_all(frames)
+        opcode, payload = await read_frame(stream, buf)
+        assert opcode == 0x8 and int.from_bytes(payload[:2], "big") == code
+        with trio.fail_after(5):
+            await app.ws_done.wait()
+        await stream.aclose()
+
+
+@pytest.mark.parametrize("code", [1000, 1003, 1011, 1014, 3000, 4999])
+async def test_valid_close_codes_are_echoed(code: int) -> None:
+    app = EchoApp()
+    async with serving(app) as port:
+        stream, buf = await open_raw_ws(port)
+        await stream.send_all(client_frame(0x8, code.to_bytes(2, "big")))
+        assert await read_frame(stream, buf) == (0x8, code.to_bytes(2, "big"))
+        with trio.fail_after(5):
+            await app.ws_done.wait()
+        assert app.ws_events[-1] == {"type": "websocket.disconnect", "code": code}
+        await stream.aclose()
+
+
+async def test_close_without_payload_is_answered_and_reported_as_1005() -> None:
+    app = EchoApp()
+    async with serving(app) as port:
+        stream, buf = await open_raw_ws(port)
+        await stream.send_all(client_frame(0x8, b""))
+        opcode, payload = await read_frame(stream, buf)
+        assert opcode == 0x8 and payload in (b"", (1000).to_bytes(2, "big"))
+        with trio.fail_after(5):
+            await app.ws_done.wait()
+        assert app.ws_events[-1] == {"type": "websocket.disconnect", "code": 1005}
+        assert await closed_by_server(stream)
+        await stream.aclose()
+
+
+async def test_a_long_close_reason_is_cut_on_a_character_boundary() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 4000, "reason": "é" * 100})
+
+    async with serving(app) as port:
+        stream, buf = await open_raw_ws(port)
+        opcode, payload = await read_frame(stream, buf)
+        assert opcode == 0x8 and len(payload) <= 125
+        assert payload[2:].decode() == "é" * ((len(payload) - 2) // 2)
+        await stream.aclose()
+
+
+async def test_endless_empty_fragments_cost_neither_memory_nor_quadratic_time() -> None:
+    """Each fragment of a message used to be kept in a list and the list summed per fragment: a peer
+    sending empty continuation frames grew the list forever, at O(n^2) CPU."""
+    app = EchoApp()
+    async with serving(app) as port:
+        stream, buf = await open_raw_ws(port)
+        await stream.send_all(client_frame(0x1, b"a", fin=False)
+                              + client_frame(0x0, b"", fin=False) * 100_000 + client_frame(0x0, b"z"))
+        with trio.fail_after(10):
+            assert await read_frame(stream, buf) == (0x1, b"az")
+        await stream.aclose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payloads=st.lists(st.binary(max_size=70_000).map(lambda b: b[:300] if len(b) % 3 else b), min_size=1,
+                         max_size=3),
+       masks=st.lists(st.binary(min_size=4, max_size=4), min_size=3, max_size=3),
+       cuts=st.lists(st.integers(0, 1 << 20), max_size=12))
+async def test_masked_frames_split_at_any_byte_boundaries_arrive_whole(
+    payloads: list[bytes], masks: list[bytes], cuts: list[int]
+) -> None:
+    """Every message is sent as two fragments with a ping between them."""
+    wire = b"".join(client_frame(0x2, p[:len(p) // 2], fin=False, mask=masks[0])
+                    + client_frame(0x9, b"pi", mask=masks[1])
+                    + client_frame(0x0, p[len(p) // 2:], mask=masks[2]) for p in payloads)
+    points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
+    async with serving(EchoApp()) as port:
+        stream, buf = await open_raw_ws(port)
+        for a, b in itertools.pairwise(points):
+            await stream.send_all(wire[a:b])
+            await trio.testing.wait_all_tasks_blocked()
+        got = []
+        while len(got) < 2 * len(payloads):
+            got.append(await read_frame(stream, buf))
+        assert [p for op, p in got if op == 0x2] == payloads
+        assert [p for op, p in got if op == 0xA] == [b"pi"] * len(payloads)
+        await stream.aclose()
+
+
+
+@pytest.mark.parametrize("framing", [
+    b"Content-Length: 0004\r\n\r\nbody",  # leading zeros
+    b"content-LENGTH:4 \r\n\r\nbody",  # any case, no space before the value, trailing whitespace
+    b"Transfer-Encoding: \t Chunked \t\r\n\r\n4 ; x=y\r\nbody\r\n0\r\n\r\n",  # whitespace around tokens
+    b"Content-Length: 4\r\nContent-Length: 4\r\n\r\nbody",  # a repeated, identical length
+])
+async def test_framing_variants_clients_send_are_accepted(framing: bytes) -> None:
+    async with serving(EchoApp()) as port:
+        stream, buf = await raw(port), bytearray()
+        await stream.send_all(b"POST /v HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, TE\r\n" + framing)
+        status, headers, body = await read_response(stream, buf)
+        assert (status, json.loads(body)["body"], headers.get("connection")) == (200, "body", None)
+        await stream.aclose()
+
+
+async def test_obsolete_header_folding_is_refused() -> None:
+    """RFC 9112 5.2: a server rejects obs-fold with 400 (or unfolds it); it must not take the continuation
+    line for a header of its own."""
+    async with serving(EchoApp()) as port:
+        stream, buf = await raw(port), bytearray()
+        await stream.send_all(b"POST /x HTTP/1.1\r\nX-A: a\r\n Content-Length: 4\r\n\r\nbody")
+        assert (await read_response(stream, buf))[0] == 400
+        await stream.aclose()

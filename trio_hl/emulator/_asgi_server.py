@@ -335,6 +335,7 @@ class _Connection:
         while True:
             line = await self._read_line()
             size_text = line.split(b";", 1)[0].strip()
+            size_text = size_text.lstrip(b"0") or size_text[:1]  # leading zeros are allowed (RFC 9112 7.1)
             if not size_text or len(size_text) > 8 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
                 raise HTTPError(400, "malformed chunk size")
             size = int(size_text, 16)
@@ -435,9 +436,11 @@ class _Connection:
                 if not message.get("more_body", False):
                     done = True
                     payload = b"".join(chunks)
+                    keep = keep_alive and not drained
                     head = _response_head(status, [h for h in response_headers if h[0] != b"content-length"],
-                                          len(payload), keep_alive=keep_alive and not drained)
-                    sent_ok = await self._write(head + payload)
+                                          len(payload), keep_alive=keep, confirm=keep and version == b"HTTP/1.0")
+                    # RFC 9112 6.3: the answer to HEAD ends with its head (the length is the GET body's).
+                    sent_ok = await self._write(head if method == "HEAD" else head + payload)
 
         try:
             await self.app(scope, receive, send)
@@ -456,7 +459,9 @@ class _Connection:
     # ----------------------------------------------------------------------------------- WebSocket
     async def _websocket(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         key = _header(headers, b"sec-websocket-key")
-        if method != "GET" or b"upgrade" not in _header(headers, b"connection").lower() or not _valid_key(key):
+        # ``Connection`` is a token list, possibly over several header lines (``keep-alive, Upgrade``).
+        connection = {t.strip() for k, v in headers if k == b"connection" for t in v.lower().split(b",")}
+        if method != "GET" or b"upgrade" not in connection or not _valid_key(key):
             await self._refuse(HTTPError(400, "bad WebSocket handshake"))
             return
         if _header(headers, b"sec-websocket-version") != b"13":
@@ -518,7 +523,7 @@ class _WebSocket:
         self.peer_closed = False
         self._connect_delivered = False
         self._disconnect_code: int | None = None
-        self._fragments: list[bytes] = []
+        self._fragments = bytearray()  # the fragments of the message being received so far
         self._fragment_opcode = 0
         self._last_fin = True
         self._out = bytearray()
@@ -595,7 +600,8 @@ class _WebSocket:
         """Send a close frame after everything queued, and wait (bounded) until it is written."""
         self.close_sent = True
         if self._disconnect_code is None:
-            payload = code.to_bytes(2, "big") + reason.encode()[:123]
+            # At most 123 bytes of reason, cut on a character boundary (the client checks it is UTF-8).
+            payload = code.to_bytes(2, "big") + reason.encode()[:123].decode("utf-8", "ignore").encode()
             self._out += _frame(_CLOSE, payload)
             self._queued.unpark_all()
             with trio.move_on_after(WS_CLOSE_WAIT_S):
@@ -650,6 +656,8 @@ class _WebSocket:
                 raise _WebSocketError(_PROTOCOL_ERROR, "bad close frame")
             if len(payload) >= 2:
                 code = int.from_bytes(payload[:2], "big")
+                if not _valid_close_code(code):
+                    raise _WebSocketError(_PROTOCOL_ERROR, f"invalid close code {code}")
                 try:
                     payload[2:].decode()
                 except UnicodeDecodeError:
@@ -665,14 +673,16 @@ class _WebSocket:
             raise _WebSocketError(_PROTOCOL_ERROR, "new message inside a fragmented one")
         else:
             self._fragment_opcode = opcode
-        if not self._last_fin or self._fragments:
-            self._fragments.append(payload)
-            if sum(map(len, self._fragments)) > MAX_WS_MESSAGE_BYTES:
+        if not self._last_fin or opcode == _CONT:
+            # One growing buffer: memory stays bounded by the cap and each fragment costs O(its length) even
+            # when a peer sends endless empty ones.
+            self._fragments += payload
+            if len(self._fragments) > MAX_WS_MESSAGE_BYTES:
                 raise _WebSocketError(_TOO_BIG, "message too big")
             if not self._last_fin:
                 return None
-            payload = b"".join(self._fragments)
-            self._fragments = []
+            payload = bytes(self._fragments)
+            self._fragments = bytearray()
         kind = self._fragment_opcode
         self._fragment_opcode = 0
         if kind == _TEXT:
@@ -711,6 +721,8 @@ class _WebSocket:
                 await conn._fill()
             length = int.from_bytes(buf[2:10], "big")
             offset = 10
+            if length >> 63:
+                raise _WebSocketError(_PROTOCOL_ERROR, "64-bit length with the most significant bit set")
         if length > MAX_WS_MESSAGE_BYTES:
             raise _WebSocketError(_TOO_BIG, "message too big")
         end = offset + 4 + length
@@ -742,12 +754,16 @@ def _frame(opcode: int, payload: bytes) -> bytes:
     return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
 
 
-def _response_head(status: int, headers: list[tuple[bytes, bytes]], length: int, *, keep_alive: bool) -> bytes:
+def _response_head(status: int, headers: list[tuple[bytes, bytes]], length: int, *, keep_alive: bool,
+                   confirm: bool = False) -> bytes:
+    """``confirm``: say ``connection: keep-alive`` (an HTTP/1.0 client that asked for it closes otherwise)."""
     lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, "Unknown").encode())]
     lines.extend(k + b": " + v for k, v in headers)
     lines.append(b"content-length: %d" % length)
     if not keep_alive:
         lines.append(b"connection: close")
+    elif confirm:
+        lines.append(b"connection: keep-alive")
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
@@ -763,6 +779,12 @@ def _wants_keep_alive(version: bytes, headers: list[tuple[bytes, bytes]]) -> boo
     if version == b"HTTP/1.0":
         return b"keep-alive" in tokens
     return b"close" not in tokens
+
+
+def _valid_close_code(code: int) -> bool:
+    """RFC 6455 7.4: the registered codes a peer may send (1004-1006 and 1015 never go on the wire) and
+    the application ranges 3000-4999."""
+    return (1000 <= code <= 1014 and code not in (1004, 1005, 1006)) or 3000 <= code <= 4999
 
 
 def _is_token(value: bytes) -> bool:
