@@ -3,6 +3,7 @@ trigger and spot orders, concurrency, restart from the journal, and every fault 
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import time
@@ -1061,6 +1062,70 @@ async def test_kill_during_a_sustained_rate_limit_keeps_cancelling_until_the_ven
         assert states == {OrderState.PENDING_CANCEL}  # still under way while refused: never OPEN again
         assert not [e for e in seen if isinstance(e, CancelRejected)], seen
         assert conn.tracker.statistics().cancels_rejected == 0
+        assert {o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]} == {"canceled"}
+
+
+async def test_kill_while_the_emulators_address_budget_is_spent_cancels_every_order_at_the_venues_pace(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """The same kill switch against the emulator's own per-address budget (PROTOCOL §8.3), no wrapped sender:
+    a tiny buffer, spent by the same address elsewhere; the venue refuses the kill's cancels until its
+    throttled slot is free, and the connector re-sends them at that pace until every order is cancelled."""
+    from trio_hl.emulator.faults import FaultKind
+    from trio_hl.hyperliquid.wire import cancel_by_cloid_action
+
+    mock_clock.autojump_threshold = 5.0  # (only a safety net: a stuck test times out instead of hanging)
+    key = LocalSigner.generate().export_private_key_hex()
+    limits = attrs.evolve(Limits.unlimited(), address_initial_buffer=3)  # cap 3, cancels up to 6
+    async with (
+        open_emulator(limits=limits, tick_interval_s=3600.0) as emu,
+        running(emu=emu, key=key, pairs=("BTC",), reconcile_interval=60.0) as (_, conn),
+    ):
+        events = conn.events()
+        cids = {conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC"))) for _ in range(2)}
+        created: set[str] = set()
+        while created != cids:
+            created.add((await next_event(events, OrderCreated)).client_order_id)
+        # The same address spends its budget elsewhere: a batch of 5 cancels (of nothing) takes it to 7 > 6,
+        # admitted as its throttled request, which holds the slot for 5 x 10 s.
+        spent_at = trio.current_time()
+        signer = LocalSigner(key)
+        action = cancel_by_cloid_action([(0, "0x" + f"{i:032x}") for i in range(1, 6)])
+        nonce = emu.now_ms() + 1_000_000
+        body = wire.exchange_body(action, nonce, sign_l1_action(signer, action, None, nonce, None, False), None, None)
+        async with httpx.AsyncClient(base_url=emu.url) as client:
+            elsewhere = (await client.post("/exchange", json=body)).json()
+        assert elsewhere["status"] == "ok"
+
+        assert conn.kill("test") == 2
+        cancelled: dict[str, float] = {}
+        seen: list[Event] = []
+        states: set[OrderState] = set()
+        for _ in range(300):  # at most 300 s of emulator time, one second at a time
+            mock_clock.jump(1.0)
+            emu.tick()
+            await trio.testing.wait_all_tasks_blocked(cushion=0.01)
+            while True:
+                try:
+                    event = events.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                seen.append(event)
+                if isinstance(event, OrderCancelled):
+                    cancelled[event.client_order_id] = trio.current_time() - spent_at
+            if set(cancelled) == cids:
+                break
+            if emu.statistics().address_limited:
+                states.update(conn.get_order(cid).state for cid in cids - set(cancelled))  # type: ignore[union-attr]
+        assert set(cancelled) == cids, (cancelled, seen)
+        refusals = [r.time_ms for r in emu.log.of_kind(FaultKind.RATE_LIMITED) if "address_budget" in r.details]
+        assert len(refusals) == emu.statistics().address_limited >= 2
+        # re-sent at the venue's pace (one request per 10 s), not every resolve period (1 s): after the first
+        # refusal and the first re-send, each re-send comes 10 s after the one before
+        assert all(b - a >= 10_000 for a, b in itertools.pairwise(refusals[1:])), refusals
+        assert min(cancelled.values()) >= 50.0  # not before the venue's slot was free again
+        assert states == {OrderState.PENDING_CANCEL}  # refused meanwhile, never OPEN again
+        assert not [e for e in seen if isinstance(e, CancelRejected)], seen
         assert {o["status"] for o in emu.engine.ground_truth(conn.user)["orders"]} == {"canceled"}
 
 

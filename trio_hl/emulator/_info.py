@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from trio_hl.emulator._accounts import Account, q6
 from trio_hl.emulator._candles import INTERVALS
 from trio_hl.emulator._markets import MARKETS, PERP_DEXS, SPOT_TOKENS
+from trio_hl.emulator._ratelimit import NO_ADDRESS_LIMIT_BUFFER
 from trio_hl.emulator._stream import frontend_order, num, order_status_entry, short_order
 
 if TYPE_CHECKING:
@@ -289,8 +290,10 @@ def _rate_limit(engine: Engine, req: dict[str, Any], now: int) -> Any:
     acct = _account(engine, req)
     vlm = acct.cum_vlm if acct is not None else ZERO
     used = acct.n_requests if acct is not None else 0
-    return {"cumVlm": num(q6(vlm)), "nRequestsUsed": used, "nRequestsCap": 10_000 + int(vlm),
-            "nRequestsSurplus": 0}
+    # the enforced rule's cap (``_ratelimit.py``); with the rule off a cap no client reaches
+    rule = engine.address_rule
+    cap = rule.cap(vlm) if rule is not None else NO_ADDRESS_LIMIT_BUFFER + int(vlm)
+    return {"cumVlm": num(q6(vlm)), "nRequestsUsed": used, "nRequestsCap": cap, "nRequestsSurplus": 0}
 
 
 _Handler = Callable[["Engine", dict[str, Any], int], Any]

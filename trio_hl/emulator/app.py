@@ -3,7 +3,8 @@
 Rule followed: this layer does exactly what the venue's front end does before an action reaches the
 matching engine — parse (malformed → HTTP 422 plain text), charge the IP rate weight (→ 429), recover the
 signer from the signature (L1 phantom-agent or user-signed EIP-712, testnet parameters unless
-``is_mainnet``), check ``expiresAfter`` and the signer's nonce set — and then hands the engine a verified
+``is_mainnet``), check ``expiresAfter``, the acting address's action budget (``Engine.address_refusal``;
+rules in ``_ratelimit.py``) and the signer's nonce set — and then hands the engine a verified
 ``(signer, action, nonce)``.  The engine (``engine.py``) is pure and synchronous; everything that waits
 (sockets, timers, faults) lives here, and every stream message the engine produces is routed from one
 place (:meth:`EmulatorApp.publish`) to the WebSocket connections subscribed to its ``(channel, key)``.
@@ -43,6 +44,7 @@ import trio
 
 from trio_hl.core import safejson
 from trio_hl.emulator._ratelimit import (
+    AddressRule,
     Limits,
     TokenBuckets,
     exchange_weight,
@@ -114,6 +116,10 @@ class EngineAPI(Protocol):
     def action(self, *, signer: str, action: dict[str, Any], nonce: int, vault_address: str | None,
                now_ms: int, user_signed: bool = False) -> dict[str, Any]: ...
     def acting_user(self, signer: str, vault_address: str | None) -> str | None: ...
+    #: The per-address action budget the engine enforces; this layer sets it from its ``Limits``.
+    address_rule: AddressRule | None
+    def address_refusal(self, signer: str, vault_address: str | None, action: dict[str, Any],
+                        now_ms: int) -> str | None: ...
     def tick(self, now_ms: int) -> None: ...
     def drain_messages(self) -> Iterable[StreamMessageLike]: ...
     def subscription_snapshot(self, sub: dict[str, Any], now_ms: int) -> list[tuple[str, Any]]: ...
@@ -170,6 +176,8 @@ class AppStatistics:
     #: Stream messages the engine handed to :meth:`EmulatorApp.publish` (routed or not; an ``orderUpdates``
     #: message for a user nobody is subscribed to is not built at all, so it is not counted).
     messages_published: int
+    #: Actions refused by the per-address budget (``Too many cumulative requests …``).
+    address_limited: int = 0
 
 
 @attrs.frozen
@@ -339,6 +347,7 @@ class EmulatorApp:
         self.welcome_message = welcome_message
         self.tick_interval_s = tick_interval_s
         self.nonces = NonceRegistry()
+        engine.address_rule = self.limits.address_rule()
         self._info_error = info_error
         self._clock_ms = clock_ms
         self._named: set[str] = set()
@@ -357,6 +366,7 @@ class EmulatorApp:
         self._frames_queued = 0
         self._overflow_drops = 0
         self._rate_limited = 0
+        self._address_limited = 0
         self._published = 0
 
     # ------------------------------------------------------------------------------------ public helpers
@@ -376,6 +386,7 @@ class EmulatorApp:
             ws_overflow_drops=self._overflow_drops,
             rate_limited=self._rate_limited,
             messages_published=self._published,
+            address_limited=self._address_limited,
         )
 
     def _record(self, kind: FaultKind, **details: Any) -> None:
@@ -583,6 +594,13 @@ class EmulatorApp:
             and self.engine.acting_user(signer, None) is None
         ):
             return _err(f"User or API Wallet {signer} does not exist.")
+        vault_address = vault.lower() if isinstance(vault, str) else None
+        # the address budget before the nonce: a refused action leaves its nonce unused (see _ratelimit.py)
+        refusal = self.engine.address_refusal(signer, vault_address, action, now)
+        if refusal is not None:
+            self._address_limited += 1
+            self._record(FaultKind.RATE_LIMITED, signer=signer, address_budget=refusal)
+            return _err(refusal)
         try:
             self.nonces.accept(signer, nonce, now)
         except NonceRejected as exc:
@@ -591,7 +609,7 @@ class EmulatorApp:
             signer=signer,
             action=action,
             nonce=nonce,
-            vault_address=vault.lower() if isinstance(vault, str) else None,
+            vault_address=vault_address,
             now_ms=now,
             user_signed=user_signed,
         )

@@ -32,6 +32,9 @@ Decisions where the venue is undocumented (PROTOCOL appendix, UNSURE), fixed her
   ``schedule_cancel_min_volume`` is set.
 - The builder dex shares the account's USDC (the venue keeps a separate balance per dex).
 - No liquidations: ``liquidationPx`` is always ``null``.
+- The per-address action budget (PROTOCOL §8.3) is enforced here, per acting user (an agent's master, a
+  ``vaultAddress`` sub-account), when :attr:`Engine.address_rule` is set (``EmulatorApp`` sets it from its
+  ``Limits``; a bare engine counts requests but refuses none).  Its rule and UNSURE choices: ``_ratelimit.py``.
 - Native TWAP (``twapOrder``/``twapCancel``, info ``userTwapSliceFills``/``twapHistory``): the slicer and its
   own undocumented-venue choices are in ``_twap.py``; :meth:`Engine.tick` runs the due suborders.
 
@@ -56,6 +59,7 @@ from trio_hl.emulator._book import Book, Order
 from trio_hl.emulator._candles import CandleStore
 from trio_hl.emulator._info import InfoRequestError, answer_info, subscription_snapshot
 from trio_hl.emulator._markets import MARKETS, SPOT_TOKENS, MarketSpec
+from trio_hl.emulator._ratelimit import CANCEL_ACTIONS, AddressRule, address_requests
 from trio_hl.emulator._stream import StreamMessage, num, short_order, trigger_fires_above
 from trio_hl.emulator._twap import TwapDesk
 from trio_hl.emulator.market import SimulatedMarket
@@ -169,6 +173,11 @@ class Engine:
         self.books: dict[int, Book] = {m.asset: Book(m.coin) for m in MARKETS}
         self.accounts: dict[str, Account] = {}
         self.agents: dict[str, str] = {}  # agent address -> master address
+        #: The per-address action budget (PROTOCOL §8.3, rules in ``_ratelimit.py``); ``None`` = not enforced
+        #: (requests are still counted).  ``EmulatorApp`` sets it from its ``Limits``; a bare engine has none.
+        self.address_rule: AddressRule | None = None
+        #: acting user -> emulator ms from which its throttled slot is free (only for addresses over the limit).
+        self._throttle_free: dict[str, int] = {}
         self.orders: dict[int, Order] = {}  # every user order by oid (the market's own are not kept)
         self.oracle: dict[int, Decimal] = {m.asset: m.initial_mid for m in MARKETS}
         self.last_px: dict[int, Decimal] = {}
@@ -256,6 +265,39 @@ class Engine:
             return None
         return vault_address.lower() if vault_address else master
 
+    # =================================================================================== address budget
+    def address_refusal(self, signer: str, vault_address: str | None, action: dict[str, Any], now_ms: int,
+                        ) -> str | None:
+        """The ``Too many cumulative requests …`` text if the address budget refuses this action now, else None.
+
+        Pure (nothing is counted): the app asks before it records the nonce, so a refused action does not
+        consume it; :meth:`action` asks again and counts."""
+        if self.address_rule is None:
+            return None
+        user = self.acting_user(signer, vault_address)
+        if user is None:
+            user = (vault_address or signer).lower()
+        return self._address_verdict(user, self.accounts.get(user), action, now_ms)[1]
+
+    def _address_verdict(self, user: str, acct: Account | None, action: dict[str, Any], now: int,
+                         ) -> tuple[bool, str | None]:
+        """``(throttled, refusal)``: whether admitting the action uses the throttled slot, and the refusal text
+        when it may not be admitted at all."""
+        rule = self.address_rule
+        if rule is None:
+            return False, None
+        used = acct.n_requests if acct is not None else 0
+        vlm = acct.cum_vlm if acct is not None else ZERO
+        n = address_requests(action)
+        limit = rule.cap(vlm)
+        if action.get("type") in CANCEL_ACTIONS:
+            limit = rule.cancel_cap(limit)
+        if used + n <= limit:
+            return False, None
+        if now >= self._throttle_free.get(user, now):
+            return True, None
+        return True, rule.refusal(used + n, limit, num(q6(vlm)))
+
     # ========================================================================================== actions
     def action(self, *, signer: str, action: dict[str, Any], nonce: int, vault_address: str | None, now_ms: int,
                user_signed: bool = False) -> dict[str, Any]:
@@ -277,7 +319,14 @@ class Engine:
         acct = self._auto_funded(user) if self.auto_fund else self._account(user)
         if not acct.funded:
             return _err(f"Must deposit before performing actions. User: {user}")
-        acct.n_requests += 1
+        throttled, refusal = self._address_verdict(acct.address, acct, action, now)
+        if refusal is not None:
+            return _err(refusal)
+        n = address_requests(action)
+        acct.n_requests += n
+        if throttled:
+            assert self.address_rule is not None
+            self._throttle_free[acct.address] = now + self.address_rule.throttled_interval_ms * n
         kind = action.get("type")
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
