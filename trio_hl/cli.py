@@ -94,7 +94,8 @@ def _add_emulator_command(sub: argparse._SubParsersAction[argparse.ArgumentParse
     emu.add_argument("--fund", action="append", default=[], metavar="ADDRESS",
                      help="address allowed to act from the start (repeatable)")
     emu.add_argument("--mainnet", action="store_true", help="verify signatures with mainnet parameters")
-    emu.add_argument("--no-rate-limit", action="store_true", help="switch off the per-IP venue limits")
+    emu.add_argument("--no-rate-limit", action="store_true",
+                     help="switch off the venue limits (per-IP weights and the per-address action budget)")
     emu.add_argument("--welcome-message", action="store_true",
                      help='send the legacy "Websocket connection established." frame on connect')
     emu.add_argument("--idle-timeout", type=float, default=60.0, help="close silent WS clients after N s")
