@@ -690,3 +690,35 @@ async def test_obsolete_header_folding_is_refused() -> None:
         await stream.send_all(b"POST /x HTTP/1.1\r\nX-A: a\r\n Content-Length: 4\r\n\r\nbody")
         assert (await read_response(stream, buf))[0] == 400
         await stream.aclose()
+
+
+async def test_a_pipelined_burst_lets_other_tasks_run() -> None:
+    """Requests already in the buffer are served without reading the socket; with an app that never
+    checkpoints (the emulator's fast paths do not) a client pipelining thousands of requests held the
+    whole event loop until it had its answers: the server must yield every ``_YIELD_EVERY`` requests."""
+    ticks = 0
+    seen: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        seen.append(ticks)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    n = 2000
+    async with serving(app) as port, trio.open_nursery() as nursery:
+        stream, buf = await raw(port), bytearray()
+        nursery.start_soon(ticker)
+        await stream.send_all(b"GET / HTTP/1.1\r\n\r\n" * n)
+        for _ in range(n):
+            assert (await read_response(stream, buf))[0] == 200
+        nursery.cancel_scope.cancel()
+        await stream.aclose()
+    longest = max(len(list(run)) for _, run in itertools.groupby(seen))
+    assert longest <= 2 * _asgi_server._YIELD_EVERY, longest

@@ -257,6 +257,13 @@ class _Connection:
                 return
             if not keep_alive:
                 return
+            # Pipelined requests are served from ``buf`` without a read: count them as ready reads, so a burst
+            # yields every ``_YIELD_EVERY`` requests even when the app never checkpoints.  (A request that had
+            # to wait reset the count in ``_fill``: request/answer ping-pong never checkpoints here.)
+            self._ready_reads += 1
+            if self._ready_reads >= _YIELD_EVERY:
+                self._ready_reads = 0
+                await trio.lowlevel.checkpoint()
 
     async def _read_head(self) -> tuple[str, bytes, bytes, list[tuple[bytes, bytes]]] | None:
         """The next request line and headers, or None on a clean EOF between requests."""
