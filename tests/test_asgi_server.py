@@ -722,3 +722,38 @@ async def test_a_pipelined_burst_lets_other_tasks_run() -> None:
         await stream.aclose()
     longest = max(len(list(run)) for _, run in itertools.groupby(seen))
     assert longest <= 2 * _asgi_server._YIELD_EVERY, longest
+
+
+async def test_a_burst_of_buffered_frames_lets_other_tasks_run() -> None:
+    """Frames already in the buffer are handed to the app without reading the socket; a peer sending a
+    flood of tiny frames (with an app that never checkpoints) must not hold the event loop: the server
+    yields every ``_WS_YIELD_EVERY`` frames (a post window of 64 still leaves in one write)."""
+    ticks = 0
+    seen: list[int] = []
+    n = 20_000
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        while len(seen) < n:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            seen.append(ticks)
+        await send({"type": "websocket.send", "text": "done"})
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    async with serving(app) as port, trio.open_nursery() as nursery:
+        stream, buf = await open_raw_ws(port)
+        nursery.start_soon(ticker)
+        await stream.send_all(client_frame(0x1, b"") * n)
+        assert await read_frame(stream, buf) == (0x1, b"done")
+        nursery.cancel_scope.cancel()
+        await stream.aclose()
+    longest = max(len(list(run)) for _, run in itertools.groupby(seen))
+    assert longest <= 2 * _asgi_server._WS_YIELD_EVERY, longest

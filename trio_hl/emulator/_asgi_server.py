@@ -55,6 +55,9 @@ WS_CLOSE_WAIT_S: Final = 1.0
 WS_HIGH_WATER_BYTES: Final = 256 * 1024
 _RECV: Final = 65536
 _YIELD_EVERY: Final = 16
+#: WebSocket frames handed over from the buffer between two forced checkpoints (larger than ``_YIELD_EVERY``:
+#: a window of posts answered between two checkpoints leaves in one write).
+_WS_YIELD_EVERY: Final = 256
 _WS_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 _REASONS: Final = {
@@ -514,6 +517,7 @@ class _WebSocket:
         "_last_fin",
         "_out",
         "_queued",
+        "_ready_frames",
         "_write_failed",
         "accepted",
         "close_sent",
@@ -538,6 +542,7 @@ class _WebSocket:
         self._drained = trio.lowlevel.ParkingLot()  # senders wait here for room / a complete flush
         self._flushing = False
         self._write_failed = False
+        self._ready_frames = 0
 
     async def flusher(self) -> None:
         """Write queued frames until cancelled or the peer is gone."""
@@ -633,6 +638,12 @@ class _WebSocket:
             self._connect_delivered = True
             return {"type": "websocket.connect"}
         while self._disconnect_code is None:
+            # Frames already in ``buf`` never read the socket: a flood of tiny ones (or pings) must still let
+            # other tasks run.  Before the read, so a cancellation here loses no message.
+            self._ready_frames += 1
+            if self._ready_frames >= _WS_YIELD_EVERY:
+                self._ready_frames = 0
+                await trio.lowlevel.checkpoint()
             try:
                 message = await self._next_message()
             except _PeerGone:
