@@ -8,6 +8,8 @@ import base64
 import gc
 import itertools
 import json
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -757,3 +759,47 @@ async def test_a_burst_of_buffered_frames_lets_other_tasks_run() -> None:
         await stream.aclose()
     longest = max(len(list(run)) for _, run in itertools.groupby(seen))
     assert longest <= 2 * _asgi_server._WS_YIELD_EVERY, longest
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+async def test_every_accepted_socket_is_closed_on_setsockopt_failure_app_errors_and_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = _open_fds()
+    async with serving(EchoApp()) as port:
+        # setsockopt failing on an accepted socket: dropped at once.
+        real = socket.socket.setsockopt
+
+        def failing(self: socket.socket, *args: Any) -> None:
+            if self.getsockname()[1] == port and args[:2] == (socket.IPPROTO_TCP, socket.TCP_NODELAY):
+                raise OSError("injected")
+            real(self, *args)
+
+        monkeypatch.setattr(socket.socket, "setsockopt", failing)
+        stream = await raw(port)
+        assert await closed_by_server(stream)
+        await stream.aclose()
+        monkeypatch.undo()
+        # An app error, then connections left open at shutdown: idle keep-alive, mid-request, a WebSocket.
+        stream, buf = await raw(port), bytearray()
+        await stream.send_all(post("/raise", b""))
+        assert (await read_response(stream, buf))[0] == 500
+        await stream.aclose()
+        idle, buf = await raw(port), bytearray()
+        await idle.send_all(post("/x", b""))
+        assert (await read_response(idle, buf))[0] == 200
+        partial = await raw(port)
+        await partial.send_all(b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        ws, _ = await open_raw_ws(port)
+        await trio.testing.wait_all_tasks_blocked()
+    # The server is gone: every one of its sockets is closed (the clients see EOF).
+    for client in (idle, partial, ws):
+        with trio.fail_after(5):
+            assert await client.receive_some(100) == b""
+        await client.aclose()
+    gc.collect()
+    assert _open_fds() == before
