@@ -288,9 +288,10 @@ async def test_mark_exhausted_by_a_refused_cancel_paces_cancels_too(autojump_clo
     budget.mark_exhausted(cancels=True)
     assert budget.remaining_cancels == 0 and budget.remaining_orders < 0
     start = trio.current_time()
-    await budget.acquire(1, cancel=True)  # the first throttled request goes at once
-    await budget.acquire(1, cancel=True)  # then the venue's pace
+    await budget.acquire(1, cancel=True)  # the refusal just now means the venue's slot is taken: a full interval
     assert trio.current_time() - start == pytest.approx(AddressBudget.THROTTLED_INTERVAL)
+    await budget.acquire(1, cancel=True)  # then the venue's pace
+    assert trio.current_time() - start == pytest.approx(2 * AddressBudget.THROTTLED_INTERVAL)
 
 
 async def test_address_budget_bad_arguments() -> None:

@@ -313,6 +313,9 @@ class AddressBudget:
         are paced like orders (one request per :attr:`THROTTLED_INTERVAL`) until a refresh says otherwise."""
         cap = self._cancel_cap if cancels else self._cap
         self._used = max(self._used, cap + self._surplus)
+        # The refusal means the venue's one-request slot is taken now: the next request waits a whole interval
+        # (sending "at once" only earned a second refusal, measured against the emulator's budget).
+        self._next_throttled = max(self._next_throttled, trio.current_time() + self.THROTTLED_INTERVAL)
 
     # -- derived -------------------------------------------------------------------------------------------
 
