@@ -26,6 +26,7 @@ import trio
 import zmq
 
 from trio_hl.core.events import Event
+from trio_hl.core.secret import Secret, optional_secret
 from trio_hl.demo.strategy import MarketMaker, QuoteParams
 from trio_hl.demo.view import FillRow, OrderRow, ViewState, render_line, render_screen
 from trio_hl.errors import ConfigError, TransportError, TrioHLError
@@ -60,7 +61,8 @@ class DemoOptions:
     requote_mode: str = "modify"
     #: None = start the embedded emulator.
     base_url: str | None = None
-    private_key: str | None = attrs.field(default=None, repr=False)
+    #: Held as a :class:`~trio_hl.core.secret.Secret` (``***`` in repr/asdict, refuses to pickle).
+    private_key: Secret | None = attrs.field(default=None, converter=optional_secret)
     account_address: str | None = None
     vault_address: str | None = None
     testnet: bool = False
@@ -145,7 +147,7 @@ async def _venue(opts: DemoOptions) -> AsyncIterator[tuple[str, str, bool | None
             yield emu.url, LocalSigner.generate().export_private_key_hex(), False, f"embedded emulator {emu.url}"
         return
     base_url = opts.base_url or TESTNET_API_URL
-    key = opts.private_key or os.environ.get(KEY_ENV)
+    key = opts.private_key.reveal() if opts.private_key else os.environ.get(KEY_ENV)
     if not key:
         raise ConfigError(f"a private key is needed for {base_url}: set {KEY_ENV} (or pass --private-key)")
     is_mainnet: bool | None = False if opts.testnet else None

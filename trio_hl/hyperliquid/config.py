@@ -9,7 +9,10 @@ Identity is the part people get wrong on Hyperliquid, so it is explicit here:
 - ``vault_address`` makes actions apply to a vault / sub-account the master controls; streams then follow
   the vault.
 
-The private key is never part of ``repr`` (attrs ``repr=False``) and is turned into a ``LocalSigner`` once.
+The private key is held in a :class:`~trio_hl.core.secret.Secret` (given as a plain hex ``str``, converted at
+construction): ``repr``, ``str``, ``attrs.asdict`` and log lines show ``***``, pickling the config is refused,
+and ``copy``/``attrs.evolve`` keep the key without showing it.  ``open_connector`` turns it into a
+``LocalSigner`` once (``config.private_key.reveal()`` is the one deliberate way to read it).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import attrs
 
+from trio_hl.core.secret import Secret, optional_secret
 from trio_hl.errors import ConfigError
 
 __all__ = ["LOCAL_API_URL", "MAINNET_API_URL", "TESTNET_API_URL", "ConnectorConfig"]
@@ -45,8 +49,9 @@ class ConnectorConfig:
     """Everything ``open_connector`` needs.  Only ``base_url`` and a key (or signer) are required."""
 
     base_url: str
-    #: Hex private key (with or without 0x).  Mutually exclusive with ``signer``.  Never shown in reprs.
-    private_key: str | None = attrs.field(default=None, repr=False)
+    #: Hex private key (with or without 0x), given as a ``str`` and held as a :class:`Secret` (shown as ``***``
+    #: everywhere, refuses to pickle).  Mutually exclusive with ``signer``.
+    private_key: Secret | None = attrs.field(default=None, converter=optional_secret)
     #: Any object with ``.address`` and ``sign_digest(bytes) -> (r, s, v)`` (e.g. a remote/HSM signer).
     signer: object | None = attrs.field(default=None, repr=False)
     account_address: str | None = None

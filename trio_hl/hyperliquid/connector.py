@@ -1016,7 +1016,7 @@ async def open_connector(
         signer = config.signer  # type: ignore[assignment]
     else:
         assert config.private_key is not None
-        signer = LocalSigner(config.private_key)
+        signer = LocalSigner(config.private_key.reveal())
     user = (config.vault_address or config.account_address or signer.address).lower()
     clock = _WallClock()
     timeouts = httpx.Timeout(config.request_timeout, connect=min(config.request_timeout, 5.0))
