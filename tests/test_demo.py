@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from trio_hl.core.types import Side
 from trio_hl.demo import DemoOptions, Inventory, MarketMaker, QuoteParams, compute_quotes, mid_moved, run_demo
+from trio_hl.demo.strategy import hyperliquid_style_rule
 from trio_hl.demo.view import FillRow, OrderRow, ViewState, render_line, render_screen
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.signing import LocalSigner
@@ -155,14 +156,11 @@ def test_inventory_average_cost_realized_and_unrealized_pnl() -> None:
 
 class _QuotingConn:
     """Just enough of a connector for ``MarketMaker``'s re-quote path: a book, live orders, recorded calls."""
-
     def __init__(self) -> None:
-        from types import SimpleNamespace
 
         from trio_hl.core.book import OrderBook
 
-        self.registry = SimpleNamespace(by_pair=lambda pair: SimpleNamespace(name="BTC", is_spot=False,
-                                                                             sz_decimals=BTC_SZD))
+        self.rule = hyperliquid_style_rule(BTC_SZD)
         self.orders: dict[str, Any] = {}
         self.modifies: list[tuple[str, Decimal | None]] = []
         self._book = OrderBook("BTC")
@@ -176,6 +174,9 @@ class _QuotingConn:
 
     def book(self, pair: str) -> Any:
         return self._book
+
+    def trading_rule(self, pair: str) -> Any:
+        return self.rule
 
     def _new(self, params: Any, side: Side) -> str:
         from trio_hl.core.order import InFlightOrder

@@ -17,7 +17,7 @@ from trio_hl.core.risk import PairLimits, RiskBreachError, RiskLimits
 from trio_hl.emulator import Emulator
 from trio_hl.emulator.engine import Engine
 from trio_hl.errors import InvalidOrderError, ProtocolError
-from trio_hl.execution import ExecutionStatus, NativeTwap, NativeTwapParams, NativeTwapReport
+from trio_hl.execution import ExecutionStatus
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.messages import (
     TwapAnswer,
@@ -26,6 +26,7 @@ from trio_hl.hyperliquid.messages import (
     parse_twap_order_response,
     parse_twap_slice_fills,
 )
+from trio_hl.hyperliquid.native_twap import NativeTwap, NativeTwapParams, NativeTwapReport
 from trio_hl.testing.events import next_event
 
 D = Decimal

@@ -25,6 +25,7 @@ import attrs
 import trio
 import zmq
 
+from trio_hl.core.connector import Connector
 from trio_hl.core.events import Event
 from trio_hl.core.secret import Secret, optional_secret
 from trio_hl.demo.strategy import MarketMaker, QuoteParams
@@ -156,14 +157,13 @@ async def _venue(opts: DemoOptions) -> AsyncIterator[tuple[str, str, bool | None
     yield base_url, key, is_mainnet, base_url
 
 
-def _quote_params(opts: DemoOptions, conn: HyperliquidConnector) -> QuoteParams:
+def _quote_params(opts: DemoOptions, conn: Connector) -> QuoteParams:
     size = opts.size
-    asset = conn.registry.by_pair(opts.pair)
     if size is None:
         mid = conn.mid(opts.pair)
         if mid is None:
             raise ConfigError(f"no mid price for {opts.pair}; pass --size")
-        size = (opts.notional / mid).quantize(asset.size_step, rounding=ROUND_UP)
+        size = (opts.notional / mid).quantize(conn.trading_rule(opts.pair).size_step, rounding=ROUND_UP)
     return QuoteParams(
         size=size,
         spread_bps=opts.spread_bps,
@@ -292,7 +292,8 @@ async def _venue_open_orders(base_url: str, user: str) -> int | None:
 
 
 async def _venue_position(conn: HyperliquidConnector, mm: MarketMaker) -> Decimal | None:
-    if mm.asset.is_spot:
+    asset = conn.registry.by_pair(mm.pair)
+    if asset.is_spot:
         return None
     try:
         state = await conn.user_state()
@@ -300,7 +301,7 @@ async def _venue_position(conn: HyperliquidConnector, mm: MarketMaker) -> Decima
         return None
     for entry in state.get("assetPositions", []):
         pos = entry.get("position", {}) if isinstance(entry, dict) else {}
-        if pos.get("coin") == mm.asset.coin:
+        if pos.get("coin") == asset.coin:
             return Decimal(str(pos.get("szi", "0")))
     return Decimal(0)
 

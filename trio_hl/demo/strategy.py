@@ -33,6 +33,7 @@ import attrs
 import trio
 
 from trio_hl.core.book import OrderBook
+from trio_hl.core.connector import Connector
 from trio_hl.core.events import (
     Event,
     LateFill,
@@ -44,11 +45,10 @@ from trio_hl.core.events import (
     OrderModified,
     OrderPartiallyFilled,
 )
-from trio_hl.core.types import OrderParams, OrderState, OrderType, Side
+from trio_hl.core.quantize import floor_size, round_price
+from trio_hl.core.types import OrderParams, OrderState, OrderType, Side, TradingRule
 from trio_hl.core.updates import TradeUpdate
-from trio_hl.errors import TrioHLError, WireFormatError
-from trio_hl.hyperliquid import wire
-from trio_hl.hyperliquid.connector import HyperliquidConnector
+from trio_hl.errors import InvalidOrderError, TrioHLError
 
 __all__ = [
     "FillRecord",
@@ -60,6 +60,7 @@ __all__ = [
     "Quotes",
     "WorkingOrder",
     "compute_quotes",
+    "hyperliquid_style_rule",
     "mid_moved",
 ]
 
@@ -75,8 +76,20 @@ _EPSILON = Decimal("1e-12")
 #: race, see the demo's notes).  Every modify is answered (``OrderModified``, ``ModifyRejected`` or the order's
 #: end); an answer that never comes (a connector bug) is assumed lost after this long.
 MODIFY_PATIENCE_S = 2.0
-#: The venue's minimum order value (quote currency); a smaller quote would be refused, so it is not sent.
+#: Hyperliquid's minimum order value (quote currency), the default of the ``sz_decimals`` shorthand of
+#: :func:`compute_quotes`; with a ``rule`` its ``min_notional`` applies.  A smaller quote would be refused.
 MIN_NOTIONAL = Decimal(10)
+
+
+def hyperliquid_style_rule(sz_decimals: int, is_spot: bool = False, min_notional: Decimal = MIN_NOTIONAL,
+                           ) -> TradingRule:
+    """The ``sz_decimals`` shorthand: a lot of ``10**-sz_decimals``, prices of 5 significant figures and at most
+    ``(8 if spot else 6) - sz_decimals`` decimals (Hyperliquid's rule, stated as data: nothing venue is imported).
+    A strategy on a :class:`~trio_hl.core.connector.Connector` uses ``conn.trading_rule(pair)`` instead."""
+    step = Decimal(1).scaleb(-sz_decimals)
+    return TradingRule(pair="", size_step=step, min_size=step, min_notional=min_notional,
+                       max_price_decimals=max((8 if is_spot else 6) - sz_decimals, 0), max_price_sig_figs=5,
+                       is_spot=is_spot)
 
 
 def _decimal(value: Any) -> Decimal:
@@ -130,13 +143,23 @@ def compute_quotes(
     position: Decimal,
     params: QuoteParams,
     *,
-    sz_decimals: int,
+    rule: TradingRule | None = None,
+    sz_decimals: int | None = None,
     is_spot: bool = False,
     best_bid: Decimal | None = None,
     best_ask: Decimal | None = None,
-    min_notional: Decimal = MIN_NOTIONAL,
+    min_notional: Decimal | None = None,
 ) -> Quotes:
-    """The bid and ask to show for ``mid`` and ``position`` (see module doc).  Pure: no I/O, no clock."""
+    """The bid and ask to show for ``mid`` and ``position`` (see module doc).  Pure: no I/O, no clock.
+
+    Prices and sizes follow ``rule`` (``conn.trading_rule(pair)``), or the ``sz_decimals``/``is_spot`` shorthand
+    (:func:`hyperliquid_style_rule`); ``min_notional`` overrides the rule's minimum order value."""
+    if rule is None:
+        if sz_decimals is None:
+            raise ValueError("compute_quotes needs rule= (or the sz_decimals= shorthand)")
+        rule = hyperliquid_style_rule(sz_decimals, is_spot)
+    if min_notional is not None:
+        rule = attrs.evolve(rule, min_notional=min_notional)
     if mid <= 0:
         raise ValueError(f"mid must be > 0, got {mid}")
     limit = params.max_position
@@ -150,21 +173,20 @@ def compute_quotes(
         bid_px = best_ask - _EPSILON
     if best_bid is not None and ask_px is not None and ask_px <= best_bid:
         ask_px = best_bid + _EPSILON
-    bid = _quote(bid_px, Side.BUY, limit - position, params.size, sz_decimals, is_spot, min_notional)
-    ask = _quote(ask_px, Side.SELL, limit + position, params.size, sz_decimals, is_spot, min_notional)
+    bid = _quote(bid_px, Side.BUY, limit - position, params.size, rule)
+    ask = _quote(ask_px, Side.SELL, limit + position, params.size, rule)
     return Quotes(bid, ask, reservation)
 
 
-def _quote(px: Decimal | None, side: Side, room: Decimal, size: Decimal, sz_decimals: int, is_spot: bool,
-           min_notional: Decimal) -> Quote | None:
+def _quote(px: Decimal | None, side: Side, room: Decimal, size: Decimal, rule: TradingRule) -> Quote | None:
     if px is None or px <= 0 or room <= 0:
         return None
-    amount = wire.floor_size(min(size, room), sz_decimals)
+    amount = floor_size(min(size, room), rule)
     try:
-        price = wire.round_price(px, sz_decimals, is_spot, side=side, aggressive=False)
-    except WireFormatError:
+        price = round_price(px, rule, side=side, aggressive=False)
+    except InvalidOrderError:
         return None
-    if amount <= 0 or amount * price < min_notional:
+    if amount <= 0 or amount * price < rule.min_notional:
         return None
     return Quote(price, amount)
 
@@ -279,12 +301,13 @@ class MarketMaker:
     ``await mm.run(events)`` consumes ``conn.watch_book(pair)`` and ``events`` (a ``conn.events()`` channel the
     caller subscribed *before* the first order) until cancelled.  ``stop_quoting()`` makes it place nothing
     more while it keeps accounting for fills, so the owner can ``cancel_all`` and wait for ``flat_orders()``.
-    Only public connector calls are used.
+    Only calls of the venue-free :class:`~trio_hl.core.connector.Connector` protocol are used, so the same class
+    quotes on Hyperliquid, on the paper connector and in a backtest (``trio-hl backtest``).
     """
 
     def __init__(
         self,
-        conn: HyperliquidConnector,
+        conn: Connector,
         pair: str,
         params: QuoteParams,
         *,
@@ -295,8 +318,8 @@ class MarketMaker:
         if requote_mode not in ("modify", "cancel"):
             raise ValueError(f"requote_mode must be 'modify' or 'cancel', got {requote_mode!r}")
         self.conn = conn
-        self.asset = conn.registry.by_pair(pair)
-        self.pair = self.asset.name
+        self.rule = conn.trading_rule(pair)
+        self.pair = pair
         self.params = params
         self.requote_mode = requote_mode
         self.inventory = Inventory()
@@ -316,16 +339,17 @@ class MarketMaker:
     # ----------------------------------------------------------------------------------- setup / teardown
 
     async def load_position(self) -> None:
-        """Start from the venue's position in this pair (perps), so limits and PnL hold on an existing account."""
-        if self.asset.is_spot:
+        """Start from the connector's position in this pair (perps), so limits and PnL hold on an existing
+        account.  The entry price is the connector's when it knows one, else the current mid (PnL is then
+        counted from now).  Spot holdings are inventory the strategy did not make: not loaded."""
+        if self.rule.is_spot:
             return
-        state = await self.conn.user_state()
-        for entry in state.get("assetPositions", []):
-            pos = entry.get("position", {}) if isinstance(entry, dict) else {}
-            if pos.get("coin") == self.asset.coin:
-                self.inventory.position = Decimal(str(pos.get("szi", "0")))
-                entry_px = pos.get("entryPx")
-                self.inventory.average_price = Decimal(str(entry_px)) if entry_px else _ZERO
+        pos = self.conn.positions().get(self.pair)
+        if pos is None or not pos.size:
+            return
+        self.inventory.position = pos.size
+        mark = pos.average_price if pos.average_price is not None else self.conn.mid(self.pair)
+        self.inventory.average_price = mark if mark is not None else _ZERO
 
     def stop_quoting(self) -> None:
         self.quoting = False
@@ -440,8 +464,8 @@ class MarketMaker:
             return
         bb, ba = book.best_bid, book.best_ask
         quotes = compute_quotes(
-            mid, self.inventory.position, self.params, sz_decimals=self.asset.sz_decimals,
-            is_spot=self.asset.is_spot, best_bid=bb.price if bb else None, best_ask=ba.price if ba else None,
+            mid, self.inventory.position, self.params, rule=self.rule,
+            best_bid=bb.price if bb else None, best_ask=ba.price if ba else None,
         )
         self.quoted_mid = mid
         self._apply(Side.BUY, quotes.bid)

@@ -50,15 +50,12 @@ from typing import Any, Protocol
 import attrs
 import trio
 
+from trio_hl.core.connector import Connector, VenueOrderStatus
 from trio_hl.core.events import Event
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.risk import KillSignal
 from trio_hl.core.types import OrderParams, OrderState, Side
-from trio_hl.errors import ProtocolError, TransportError, TrioHLError
-from trio_hl.hyperliquid import wire
-from trio_hl.hyperliquid.connector import HyperliquidConnector
-from trio_hl.hyperliquid.rest import InfoClient
-from trio_hl.hyperliquid.statuses import parse_status, to_order_state
+from trio_hl.errors import TransportError, TrioHLError
 
 __all__ = [
     "ExecutionAlgo",
@@ -69,7 +66,6 @@ __all__ = [
     "ResumeMode",
     "SliceProbe",
     "VenueSlice",
-    "VenueSliceProbe",
 ]
 
 logger = logging.getLogger("trio_hl.execution")
@@ -147,40 +143,16 @@ class ExecutionReport:
 # ======================================================================================= venue probe
 
 
-@attrs.frozen
-class VenueSlice:
-    """What the venue says about one of our orders: ``filled`` is ``origSz - sz``; ``state`` our lifecycle name."""
-
-    state: OrderState | None
-    filled: Decimal
+#: What the venue says about one of our orders (``filled`` is the venue's executed amount).  The name the
+#: execution package used before :class:`~trio_hl.core.connector.VenueOrderStatus` moved to ``core``.
+VenueSlice = VenueOrderStatus
 
 
 class SliceProbe(Protocol):
-    """Asks the venue about an order by client order id (``None``: the venue has never seen it)."""
+    """Asks the venue about an order by client order id (``None``: the venue has never seen it).  The default is
+    the connector's own :meth:`~trio_hl.core.connector.Connector.query_order`."""
 
-    async def __call__(self, client_order_id: str) -> VenueSlice | None: ...
-
-
-class VenueSliceProbe:
-    """:class:`SliceProbe` over ``orderStatus`` (weight 2 per call; called only for short-cancelled slices and on
-    resume).  Retries the info client's transient errors with its own policy; anything else propagates."""
-
-    def __init__(self, info: InfoClient, user: str) -> None:
-        self._info = info
-        self._user = user
-
-    async def __call__(self, client_order_id: str) -> VenueSlice | None:
-        answer = await self._info.order_status(self._user, client_order_id)
-        if answer.get("status") == "unknownOid":
-            return None
-        try:
-            entry = answer["order"]
-            order = entry["order"]
-            filled = Decimal(str(order["origSz"])) - Decimal(str(order["sz"]))
-            state = to_order_state(parse_status(entry.get("status")))
-        except (KeyError, TypeError, ArithmeticError) as exc:
-            raise ProtocolError(f"orderStatus {client_order_id}: unexpected answer {answer!r:.300}") from exc
-        return VenueSlice(state=state, filled=filled)
+    async def __call__(self, client_order_id: str) -> VenueOrderStatus | None: ...
 
 
 # ======================================================================================= state file
@@ -315,7 +287,7 @@ class SliceRunner:
     base class): the algorithms decide *what* to send and when, this decides nothing.
     """
 
-    def __init__(self, conn: HyperliquidConnector, side: Side, progress: Progress, state: StateFile,
+    def __init__(self, conn: Connector, side: Side, progress: Progress, state: StateFile,
                  probe: SliceProbe, target: Decimal) -> None:
         self.conn = conn
         self.side = side
@@ -333,7 +305,7 @@ class SliceRunner:
         p = self.progress
         if params.amount > self.target - p.filled:  # the invariant everything rests on; never reachable
             raise AssertionError(f"slice {params.amount} exceeds what is left ({self.target - p.filled})")
-        cid = wire.new_cloid()
+        cid = self.conn.new_client_order_id()
         p.live_cid, p.live_amount = cid, params.amount
         self.state.save(p)  # write-ahead: a crash after this line is resolved on restart
         try:
@@ -426,7 +398,7 @@ class SliceRunner:
         self.state.save(p)
         return filled
 
-    async def _probe(self, cid: str) -> VenueSlice | None:
+    async def _probe(self, cid: str) -> VenueOrderStatus | None:
         delay = 0.25
         while True:
             try:
@@ -476,7 +448,7 @@ class ExecutionAlgo:
 
     kind = "algo"
 
-    def __init__(self, conn: HyperliquidConnector, params: Any, *, pair: str, side: Side, target: Decimal,
+    def __init__(self, conn: Connector, params: Any, *, pair: str, side: Side, target: Decimal,
                  state_path: Path | str | None, resume: ResumeMode, probe: SliceProbe | None,
                  cleanup_timeout_s: float) -> None:
         if not isinstance(resume, ResumeMode):
@@ -488,7 +460,8 @@ class ExecutionAlgo:
         self.target = target
         self.resume = resume
         self.cleanup_timeout_s = cleanup_timeout_s
-        self.asset = conn.registry.by_pair(pair)
+        #: The pair's lot size, price rule and minimum order value (``InvalidOrderError`` for an unknown pair).
+        self.rule = conn.trading_rule(pair)
         self._state = StateFile(state_path)
         self._probe = probe
         self._stop = trio.Event()
@@ -553,9 +526,7 @@ class ExecutionAlgo:
             return self.report()
         self._kill = self.conn.risk.kill_signal()
         self.progress.status = ExecutionStatus.RUNNING
-        if self._probe is not None:
-            return await self._run_with(self._probe)
-        return await self._run_with(VenueSliceProbe(self.conn.info, self.conn.user))  # the connector's limiter
+        return await self._run_with(self._probe if self._probe is not None else self.conn.query_order)
 
     async def _run_with(self, probe: SliceProbe) -> ExecutionReport:
         p = self.progress

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import attrs
 
+from trio_hl.core.connector import Connector
 from trio_hl.core.types import OrderParams, OrderState, OrderType, Side, to_positive_decimal
 from trio_hl.errors import InvalidOrderError
 from trio_hl.execution._base import ExecutionAlgo, ResumeMode, SliceProbe, SliceRunner
-from trio_hl.hyperliquid.connector import HyperliquidConnector
 
 __all__ = ["Iceberg", "IcebergParams"]
 
@@ -76,14 +76,14 @@ class Iceberg(ExecutionAlgo):
     kind = "iceberg"
     params: IcebergParams
 
-    def __init__(self, conn: HyperliquidConnector, params: IcebergParams, *, state_path: Path | str | None = None,
+    def __init__(self, conn: Connector, params: IcebergParams, *, state_path: Path | str | None = None,
                  resume: ResumeMode = ResumeMode.CONTINUE, probe: SliceProbe | None = None,
                  cleanup_timeout_s: float = 10.0) -> None:
         if not isinstance(params, IcebergParams):
             raise TypeError(f"params must be IcebergParams, got {type(params).__name__}")
         super().__init__(conn, params, pair=params.pair, side=params.side, target=params.total,
                          state_path=state_path, resume=resume, probe=probe, cleanup_timeout_s=cleanup_timeout_s)
-        rule = self.asset.trading_rule()
+        rule = self.rule
         self.visible = _floor(params.visible, rule.size_step)
         if self.visible <= 0:
             raise InvalidOrderError(f"visible {params.visible} is below the lot size {rule.size_step} of {params.pair}")

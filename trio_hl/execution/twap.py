@@ -26,10 +26,10 @@ from pathlib import Path
 import attrs
 import trio
 
+from trio_hl.core.connector import Connector
 from trio_hl.core.types import OrderParams, OrderType, Side, TimeInForce, to_decimal, to_positive_decimal
 from trio_hl.errors import InvalidOrderError
 from trio_hl.execution._base import ExecutionAlgo, ResumeMode, SliceProbe, SliceRunner
-from trio_hl.hyperliquid.connector import HyperliquidConnector
 
 __all__ = ["Twap", "TwapParams", "plan_slice"]
 
@@ -116,7 +116,7 @@ class Twap(ExecutionAlgo):
     kind = "twap"
     params: TwapParams
 
-    def __init__(self, conn: HyperliquidConnector, params: TwapParams, *, state_path: Path | str | None = None,
+    def __init__(self, conn: Connector, params: TwapParams, *, state_path: Path | str | None = None,
                  resume: ResumeMode = ResumeMode.CONTINUE, probe: SliceProbe | None = None,
                  cleanup_timeout_s: float = 10.0) -> None:
         if not isinstance(params, TwapParams):
@@ -159,7 +159,7 @@ class Twap(ExecutionAlgo):
             return None  # a bounded slice cannot be priced without a mid: skip rather than trade unbounded
         reference = price if price is not None else self.conn.mid(params.pair)
         min_amount = _ZERO
-        rule = self.asset.trading_rule()
+        rule = self.rule
         if reference is not None and rule.min_notional > 0:
             min_amount = rule.min_notional / reference
         amount = plan_slice(remaining, slices_left, rule.size_step, min_amount=min_amount, jitter=jitter)

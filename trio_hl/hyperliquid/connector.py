@@ -37,6 +37,7 @@ import httpx
 import trio
 
 from trio_hl.core.book import OrderBook
+from trio_hl.core.connector import Balance, Connector, Position, PublicTrade, VenueOrderStatus
 from trio_hl.core.events import (
     Event,
     OrderCancelled,
@@ -50,7 +51,7 @@ from trio_hl.core.journal import Journal, Submission
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.risk import RiskBreach, RiskBreachError, RiskLimits, RiskManager
 from trio_hl.core.tracker import OrderTracker
-from trio_hl.core.types import OrderParams, OrderState, OrderType, Side
+from trio_hl.core.types import OrderParams, OrderState, OrderType, Side, TradingRule
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import (
     AmbiguousOutcomeError,
@@ -70,9 +71,11 @@ from trio_hl.hyperliquid.messages import (
     parse_all_mids,
     parse_l2_book,
     parse_order_status_response,
+    parse_trades,
 )
 from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
 from trio_hl.hyperliquid.nonce import MAX_NONCE_LEAD_MS, NonceService
+from trio_hl.hyperliquid.order_probe import venue_order_status
 from trio_hl.hyperliquid.orders import order_to_wire, prepare_order
 from trio_hl.hyperliquid.rest import InfoClient, RestClients, open_rest_clients
 from trio_hl.hyperliquid.signing import LocalSigner, Signer, sign_l1_action
@@ -178,6 +181,10 @@ class HyperliquidConnector:
         self._submit_tx, submit_rx = trio.open_memory_channel[SubmitRequest](config.submit_queue_size)
         self._trigger_info: dict[str, tuple[Decimal | None, Any, bool]] = {}
         self._session: WsSession | None = None
+        self._nursery: trio.Nursery | None = None
+        #: Public trades per pair, subscribed on the first ``watch_trades`` of the pair (see there).
+        self._trade_fanouts: dict[str, EventFanout[PublicTrade]] = {}
+        self._trade_subscribing: dict[str, trio.Lock] = {}
         self._last_fill_ms = 0
         self._ws_generation_seen = 0
         #: Exchange ids a modify replaces.  Hyperliquid reports a modify as ``canceled`` for the old oid plus the
@@ -420,6 +427,83 @@ class HyperliquidConnector:
             gap_fills=self._counters.gap_fills,
             dead_mans_switch=None if self.dead_mans_switch is None else self.dead_mans_switch.statistics(),
         )
+
+    # ============================================================== public: the rest of the Connector protocol
+
+    def trading_rule(self, pair: str) -> TradingRule:
+        """Lot size, price rule and minimum order value of ``pair`` (``trio_hl.core.quantize`` rounds with it)."""
+        try:
+            return self.registry.by_pair(pair).trading_rule()
+        except (KeyError, ConfigError, ValueError) as exc:
+            raise InvalidOrderError(f"unknown pair {pair!r}") from exc
+
+    def new_client_order_id(self) -> str:
+        """A fresh cloid (``"0x"`` + 32 hex digits)."""
+        return wire.new_cloid()
+
+    async def query_order(self, client_order_id: str) -> VenueOrderStatus | None:
+        """The venue's ``orderStatus`` of one order as a venue-free value (through the connector's limiter)."""
+        return await venue_order_status(self._rest.info, self.user, client_order_id)
+
+    def positions(self) -> dict[str, Position]:
+        """Every non-zero position ``position()`` tracks (entry prices are the venue's business: None here)."""
+        return {pair: Position(pair, size) for pair, size in self._positions.items() if size}
+
+    async def balances(self) -> dict[str, Balance]:
+        """USDC (perp margin: account value, withdrawable) and every spot token (total, total - hold).  The spot
+        USDC balance is reported as ``"USDC:spot"`` so it never hides the perp account's."""
+        out: dict[str, Balance] = {}
+        state = await self._rest.info.clearinghouse_state(self.user)
+        try:
+            summary = state.get("marginSummary") or {}
+            out["USDC"] = Balance("USDC", Decimal(str(summary.get("accountValue", "0"))),
+                                  Decimal(str(state.get("withdrawable", "0"))))
+            spot = await self._rest.info.spot_clearinghouse_state(self.user)
+            for b in spot.get("balances", []):
+                coin = str(b.get("coin"))
+                name = f"{coin}:spot" if coin == "USDC" else coin
+                total = Decimal(str(b.get("total", "0")))
+                out[name] = Balance(name, total, total - Decimal(str(b.get("hold", "0"))))
+        except (AttributeError, ArithmeticError, TypeError) as exc:
+            raise ProtocolError(f"balances: unexpected clearinghouse answer: {exc!r}") from exc
+        return out
+
+    async def watch_trades(self, pair: str) -> AsyncIterator[PublicTrade]:
+        """Yield every public trade of ``pair`` from now on (the venue's ``trades`` channel).
+
+        The channel is subscribed on the first call for a pair and kept (one WS subscription per pair, resumed
+        across reconnects by the session); every watcher gets its own lossless copy.  Trades that happen during
+        a reconnect are not replayed: the venue has no gap-fill for the public tape."""
+        name = self.book(pair).pair
+        fanout = await self._trade_fanout(name)
+        with fanout.subscribe(1024) as trades:
+            async for trade in trades:
+                yield trade
+
+    async def _trade_fanout(self, name: str) -> EventFanout[PublicTrade]:
+        lock = self._trade_subscribing.setdefault(name, trio.Lock())
+        async with lock:
+            fanout = self._trade_fanouts.get(name)
+            if fanout is None:
+                if self._session is None or self._nursery is None:
+                    raise RuntimeError("the connector is not running")
+                stream = await self._session.subscribe({"type": "trades", "coin": self.registry.by_pair(name).coin})
+                fanout = EventFanout()
+                self._nursery.start_soon(fanout.run)
+                self._nursery.start_soon(self._consume_trades, name, stream, fanout)
+                self._trade_fanouts[name] = fanout
+            return fanout
+
+    async def _consume_trades(self, name: str, stream: trio.abc.ReceiveChannel[Any],
+                              fanout: EventFanout[PublicTrade]) -> None:
+        async for data in stream:
+            try:
+                trades = parse_trades(data, self.registry.coin_to_pair)
+            except ProtocolError as exc:
+                self._counters.malformed += 1
+                logger.warning("trades %s: malformed frame skipped: %s", name, exc)
+                continue
+            fanout.publish([PublicTrade(t.pair, t.side, t.price, t.size, t.timestamp, t.trade_id) for t in trades])
 
     async def wait_trading_ready(self) -> None:
         """Wait until the submit gate is open (after startup reconciliation or a reconnect gap-fill)."""
@@ -711,6 +795,7 @@ class HyperliquidConnector:
     async def _start(self, nursery: trio.Nursery, ws_settings: WsSettings | None, rng: random.Random | None) -> None:
         cfg = self.config
         coin_to_pair = self.registry.coin_to_pair
+        self._nursery = nursery
         nursery.start_soon(self._fanout.run)
         # Books: REST snapshot first so conn.book() is usable at once.
         for pair in cfg.pairs:
@@ -1070,3 +1155,8 @@ async def open_connector(
                 journal.flush()
                 journal.close()
 
+
+
+def _is_a_connector(conn: HyperliquidConnector) -> Connector:
+    """Never called: mypy checks here that ``HyperliquidConnector`` satisfies the ``Connector`` protocol."""
+    return conn
