@@ -7,6 +7,11 @@ book with sequence numbers, as on venues that stream deltas) would add state tha
 
 A snapshot older than the one held is ignored (and counted): after a reconnect the REST snapshot and the
 first WS push can arrive in either order.
+
+Two clocks, kept apart: the venue's ``timestamp`` only orders snapshots; the book's *age* is measured from
+``received_at``, the local monotonic time (Trio's) at receipt.  A skewed wall clock or a bogus venue stamp then
+cannot make a fresh book look stale; a caller that judged a stamp unbelievable passes ``timestamp=None``, which
+applies the snapshot without moving the ordering watermark (one far-future stamp can no longer freeze the book).
 """
 
 from __future__ import annotations
@@ -38,29 +43,36 @@ class BookStats:
 class OrderBook:
     """The latest L2 snapshot of one pair.  Bids are sorted best (highest) first, asks best (lowest) first."""
 
-    __slots__ = ("_applied", "_asks", "_bids", "_ignored", "_timestamp", "pair")
+    __slots__ = ("_applied", "_asks", "_bids", "_ignored", "_received_at", "_timestamp", "pair")
 
     def __init__(self, pair: str) -> None:
         self.pair = pair
         self._bids: tuple[BookLevel, ...] = ()
         self._asks: tuple[BookLevel, ...] = ()
         self._timestamp: float | None = None
+        self._received_at: float | None = None
         self._applied = 0
         self._ignored = 0
 
-    def apply_snapshot(self, bids: Sequence[BookLevel], asks: Sequence[BookLevel], timestamp: float) -> bool:
-        """Replace the book with a snapshot taken at ``timestamp`` (venue time, seconds).
+    def apply_snapshot(self, bids: Sequence[BookLevel], asks: Sequence[BookLevel], timestamp: float | None,
+                       received_at: float | None = None) -> bool:
+        """Replace the book with a snapshot taken at ``timestamp`` (venue time, seconds), received at
+        ``received_at`` (local monotonic seconds; ``age`` is measured from it).
 
-        Returns False (and keeps the current book) when the snapshot is older than the one held.  Levels are
-        re-sorted defensively; a crossed snapshot is accepted as the venue sent it (it can happen for an
-        instant on real venues) — ``is_crossed`` tells.
+        Returns False (and keeps the current book) when the snapshot is older than the one held.  ``timestamp``
+        None (unknown or judged unbelievable) applies the snapshot and leaves the ordering watermark where it
+        was.  Without ``received_at`` the venue timestamp stands in for it (one clock for both: tests, replays).
+        Levels are re-sorted defensively; a crossed snapshot is accepted as the venue sent it (it can happen for
+        an instant on real venues) — ``is_crossed`` tells.
         """
-        if self._timestamp is not None and timestamp < self._timestamp:
+        if timestamp is not None and self._timestamp is not None and timestamp < self._timestamp:
             self._ignored += 1
             return False
         self._bids = tuple(sorted(bids, key=lambda lv: lv.price, reverse=True))
         self._asks = tuple(sorted(asks, key=lambda lv: lv.price))
-        self._timestamp = timestamp
+        if timestamp is not None:
+            self._timestamp = timestamp
+        self._received_at = received_at if received_at is not None else timestamp
         self._applied += 1
         return True
 
@@ -115,8 +127,15 @@ class OrderBook:
                 return level.price
         return None
 
+    @property
+    def received_at(self) -> float | None:
+        """Local monotonic time the current snapshot was received (None before the first)."""
+        return self._received_at
+
     def age(self, now: float) -> float | None:
-        return None if self._timestamp is None else now - self._timestamp
+        """Seconds since the current snapshot was received, ``now`` on the clock ``received_at`` was given in
+        (Trio's, in the connector); None before the first snapshot."""
+        return None if self._received_at is None else now - self._received_at
 
     def statistics(self) -> BookStats:
         return BookStats(self._applied, self._ignored, self._timestamp)

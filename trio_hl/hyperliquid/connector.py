@@ -63,6 +63,7 @@ from trio_hl.errors import (
     VenueRejectedError,
 )
 from trio_hl.hyperliquid import wire
+from trio_hl.hyperliquid.clock import ClockCheck, TimestampJudge, check_skew
 from trio_hl.hyperliquid.config import ConnectorConfig
 from trio_hl.hyperliquid.deadman import DeadMansSwitch, DeadMansSwitchState
 from trio_hl.hyperliquid.health import HealthMonitor
@@ -130,6 +131,11 @@ class ConnectorHealth:
     malformed_frames: int
     gap_fills: int
     dead_mans_switch: DeadMansSwitchState | None
+    #: Venue clock minus local wall clock, seconds, measured at startup (None: not measured).
+    clock_offset_s: float | None = None
+    #: Venue timestamps judged unbelievable so far (far from the venue's present; see ``hyperliquid.clock``):
+    #: counted, never used to order books or to start a gap-fill.
+    timestamp_anomalies: int = 0
 
 
 class _WallClock:
@@ -159,6 +165,7 @@ class HyperliquidConnector:
         risk: RiskLimits | None = None,
         nonces: NonceService | None = None,
         submissions: dict[str, Submission] | None = None,
+        clock_check: ClockCheck | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -174,6 +181,9 @@ class HyperliquidConnector:
         self._book_changed: dict[str, trio.Event] = {}
         self._mids: dict[str, Decimal] = {}
         self._counters = StreamCounters()
+        self._clock_check = clock_check
+        #: Judges venue timestamps against the venue's present (local wall clock + the measured offset).
+        self._timestamps = TimestampJudge(clock, offset_s=clock_check.offset_s if clock_check else 0.0)
         #: The signer's one nonce source (the identity check's noop included: ``open_connector`` makes it).
         self._nonces = nonces if nonces is not None else NonceService(lambda: int(clock() * 1000))
         #: Journaled submissions of the restored orders still without an answer (used once, at startup).
@@ -409,7 +419,7 @@ class HyperliquidConnector:
             ws_reconnects=ws.reconnects if ws else 0,
             ws_last_frame_age=ws.last_frame_age if ws else None,
             user_stream_age=None if last is None else now - last,
-            book_ages={p: b.age(self._clock()) for p, b in self._books.items()},
+            book_ages={p: b.age(now) for p, b in self._books.items()},
             ip_tokens=self._rest.limiter.statistics().tokens,
             address_requests_left=self.submit.budget.remaining_orders,
             orders_active=stats.active,
@@ -425,6 +435,8 @@ class HyperliquidConnector:
             event_backlog=self._fanout.statistics().backlog,
             malformed_frames=self._counters.malformed + (ws.malformed_frames if ws else 0),
             gap_fills=self._counters.gap_fills,
+            clock_offset_s=self._clock_check.offset_s if self._clock_check is not None else None,
+            timestamp_anomalies=self._timestamps.anomalies,
             dead_mans_switch=None if self.dead_mans_switch is None else self.dead_mans_switch.statistics(),
         )
 
@@ -592,7 +604,9 @@ class HyperliquidConnector:
         elif kind == "trade":
             trade: TradeUpdate = value
             ms = int(trade.timestamp * 1000)
-            self._last_fill_ms = max(self._last_fill_ms, ms)
+            # A fill stamped in the future must not move the gap-fill's start past fills still to come.
+            if self._timestamps.plausible(trade.timestamp, "fill", past_ok=True):
+                self._last_fill_ms = max(self._last_fill_ms, ms)
             events = tracker.process_trade_update(trade)
             self._count_fill(trade, ms)
         elif kind == "not_found":
@@ -803,7 +817,8 @@ class HyperliquidConnector:
             book = self._books[asset.name] = OrderBook(asset.name)
             try:
                 snap = parse_l2_book(await self._rest.info.l2_book(asset.coin))
-                book.apply_snapshot(snap.bids, snap.asks, snap.timestamp)
+                stamp = snap.timestamp if self._timestamps.plausible(snap.timestamp, f"l2Book {pair}") else None
+                book.apply_snapshot(snap.bids, snap.asks, stamp, trio.current_time())
             except (TransportError, ProtocolError, VenueRejectedError) as exc:
                 logger.warning("initial l2Book %s failed: %s", pair, exc)
         try:
@@ -828,7 +843,8 @@ class HyperliquidConnector:
             asset = self.registry.by_pair(pair)
             stream = await session.subscribe({"type": "l2Book", "coin": asset.coin})
             nursery.start_soon(partial(
-                consume_book, self._books[asset.name], stream, changed=self._book_updated, counters=self._counters
+                consume_book, self._books[asset.name], stream, changed=self._book_updated, counters=self._counters,
+                judge=self._timestamps
             ))
         mids_stream = await session.subscribe({"type": "allMids"})
         nursery.start_soon(self._consume_mids, mids_stream)
@@ -1036,6 +1052,26 @@ async def _load_registry(rest: RestClients) -> AssetRegistry:
     return AssetRegistry.from_wire(meta, spot_meta, perp_dexs, dex_metas or None)
 
 
+async def _measure_clock(
+    rest: RestClients, registry: AssetRegistry, pairs: Sequence[str], wall: Callable[[], float],
+) -> ClockCheck | None:
+    """The venue's clock against ours from one ``l2Book`` answer (its ``time`` is the venue's block time, ms).
+
+    None if no book could be read for it (a venue without a listed coin, a refusal): then nothing is refused
+    and venue timestamps are judged against the local clock alone (see ``hyperliquid.clock``)."""
+    coin = registry.by_pair(pairs[0]).coin if pairs else next((a.coin for a in registry), None)
+    if coin is None:
+        return None
+    before = wall()
+    try:
+        snap = parse_l2_book(await rest.info.l2_book(coin))
+    except (ProtocolError, VenueRejectedError) as exc:
+        logger.warning("clock check skipped: l2Book %s could not be read: %s", coin, exc)
+        return None
+    after = wall()
+    return ClockCheck(offset_s=snap.timestamp - (before + after) / 2, rtt_s=after - before)
+
+
 async def _check_identity(
     rest: RestClients, signer: Signer, cfg: ConnectorConfig, user: str, nonces: NonceService,
 ) -> None:
@@ -1112,6 +1148,9 @@ async def open_connector(
                 registry.by_pair(pair)
             except (KeyError, ValueError, ConfigError) as exc:
                 raise ConfigError(f"pair {pair!r} is not listed by the venue") from exc
+        clock_check = await _measure_clock(rest, registry, config.pairs, clock)
+        if clock_check is not None:
+            check_skew(clock_check)  # raises ClockSkewError: outside the nonce window nothing could trade
         nonces = NonceService(lambda: int(clock() * 1000))
         submissions: dict[str, Submission] = {}
         journal: Journal | None = None
@@ -1135,7 +1174,7 @@ async def open_connector(
             async with trio.open_nursery() as nursery:
                 conn = HyperliquidConnector(config, rest=rest, registry=registry, signer=signer, user=user,
                                             tracker=tracker, journal=journal, clock=clock, risk=risk,
-                                            nonces=nonces, submissions=submissions)
+                                            nonces=nonces, submissions=submissions, clock_check=clock_check)
                 await conn._start(nursery, ws_settings, rng)
                 try:
                     yield conn

@@ -30,6 +30,7 @@ from trio_hl.core.events import Event
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.types import OrderState
 from trio_hl.errors import ProtocolError, VenueRejectedError
+from trio_hl.hyperliquid.clock import TimestampJudge
 from trio_hl.hyperliquid.messages import (
     FundingPayment,
     Liquidation,
@@ -151,16 +152,24 @@ async def consume_book(
     *,
     changed: Callable[[str], None],
     counters: StreamCounters,
+    judge: TimestampJudge | None = None,
 ) -> None:
-    """Apply every ``l2Book`` snapshot of one coin to ``book`` (the stream conflates: latest book wins)."""
+    """Apply every ``l2Book`` snapshot of one coin to ``book`` (the stream conflates: latest book wins).
+
+    The book's age runs from the local receipt time; a venue stamp ``judge`` finds unbelievable is counted and
+    not used to order snapshots (see :mod:`trio_hl.hyperliquid.clock`)."""
     async for data in stream:
+        received_at = trio.current_time()
         try:
             snap = parse_l2_book(data)
         except ProtocolError as exc:
             counters.malformed += 1
             logger.warning("l2Book %s: malformed frame skipped: %s", book.pair, exc)
             continue
-        if book.apply_snapshot(snap.bids, snap.asks, snap.timestamp):
+        stamp: float | None = snap.timestamp
+        if judge is not None and not judge.plausible(snap.timestamp, f"l2Book {book.pair}"):
+            stamp = None
+        if book.apply_snapshot(snap.bids, snap.asks, stamp, received_at):
             changed(book.pair)
 
 
