@@ -8,6 +8,12 @@
 - ``bench``: every benchmark, one run, figures printed and ``benchmarks/REPORT.md`` regenerated, with the SDK
   (for the peer ratios) and matplotlib (for the plots in ``benchmarks/plots/``, not committed) installed in its
   own virtualenv only: neither is a project dependency.
+- ``bench_peers``: the same run on Python 3.12 with the peers installed from PyPI (Hummingbot, NautilusTrader,
+  the official SDK, ccxt), so every peer row of ``benchmarks/REPORT.md`` is measured in that one run.  Hummingbot
+  is built from its source distribution with ``--no-deps`` (its full dependency set does not resolve next to the
+  others) plus only what its order book, ``ClientOrderTracker`` and Hyperliquid auth import; its Cython build
+  takes several minutes.  Nothing of theirs is committed here: they are installed into this session's
+  virtualenv only.
 - ``chaos``: the long chaos suite.
 """
 
@@ -19,6 +25,13 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 SDK = "hyperliquid-python-sdk==0.24.0"
+PEERS_PYTHON = "3.12"
+HUMMINGBOT = "hummingbot==20260922"
+#: What Hummingbot's OrderBook, ClientOrderTracker/InFlightOrder and Hyperliquid auth import (found by importing
+#: them in a --no-deps install; its full requirement set pins e.g. urllib3<2 and pandas-ta).
+HUMMINGBOT_IMPORTS = ("numpy", "pandas", "cachetools", "ujson", "aiohttp", "async-timeout", "eth-account")
+NAUTILUS = "nautilus_trader==1.231.0"
+CCXT = "ccxt"
 
 
 @nox.session
@@ -48,6 +61,13 @@ def sdk_compat(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     session.install(SDK, "matplotlib", "-e", ".")
+    session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session(python=PEERS_PYTHON)
+def bench_peers(session: nox.Session) -> None:
+    session.install(SDK, NAUTILUS, CCXT, "matplotlib", *HUMMINGBOT_IMPORTS, "-e", ".")
+    session.install("--no-deps", HUMMINGBOT)
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 

@@ -43,15 +43,15 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from trio_hl.core import safejson
 from trio_hl.core.book import BookLevel, OrderBook
+from trio_hl.hyperliquid.book_frames import parse_l2_book_frame
 from trio_hl.hyperliquid.messages import parse_l2_book
 
 LEVELS = 20  # Hyperliquid's l2Book depth per side
 HB_FOUND = importlib.util.find_spec("hummingbot") is not None
 HB_ERROR: str | None = None
 try:
-    from hummingbot.core.data_type.order_book import OrderBook as HbOrderBook
+    from hummingbot.connector.exchange.hyperliquid.hyperliquid_order_book import HyperliquidOrderBook as HbOrderBook
     from hummingbot.core.data_type.order_book_row import OrderBookRow as HbRow
 
     HB_AVAILABLE = True
@@ -60,15 +60,42 @@ except Exception as exc:  # any import failure (missing, unbuilt extension, miss
     HB_AVAILABLE = False
     if HB_FOUND:
         HB_ERROR = f"{type(exc).__name__}: {exc}"[:160]
+NT_FOUND = importlib.util.find_spec("nautilus_trader") is not None
+NT_ERROR: str | None = None
+try:
+    from nautilus_trader.model.book import OrderBook as NtOrderBook
+    from nautilus_trader.model.data import BookOrder as NtBookOrder
+    from nautilus_trader.model.data import OrderBookDelta as NtDelta
+    from nautilus_trader.model.data import OrderBookDeltas as NtDeltas
+    from nautilus_trader.model.enums import BookAction as NtAction
+    from nautilus_trader.model.enums import BookType as NtBookType
+    from nautilus_trader.model.enums import OrderSide as NtSide
+    from nautilus_trader.model.identifiers import InstrumentId as NtInstrumentId
+    from nautilus_trader.model.objects import Price as NtPrice
+    from nautilus_trader.model.objects import Quantity as NtQuantity
+
+    NT_AVAILABLE = True
+except Exception as exc:
+    NT_AVAILABLE = False
+    if NT_FOUND:
+        NT_ERROR = f"{type(exc).__name__}: {exc}"[:160]
+
+
+def _peer_status(name: str, dist: str, available: bool, found: bool, error: str | None) -> str:
+    if available:
+        return f"{name} {importlib.metadata.version(dist)} importable: compared in this run"
+    if found:
+        return f"{name} installed but does not import ({error}): no {name} ratio"
+    return f"{name} not importable in this environment (`nox -s bench_peers` installs it): no {name} ratio"
 
 
 def hummingbot_status() -> str:
     """What the run-time check found (printed as a note by run_all)."""
-    if HB_AVAILABLE:
-        return "hummingbot importable: its OrderBook is compared"
-    if HB_FOUND:
-        return f"hummingbot installed but its OrderBook does not import ({HB_ERROR}): no hummingbot ratio"
-    return "hummingbot not importable in this environment: compared with a naive baseline only"
+    return _peer_status("hummingbot", "hummingbot", HB_AVAILABLE, HB_FOUND, HB_ERROR)
+
+
+def nautilus_status() -> str:
+    return _peer_status("nautilus_trader", "nautilus_trader", NT_AVAILABLE, NT_FOUND, NT_ERROR)
 
 
 def _frames(n: int) -> list[dict[str, Any]]:
@@ -87,15 +114,6 @@ def _frames(n: int) -> list[dict[str, Any]]:
             ],
         })  # fmt: skip
     return out
-
-
-def _best_ops_per_s(fn: Callable[[], int], repeats: int) -> float:
-    best = 0.0
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        ops = fn()
-        best = max(best, ops / (time.perf_counter() - t0))
-    return best
 
 
 class NaiveBook:
@@ -118,52 +136,64 @@ class NaiveBook:
 
 
 def _row(name: str, value: float, unit: str = "books/s", peer: float | None = None, peer_name: str = "",
-         note: str = "") -> dict[str, Any]:
+         note: str = "", goal: str | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {"name": name, "value": round(value, 2) if value < 100 else round(value), "unit": unit}
     if peer is not None:
         row["peer_ratio"] = round(value / peer, 2)
         row["peer"] = peer_name
     if note:
         row["note"] = note
+    if goal is not None:
+        row["goal"] = goal
     return row
 
 
+def _interleaved(fns: dict[str, Callable[[], int]], repeats: int) -> dict[str, float]:
+    """Best ops/s of each function, the functions taking turns within every repeat (a burst of load on a shared
+    machine then hits all of them alike)."""
+    best = dict.fromkeys(fns, 0.0)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            ops = fn()
+            best[name] = max(best[name], ops / (time.perf_counter() - t0))
+    return best
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
-    n = 500 if quick else 5_000
+    n = 500 if quick else 4_000
     repeats = 3 if quick else 7
     frames = _frames(n)
-    snaps = [parse_l2_book(fr) for fr in frames]
-    texts = [json.dumps({"channel": "l2Book", "data": fr}) for fr in frames]
+    texts = [json.dumps({"channel": "l2Book", "data": fr}, separators=(",", ":")) for fr in frames]
+    snaps = [parse_l2_book_frame(t) for t in texts]
     rows: list[dict[str, Any]] = []
 
-    # 1. apply only, on pre-parsed levels.  Each timed pass starts from a fresh book: snapshot times increase
-    # within a pass, so every snapshot is applied (none is skipped as stale).
+    # 1. apply only, on parsed snapshots: ours takes what the parser hands it (BookSides, order verified); the
+    # naive baseline and the tuple row take BookLevel tuples (which the book sorts); the peers their own rows.
     inputs = [(s.bids, s.asks, s.timestamp) for s in snaps]
-    book = OrderBook("BTC")
+    tuples = [(tuple(s.bids), tuple(s.asks), s.timestamp) for s in snaps]
+    fns: dict[str, Callable[[], int]] = {}
 
     def ours_apply() -> int:
-        nonlocal book
-        book = OrderBook("BTC")
-        apply = book.apply_snapshot
+        apply = OrderBook("BTC").apply_snapshot
         for b, a, ts in inputs:
             if not apply(b, a, ts):
                 raise AssertionError("snapshot skipped")
         return n
 
-    naive = NaiveBook()
-
-    def naive_run() -> int:
-        nonlocal naive
-        naive = NaiveBook()
-        naive_apply = naive.apply_snapshot
-        for b, a, ts in inputs:
-            if not naive_apply(b, a, ts):
-                raise AssertionError("snapshot skipped")
+    def ours_tuples() -> int:
+        apply = OrderBook("BTC").apply_snapshot
+        for b, a, ts in tuples:
+            apply(b, a, ts)
         return n
 
-    # Interleave ours and the others so a burst of load on a shared machine hits both alike.
-    best_ours = best_naive = best_hb = 0.0
-    hb_run: Callable[[], int] | None = None
+    def naive_run() -> int:
+        naive_apply = NaiveBook().apply_snapshot
+        for b, a, ts in tuples:
+            naive_apply(b, a, ts)
+        return n
+
+    fns = {"ours": ours_apply, "tuples": ours_tuples, "naive": naive_run}
     if HB_AVAILABLE:
         hb_inputs = [
             ([HbRow(float(lv.price), float(lv.size), k) for lv in s.bids],
@@ -171,66 +201,140 @@ def run(quick: bool) -> list[dict[str, Any]]:
             for k, s in enumerate(snaps, start=1)
         ]  # fmt: skip
 
-        def hb_run() -> int:
-            hb_apply = HbOrderBook().apply_snapshot
+        def hb_apply() -> int:
+            apply = HbOrderBook().apply_snapshot
             for b, a, uid in hb_inputs:
-                hb_apply(b, a, uid)
+                apply(b, a, uid)
             return n
 
-    for _ in range(repeats):
-        best_ours = max(best_ours, _best_ops_per_s(ours_apply, 1))
-        best_naive = max(best_naive, _best_ops_per_s(naive_run, 1))
-        if hb_run is not None:
-            best_hb = max(best_hb, _best_ops_per_s(hb_run, 1))
-    assert book.best_bid == naive.bids[0] and book.best_ask == naive.asks[0]
-    rows.append(_row(f"baseline: naive dict-of-levels rebuild + sorted ({LEVELS}+{LEVELS} levels)", best_naive))
-    if hb_run is not None:
-        rows.append(_row(f"hummingbot OrderBook.apply_snapshot ({LEVELS}+{LEVELS} OrderBookRow)", best_hb))
-    rows.append(_row(f"OrderBook.apply_snapshot ({LEVELS}+{LEVELS} levels)", best_ours, peer=best_naive,
-                     peer_name="naive baseline"))
-    if hb_run is not None:
-        rows.append(_row("OrderBook.apply_snapshot vs hummingbot", best_ours / best_hb, unit="x",
-                         note="ours / hummingbot apply_snapshot, same snapshots"))
-    rows.append(_row("us per snapshot apply", 1e6 / best_ours, unit="us"))
+        fns["hb"] = hb_apply
+    if NT_AVAILABLE:
+        iid = NtInstrumentId.from_str("BTC-USD-PERP.HYPERLIQUID")
+        nt_inputs = [_nt_deltas(iid, fr) for fr in frames]
 
-    # 2. The frame path: decoded data dict -> parse -> apply; frame text -> decode -> parse -> apply.
-    book2 = OrderBook("BTC")
+        def nt_apply() -> int:
+            apply = NtOrderBook(iid, NtBookType.L2_MBP).apply_deltas
+            for d in nt_inputs:
+                apply(d)
+            return n
 
-    def parse_apply() -> int:
-        nonlocal book2
-        book2 = OrderBook("BTC")
-        apply2 = book2.apply_snapshot
-        for fr in frames:
-            s = parse_l2_book(fr)
-            apply2(s.bids, s.asks, s.timestamp)
+        fns["nt"] = nt_apply
+    best = _interleaved(fns, repeats)
+    if HB_AVAILABLE:
+        rows.append(_row(f"hummingbot OrderBook.apply_snapshot ({LEVELS}+{LEVELS} OrderBookRow)", best["hb"]))
+    if NT_AVAILABLE:
+        rows.append(_row(f"nautilus_trader OrderBook.apply_deltas (clear + {2 * LEVELS} adds, L2_MBP)", best["nt"]))
+    rows.append(_row(f"baseline: naive dict-of-levels rebuild + sorted ({LEVELS}+{LEVELS} levels)", best["naive"]))
+    if HB_AVAILABLE:
+        rows.append(_row("OrderBook.apply_snapshot of BookLevel tuples (sorted on apply)", best["tuples"],
+                         peer=best["hb"], peer_name="hummingbot apply_snapshot"))
+    else:
+        rows.append(_row("OrderBook.apply_snapshot of BookLevel tuples (sorted on apply)", best["tuples"],
+                         peer=best["naive"], peer_name="naive baseline"))
+    rows.append(_row("OrderBook.apply_snapshot of parsed sides (order verified by the parser)", best["ours"],
+                     note="stores the checked sides: no sort, levels built when read - the frame rows below "
+                          "are the comparable ones"))
+    if NT_AVAILABLE:
+        rows.append(_row("OrderBook.apply_snapshot vs nautilus_trader apply_deltas", best["ours"] / best["nt"],
+                         unit="x", note="ours / nautilus_trader, same snapshots"))
+
+    # 2. The frame path, what runs per l2Book push: frame text -> decoded -> parsed -> applied.  Every row reads
+    # the best bid and ask afterwards (a book nobody reads is not the point; ours builds levels on first read).
+    book = OrderBook("BTC")
+
+    def ours_frame() -> int:
+        nonlocal book
+        book = OrderBook("BTC")
+        apply = book.apply_snapshot
+        for t in texts:
+            s = parse_l2_book_frame(t)
+            apply(s.bids, s.asks, s.timestamp)
+            book.best_bid, book.best_ask  # noqa: B018
         return n
 
-    book3 = OrderBook("BTC")
-    loads = safejson.loads
+    book2 = OrderBook("BTC")
 
-    def text_parse_apply() -> int:
-        nonlocal book3
-        book3 = OrderBook("BTC")
-        apply3 = book3.apply_snapshot
-        for t in texts:
-            s = parse_l2_book(loads(t)["data"])
-            apply3(s.bids, s.asks, s.timestamp)
+    def ours_dict() -> int:
+        nonlocal book2
+        book2 = OrderBook("BTC")
+        apply = book2.apply_snapshot
+        for fr in frames:
+            s = parse_l2_book(fr)
+            apply(s.bids, s.asks, s.timestamp)
+            book2.best_bid, book2.best_ask  # noqa: B018
         return n
 
     def json_only() -> int:
+        loads = json.loads
         for t in texts:
-            json.loads(t)
+            loads(t)
         return n
 
-    rows.append(_row("l2Book data dict -> parse_l2_book + apply_snapshot", _best_ops_per_s(parse_apply, repeats)))
-    rows.append(_row("l2Book frame text -> safejson.loads + parse_l2_book + apply_snapshot",
-                     _best_ops_per_s(text_parse_apply, repeats)))
+    fns = {"ours": ours_frame, "json": json_only}
+    if HB_AVAILABLE:
+
+        def hb_frame() -> int:
+            # Hummingbot's Hyperliquid connector: aiohttp's msg.json() (json.loads), then
+            # HyperliquidOrderBook.snapshot_message_from_exchange, then the tracker's
+            # restore_from_snapshot_and_diffs (apply_snapshot of the message's OrderBookRows).
+            hb_book = HbOrderBook()
+            meta = {"trading_pair": "BTC-USD"}
+            for t in texts:
+                data = json.loads(t)["data"]
+                msg = HbOrderBook.snapshot_message_from_exchange(data, data["time"] * 1e-3, meta)
+                hb_book.restore_from_snapshot_and_diffs(msg, [])
+                hb_book.get_price(True), hb_book.get_price(False)
+            return n
+
+        fns["hb"] = hb_frame
+    if NT_AVAILABLE:
+
+        def nt_frame() -> int:
+            # NautilusTrader's Python adapters' pattern: decode, build a CLEAR + ADD OrderBookDeltas batch
+            # (Price/Quantity from the strings), apply_deltas.
+            nt_book = NtOrderBook(iid, NtBookType.L2_MBP)
+            for t in texts:
+                nt_book.apply_deltas(_nt_deltas(iid, json.loads(t)["data"]))
+                nt_book.best_bid_price(), nt_book.best_ask_price()
+            return n
+
+        fns["nt"] = nt_frame
+    best = _interleaved(fns, repeats)
+    floor = 0.6 * best["json"]
+    if HB_AVAILABLE:
+        rows.append(_row("hummingbot: frame text -> json.loads + snapshot_message_from_exchange + restore "
+                         "(+ best bid/ask)", best["hb"]))
+    if NT_AVAILABLE:
+        rows.append(_row("nautilus_trader: frame text -> json.loads + OrderBookDeltas + apply_deltas "
+                         "(+ best bid/ask)", best["nt"]))
     rows.append(_row("reference: json.loads of the same frame (all the official SDK does; it keeps no book)",
-                     _best_ops_per_s(json_only, repeats), unit="frames/s"))
-    assert book2.statistics().snapshots_applied == book3.statistics().snapshots_applied == n
-    assert book2.best_bid is not None and book3.best_ask is not None
-    assert book2.best_bid.price == Decimal(frames[-1]["levels"][0][0]["px"])
+                     best["json"], unit="frames/s"))
+    if HB_AVAILABLE:
+        rows.append(_row("l2Book frame text -> parse_l2_book_frame + apply_snapshot (+ best bid/ask)", best["ours"],
+                         peer=best["hb"], peer_name="hummingbot frame -> book", goal=">= " + str(round(best["hb"]))))
+    else:
+        rows.append(_row("l2Book frame text -> parse_l2_book_frame + apply_snapshot (+ best bid/ask)", best["ours"]))
+    if NT_AVAILABLE:
+        rows.append(_row("frame -> book vs nautilus_trader", best["ours"] / best["nt"], unit="x",
+                         note="ours / nautilus_trader, same frames"))
+    rows.append(_row("frame -> book vs json.loads of the frame", best["ours"] / best["json"], unit="x",
+                     goal=">= 0.6", note=f"floor {floor:,.0f} books/s this run"))
+    rows.append(_row("l2Book data dict -> parse_l2_book + apply_snapshot (+ best bid/ask; the REST path)",
+                     _interleaved({"d": ours_dict}, repeats)["d"]))
+    assert book.statistics().snapshots_applied == book2.statistics().snapshots_applied == n
+    assert book.best_bid is not None and book.best_bid.price == Decimal(frames[-1]["levels"][0][0]["px"])
+    assert book.bids == book2.bids and book.asks == book2.asks
     return rows
+
+
+def _nt_deltas(iid: Any, data: dict[str, Any]) -> Any:
+    ts = data["time"] * 1_000_000
+    deltas = [NtDelta.clear(iid, 0, ts, ts)]
+    for side, raw in ((NtSide.BUY, data["levels"][0]), (NtSide.SELL, data["levels"][1])):
+        deltas += [NtDelta(iid, NtAction.ADD, NtBookOrder(side, NtPrice.from_str(x["px"]),
+                                                          NtQuantity.from_str(x["sz"]), 0), 0, 0, ts, ts)
+                   for x in raw]  # fmt: skip
+    return NtDeltas(iid, deltas)
 
 
 def sdk_status() -> str:
@@ -258,7 +362,7 @@ def sdk_status() -> str:
 
 
 def notes() -> list[str]:
-    return [hummingbot_status(), sdk_status()]
+    return [hummingbot_status(), nautilus_status(), sdk_status()]
 
 
 def main() -> None:

@@ -41,6 +41,17 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     sdk_signing = None
     SDK_AVAILABLE = False
+# The other peers (installed by `nox -s bench_peers` only): Hummingbot's Hyperliquid auth and ccxt's hyperliquid.
+try:
+    from hummingbot.connector.derivative.hyperliquid_perpetual.hyperliquid_perpetual_auth import (
+        HyperliquidPerpetualAuth,
+    )
+except Exception:  # not installed, or an import of theirs failing: the row says so
+    HyperliquidPerpetualAuth = None
+try:
+    import ccxt
+except ImportError:
+    ccxt = None
 
 KEY = "0x" + "3c" * 32
 GOAL_RATIO = 8.0
@@ -138,6 +149,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
         ours = _best_ops_per_s(ours_sign, repeats)
         rows.append(_row("sign_l1_action", ours, "signatures/s", note=SDK_MISSING))
 
+    rows += _l1_peers(signer, wallet, actions, nonce0, repeats)
+
     # ---- user-signed signing (usdSend, the most common transfer)
     transfers = [
         {"destination": "0x" + f"{i:040x}", "amount": f"{i % 997}.5", "time": nonce0 + i, "type": "usdSend"}
@@ -223,6 +236,81 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rows.append(_row("pycryptodome keccak256", peer, "hashes/s"))
     rows.append(_row(f"keccak256 ({ours_keccak.__name__.strip('_')})", ours, "hashes/s", peer=peer,
                      peer_name="pycryptodome"))
+    return rows
+
+
+def _l1_peers(signer: Any, wallet: Any, actions: list[dict[str, Any]], nonce0: int,
+              repeats: int) -> list[dict[str, Any]]:
+    """L1 signing (no vault) against Hummingbot, ccxt and the secp256k1 floor, all interleaved in one loop.
+
+    The floor is coincurve's ``sign_recoverable`` alone on digests computed beforehand: what is left once the
+    action encoding and hashing cost nothing.  Every peer's signature is checked equal to ours first."""
+    import importlib.metadata
+
+    import coincurve
+
+    n = len(actions)
+    sign_l1 = S.sign_l1_action
+    fns: dict[str, Callable[[], int]] = {}
+
+    def ours() -> int:
+        for i, action in enumerate(actions):
+            sign_l1(signer, action, None, nonce0 + i, None, True)
+        return n
+
+    fns["ours"] = ours
+    digests = [S.l1_digest(a, None, nonce0 + i, None, True) for i, a in enumerate(actions)]
+    raw_key = coincurve.PrivateKey(bytes.fromhex(KEY[2:]))
+
+    def floor() -> int:
+        sign = raw_key.sign_recoverable
+        for d in digests:
+            sign(d, hasher=None)
+        return n
+
+    fns["floor"] = floor
+    expected = sign_l1(signer, actions[0], None, nonce0, None, True)
+    names = {"floor": f"coincurve {importlib.metadata.version('coincurve')} sign_recoverable alone (the floor)"}
+    notes = []
+    if HyperliquidPerpetualAuth is not None:
+        auth = HyperliquidPerpetualAuth(wallet.address, KEY, False)
+        assert auth.sign_l1_action(wallet, actions[0], None, nonce0, True) == expected
+
+        def hb() -> int:
+            for i, action in enumerate(actions):
+                auth.sign_l1_action(wallet, action, None, nonce0 + i, True)
+            return n
+
+        fns["hb"] = hb
+        names["hb"] = f"hummingbot {importlib.metadata.version('hummingbot')} HyperliquidPerpetualAuth.sign_l1_action"
+    else:
+        notes.append("hummingbot not importable: no hummingbot signing ratio (`nox -s bench_peers` installs it)")
+    if ccxt is not None:
+        exchange = ccxt.hyperliquid({"privateKey": KEY, "walletAddress": wallet.address})
+        assert exchange.sign_l1_action(actions[0], nonce0, None) == expected
+
+        def cx() -> int:
+            for i, action in enumerate(actions):
+                exchange.sign_l1_action(action, nonce0 + i, None)
+            return n
+
+        fns["ccxt"] = cx
+        names["ccxt"] = f"ccxt {ccxt.__version__} hyperliquid.sign_l1_action"
+    else:
+        notes.append("ccxt not importable: no ccxt signing ratio (`nox -s bench_peers` installs it)")
+    best = dict.fromkeys(fns, 0.0)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            best[name] = max(best[name], _best_ops_per_s(fn, 1))
+    rows = [_row(names[k], best[k], "signatures/s") for k in ("hb", "ccxt", "floor") if k in best]
+    for k in ("hb", "ccxt"):
+        if k in best:
+            rows.append(_row(f"sign_l1_action (no vault) vs {k}", best["ours"], "signatures/s", peer=best[k],
+                             peer_name=names[k].split(" ")[0]))
+    rows.append(_row("sign_l1_action (no vault) vs the secp256k1 floor", best["ours"] / best["floor"], "x",
+                     goal=0.9, note=f"ours {best['ours']:,.0f}/s, floor {best['floor']:,.0f}/s"))
+    for note in notes:
+        rows[-1]["note"] += "; " + note
     return rows
 
 

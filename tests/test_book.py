@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,3 +63,26 @@ def test_sides_always_sorted_best_first(bid_px: list[Decimal], ask_px: list[Deci
     assert [a.price for a in book.asks] == sorted(ask_px)
     if bid_px and ask_px:
         assert book.is_crossed == (max(bid_px) >= min(ask_px))
+
+
+def test_book_side_builds_levels_when_read_and_equals_its_tuple() -> None:
+    from trio_hl.core.book import BookSide
+
+    side = BookSide(["3", "2.5"], ["1", "0.25"], [2, 1], order=-1)
+    assert len(side) == 2 and side[0] == lv("3", "1", 2)
+    assert side._levels is None  # the best level alone was built
+    assert side == (lv("3", "1", 2), lv("2.5", "0.25", 1)) and side[1:] == (lv("2.5", "0.25", 1),)
+    assert side == BookSide(("3", "2.5"), ("1", "0.25"), (2, 1)) and hash(side) == hash(tuple(side))
+    with pytest.raises(ValueError, match="differ in length"):
+        BookSide(["1"], [], [1])
+    with pytest.raises(IndexError):
+        BookSide([], [], [])[0]
+    book = OrderBook("X")
+    asks = BookSide(["4", "5"], ["1", "2"], [1, 1], order=1)
+    assert book.apply_snapshot(side, asks, 1.0)
+    assert book.best_bid == lv("3", "1", 2) and book.spread == D(1) and book.mid == D("3.5")
+    assert book.size_to_price(True, D("2")) == D(5) and book.depth(1) == ((lv("3", "1", 2),), (lv("4", "1"),))
+    assert type(book.bids) is tuple and book.bids == tuple(side)
+    # A side whose order was not verified (or is the wrong way round for its side) is sorted.
+    assert book.apply_snapshot(BookSide(["1", "2"], ["1", "1"], [1, 1], order=1), BookSide([], [], []), 2.0)
+    assert [b.price for b in book.bids] == [D(2), D(1)] and book.asks == ()

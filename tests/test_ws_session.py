@@ -844,3 +844,33 @@ def test_random_frames_never_crash_the_session(frames: list[str]) -> None:
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=AUTOJUMP_THRESHOLD))
+
+
+# -- raw l2Book frames ----------------------------------------------------------------------------------------
+
+
+async def test_raw_frames_stream_carries_book_frame_text_routed_by_coin(
+    clock: trio.testing.MockClock, venue: FakeVenue
+) -> None:
+    """A raw_frames l2Book subscription gets the venue-layout frame text as it came; other layouts and other
+    coins take the decoding path (data delivered decoded; a frame for nobody counted as unrouted)."""
+    async with session_for(venue, [NOTIFY]) as session:
+        conn = venue.conns[0]
+        with pytest.raises(ValueError, match="l2Book only"):
+            await session.subscribe(ETH_TRADES, raw_frames=True)
+        btc = await session.subscribe(BTC_BOOK, raw_frames=True)
+        plain = await session.subscribe(ETH_BOOK)
+        compact = json.dumps(book("BTC", 1), separators=(",", ":"))
+        assert compact.startswith('{"channel":"l2Book","data":{"coin":"BTC",')
+        await conn.push(compact)
+        assert await btc.receive() == compact
+        await conn.push(json.dumps(book("BTC", 2)))  # another layout (spaces): decoded and routed as data
+        assert await btc.receive() == book("BTC", 2)["data"]
+        await conn.push(json.dumps(book("ETH", 3), separators=(",", ":")))  # not a raw subscription: data
+        assert await plain.receive() == book("ETH", 3)["data"]
+        await conn.push(json.dumps(book("SOL", 4), separators=(",", ":")))  # nobody's
+        await conn.push('{"channel":"l2Book","data":{"coin":"B\\u0054C","levels":[[],[]],"time":5}}')
+        await barrier(session, conn)
+        # The escaped coin decodes to "BTC": it is delivered as data, never mistaken for another coin's text.
+        assert await btc.receive() == {"coin": "BTC", "levels": [[], []], "time": 5}
+        assert session.statistics().unrouted_frames == 1

@@ -12,16 +12,24 @@ Two clocks, kept apart: the venue's ``timestamp`` only orders snapshots; the boo
 ``received_at``, the local monotonic time (Trio's) at receipt.  A skewed wall clock or a bogus venue stamp then
 cannot make a fresh book look stale; a caller that judged a stamp unbelievable passes ``timestamp=None``, which
 applies the snapshot without moving the ordering watermark (one far-future stamp can no longer freeze the book).
+
+Why :class:`BookSide`: a snapshot arrives every block for every subscribed coin, and turning its 40 price and size
+strings into ``Decimal`` s and ``BookLevel`` s cost ~4x the JSON decode of the frame, most of it for levels nobody
+reads (a strategy typically reads the best level or two).  The parser hands the book the venue's strings, already
+checked (plain positive decimals, best-first order verified); levels and their Decimals are built on first access,
+so values stay exact while the per-block cost is that of the check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from operator import attrgetter
+from typing import overload
 
 import attrs
 
-__all__ = ["BookLevel", "BookStats", "OrderBook"]
+__all__ = ["BookLevel", "BookSide", "BookStats", "OrderBook"]
 
 
 @attrs.frozen(slots=True)
@@ -31,6 +39,74 @@ class BookLevel:
     price: Decimal
     size: Decimal
     count: int = 1
+
+
+_PRICE = attrgetter("price")
+
+
+class BookSide(Sequence[BookLevel]):
+    """One side of a snapshot kept as the venue sent it; each :class:`BookLevel` (and its two Decimals) is built
+    the first time it is read.
+
+    ``prices`` and ``sizes`` must be plain positive decimal strings (``digits[.digits]``, > 0): the parser checks
+    them before building a side (``trio_hl.hyperliquid.messages``), so reading a level cannot fail.  ``order``
+    says what the parser verified about the prices: ``-1`` strictly descending (best-first bids), ``1`` strictly
+    ascending (best-first asks), ``0`` unknown (the book sorts such a side).  Compares equal to the tuple of its
+    levels.
+    """
+
+    __slots__ = ("_counts", "_head", "_levels", "_prices", "_sizes", "order")
+
+    def __init__(self, prices: Sequence[str], sizes: Sequence[str], counts: Sequence[int], order: int = 0) -> None:
+        if not len(prices) == len(sizes) == len(counts):
+            raise ValueError("BookSide: prices, sizes and counts differ in length")
+        self._prices = prices
+        self._sizes = sizes
+        self._counts = counts
+        self.order = order
+        self._head: BookLevel | None = None
+        self._levels: tuple[BookLevel, ...] | None = None
+
+    def levels(self) -> tuple[BookLevel, ...]:
+        """Every level, built once."""
+        if self._levels is None:
+            triples = zip(self._prices, self._sizes, self._counts, strict=True)
+            self._levels = tuple([BookLevel(Decimal(p), Decimal(s), n) for p, s, n in triples])
+        return self._levels
+
+    def __len__(self) -> int:
+        return len(self._prices)
+
+    @overload
+    def __getitem__(self, index: int) -> BookLevel: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[BookLevel, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> BookLevel | tuple[BookLevel, ...]:
+        if index == 0 and self._levels is None:  # the best level alone: what most readers want
+            if self._head is None:
+                if not self._prices:
+                    raise IndexError("BookSide index out of range")
+                self._head = BookLevel(Decimal(self._prices[0]), Decimal(self._sizes[0]), self._counts[0])
+            return self._head
+        return self.levels()[index]
+
+    def __iter__(self) -> Iterator[BookLevel]:
+        return iter(self.levels())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BookSide):
+            return self.levels() == other.levels()
+        if isinstance(other, tuple):
+            return self.levels() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.levels())
+
+    def __repr__(self) -> str:
+        return f"BookSide({list(zip(self._prices, self._sizes, self._counts, strict=True))!r})"
 
 
 @attrs.frozen
@@ -47,8 +123,9 @@ class OrderBook:
 
     def __init__(self, pair: str) -> None:
         self.pair = pair
-        self._bids: tuple[BookLevel, ...] = ()
-        self._asks: tuple[BookLevel, ...] = ()
+        # A tuple, or a BookSide already in best-first order (turned into its tuple when a reader needs them all).
+        self._bids: Sequence[BookLevel] = ()
+        self._asks: Sequence[BookLevel] = ()
         self._timestamp: float | None = None
         self._received_at: float | None = None
         self._applied = 0
@@ -63,13 +140,18 @@ class OrderBook:
         None (unknown or judged unbelievable) applies the snapshot and leaves the ordering watermark where it
         was.  Without ``received_at`` the venue timestamp stands in for it (one clock for both: tests, replays).
         Levels are re-sorted defensively; a crossed snapshot is accepted as the venue sent it (it can happen for
-        an instant on real venues) — ``is_crossed`` tells.
+        an instant on real venues) — ``is_crossed`` tells.  A :class:`BookSide` whose order
+        the parser verified is kept as it is (its levels are built when read).
         """
         if timestamp is not None and self._timestamp is not None and timestamp < self._timestamp:
             self._ignored += 1
             return False
-        self._bids = tuple(sorted(bids, key=lambda lv: lv.price, reverse=True))
-        self._asks = tuple(sorted(asks, key=lambda lv: lv.price))
+        if type(bids) is not BookSide or bids.order >= 0:
+            bids = tuple(sorted(bids, key=_PRICE, reverse=True))
+        if type(asks) is not BookSide or asks.order <= 0:
+            asks = tuple(sorted(asks, key=_PRICE))
+        self._bids = bids
+        self._asks = asks
         if timestamp is not None:
             self._timestamp = timestamp
         self._received_at = received_at if received_at is not None else timestamp
@@ -82,11 +164,17 @@ class OrderBook:
 
     @property
     def bids(self) -> tuple[BookLevel, ...]:
-        return self._bids
+        bids = self._bids
+        if type(bids) is not tuple:
+            bids = self._bids = tuple(bids)
+        return bids
 
     @property
     def asks(self) -> tuple[BookLevel, ...]:
-        return self._asks
+        asks = self._asks
+        if type(asks) is not tuple:
+            asks = self._asks = tuple(asks)
+        return asks
 
     @property
     def best_bid(self) -> BookLevel | None:
@@ -115,13 +203,13 @@ class OrderBook:
 
     def depth(self, levels: int = 5) -> tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]]:
         """The best ``levels`` levels of each side."""
-        return self._bids[:levels], self._asks[:levels]
+        return self.bids[:levels], self.asks[:levels]
 
     def size_to_price(self, is_buy: bool, amount: Decimal) -> Decimal | None:
         """Worst price reached when taking ``amount`` from the book (asks for a buy, bids for a sell);
         None when the book is too thin.  Used to price market orders from the book instead of the mid."""
         remaining = amount
-        for level in self._asks if is_buy else self._bids:
+        for level in self.asks if is_buy else self.bids:
             remaining -= level.size
             if remaining <= 0:
                 return level.price

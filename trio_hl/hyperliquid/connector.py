@@ -841,7 +841,7 @@ class HyperliquidConnector:
             ))
         for pair in cfg.pairs:
             asset = self.registry.by_pair(pair)
-            stream = await session.subscribe({"type": "l2Book", "coin": asset.coin})
+            stream = await session.subscribe({"type": "l2Book", "coin": asset.coin}, raw_frames=True)
             nursery.start_soon(partial(
                 consume_book, self._books[asset.name], stream, changed=self._book_updated, counters=self._counters,
                 judge=self._timestamps

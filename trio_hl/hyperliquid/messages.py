@@ -19,7 +19,7 @@ time, so a truncated frame would surface as a ``KeyError`` deep inside the track
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ from trio_hl.core.types import OrderState, Side
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import ProtocolError
 from trio_hl.hyperliquid import _fields as f
+from trio_hl.hyperliquid._book_levels import dict_side
 from trio_hl.hyperliquid.statuses import (
     ActionRejectedError,
     OrderRejection,
@@ -573,47 +574,26 @@ def parse_cancel_statuses(resp: object) -> list[OrderStatusResult]:
 
 @attrs.frozen
 class L2BookSnapshot:
-    """A full L2 snapshot (REST ``l2Book`` or WS ``l2Book``): bids best-first, asks best-first."""
+    """A full L2 snapshot (REST ``l2Book`` or WS ``l2Book``): bids best-first, asks best-first.
+
+    ``bids`` / ``asks`` are tuples of levels, or :class:`~trio_hl.core.book.BookSide` s (which compare equal to
+    those tuples and build their levels when read) for sides that passed the whole-side checks."""
 
     coin: str
     time_ms: int
-    bids: tuple[BookLevel, ...]
-    asks: tuple[BookLevel, ...]
+    bids: Sequence[BookLevel]
+    asks: Sequence[BookLevel]
 
     @property
     def timestamp(self) -> float:
         return self.time_ms / 1000
 
 
-def _levels(raw: object, what: str) -> tuple[BookLevel, ...]:
-    # Books are the one high-rate message: try a fast path that builds no error paths, and fall back to the
-    # checked path (which raises the precise ProtocolError) at the first level that does not fit.
-    if type(raw) is list:
-        fast = []
-        match = f.DECIMAL_RE.fullmatch
-        limit = f.MAX_DECIMAL_LEN
-        for x in raw:
-            if type(x) is not dict:
-                break
-            px, sz, n = x.get("px"), x.get("sz"), x.get("n")
-            if not (
-                type(px) is str
-                and type(sz) is str
-                and type(n) is int
-                and n >= 0
-                and len(px) <= limit
-                and len(sz) <= limit
-                and match(px)
-                and match(sz)
-            ):
-                break
-            dpx, dsz = Decimal(px), Decimal(sz)
-            if dpx <= 0 or dsz <= 0:
-                break
-            fast.append(BookLevel(dpx, dsz, n))
-        else:
-            return tuple(fast)
-    return _checked_levels(raw, what)
+def _levels(raw: object, what: str, descending: bool) -> Sequence[BookLevel]:
+    # Books are the one high-rate message: a side kept as the venue's strings after whole-side checks (see
+    # _book_levels), else the per-level path, which raises the precise ProtocolError.
+    side = dict_side(raw, descending)
+    return side if side is not None else _checked_levels(raw, what)
 
 
 def _checked_levels(raw: object, what: str) -> tuple[BookLevel, ...]:
@@ -639,8 +619,8 @@ def parse_l2_book(d: object) -> L2BookSnapshot:
     return L2BookSnapshot(
         coin=f.string(m, "coin", what),
         time_ms=_ms(m, "time", what),
-        bids=_levels(levels[0], f"{what}.levels[0]"),
-        asks=_levels(levels[1], f"{what}.levels[1]"),
+        bids=_levels(levels[0], f"{what}.levels[0]", True),
+        asks=_levels(levels[1], f"{what}.levels[1]", False),
     )
 
 

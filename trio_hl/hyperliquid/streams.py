@@ -30,6 +30,7 @@ from trio_hl.core.events import Event
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.types import OrderState
 from trio_hl.errors import ProtocolError, VenueRejectedError
+from trio_hl.hyperliquid.book_frames import parse_l2_book_frame
 from trio_hl.hyperliquid.clock import TimestampJudge
 from trio_hl.hyperliquid.messages import (
     FundingPayment,
@@ -157,11 +158,13 @@ async def consume_book(
     """Apply every ``l2Book`` snapshot of one coin to ``book`` (the stream conflates: latest book wins).
 
     The book's age runs from the local receipt time; a venue stamp ``judge`` finds unbelievable is counted and
-    not used to order snapshots (see :mod:`trio_hl.hyperliquid.clock`)."""
+    not used to order snapshots (see :mod:`trio_hl.hyperliquid.clock`).
+
+    Items are the frame text (a ``raw_frames`` subscription: decoded here by the typed decoder) or decoded data."""
     async for data in stream:
         received_at = trio.current_time()
         try:
-            snap = parse_l2_book(data)
+            snap = parse_l2_book_frame(data) if type(data) is str else parse_l2_book(data)
         except ProtocolError as exc:
             counters.malformed += 1
             logger.warning("l2Book %s: malformed frame skipped: %s", book.pair, exc)

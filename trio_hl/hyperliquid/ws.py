@@ -181,6 +181,11 @@ def _required_str(sub: Mapping[str, Any], field: str) -> str:
     return value
 
 
+#: The start of an ``l2Book`` frame as the venue (and the emulator) writes it; the coin literal follows.
+_L2_PREFIX = '{"channel":"l2Book","data":{"coin":"'
+_L2_COIN_AT = len(_L2_PREFIX)
+
+
 def _frame_route(channel: str, data: Any) -> Route:
     """The route of an incoming data frame; raises ``ProtocolError`` when the data lacks its routing fields."""
     try:
@@ -467,6 +472,8 @@ class _Sub:
     #: Set when acked on the current connection (replaced on each new connection).
     acked: trio.Event = attrs.field(factory=trio.Event)
     rejected: str | None = None
+    #: Deliver the frame text instead of its decoded data (``l2Book`` only; see :meth:`WsSession.subscribe`).
+    raw: bool = False
 
 
 class _ConnectionLost(Exception):
@@ -546,16 +553,26 @@ class WsSession:
         return self._events
 
     async def subscribe(
-        self, subscription: Mapping[str, Any], *, ack_timeout: float | None = None
+        self, subscription: Mapping[str, Any], *, ack_timeout: float | None = None, raw_frames: bool = False
     ) -> SubscriptionStream:
         """Register ``subscription`` (kept across reconnects) and wait until the venue acks it.
+
+        ``raw_frames=True`` (``l2Book`` only, the one per-block channel) makes the stream carry the frame *text*
+        of frames in the venue's layout (``{"channel":"l2Book","data":{"coin":"<coin>",…``), routed by that
+        prefix without decoding them; the subscriber decodes them with a typed decoder
+        (:func:`trio_hl.hyperliquid.book_frames.parse_l2_book_frame`), which halves the per-block cost.  A frame
+        in any other layout is decoded here and delivered as its data, as usual: such a stream carries ``str``
+        and ``dict`` items.
 
         Raises ``ValueError`` for a malformed subscription or one whose data could not be told apart from an
         existing one (:func:`subscription_route`), ``VenueRejectedError`` if the venue refuses it (then it is not
         kept), ``TransportError`` if no ack arrives within ``ack_timeout`` (default ``settings.ack_timeout``) — the
         subscription then stays registered and is retried on the next connection; unsubscribe to drop it.
         """
+        if raw_frames and subscription.get("type") != "l2Book":
+            raise ValueError(f"raw_frames is supported for l2Book only, not {subscription.get('type')!r}")
         route, state = self._register(subscription)
+        state.raw = raw_frames
         sub = state.subscription
         ws = self._ws
         if ws is not None and not ws.closed:
@@ -864,6 +881,13 @@ class WsSession:
         log.warning("ws %s: malformed frame (%s): %.200s", self.url, why, text)
 
     async def _handle_frame(self, message: str | bytes) -> None:
+        if type(message) is str and message.startswith(_L2_PREFIX):
+            # Route an l2Book frame by its coin literal without decoding it, when its subscriber takes raw frames.
+            # A literal is its own decoded value unless it holds an escape, and no coin we subscribe to does.
+            state = self._subs.get(("l2Book", message[_L2_COIN_AT : message.find('"', _L2_COIN_AT)]))
+            if state is not None and state.raw:
+                await state.stream._put(message)
+                return
         if message == BANNER:
             self._ignored += 1
             return

@@ -1,0 +1,124 @@
+"""The l2Book fast paths (whole-side checks, typed frame decoder) give exactly the per-level parser's results.
+
+The oracle below is written independently of both: the venue grammar (``-?digits[.digits]``, at most 60 chars;
+JSON integers are tolerated), positive values, non-negative integer counts, then a stable sort best-first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from trio_hl.core.book import BookLevel, BookSide, OrderBook
+from trio_hl.errors import ProtocolError
+from trio_hl.hyperliquid.book_frames import parse_l2_book_frame
+from trio_hl.hyperliquid.messages import parse_l2_book
+
+D = Decimal
+GRAMMAR = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+NASTY = ["", ".", ".5", "5.", "1.2.3", "1..2", "1e5", "+1", " 1", "1 ", "1_0", "-1", "-0.5", "0", "0.0", "00.000",
+         "NaN", "inf", "Infinity", "\u0661", "\uff11", "1,5", "9" * 61, "0." + "0" * 57 + "1", "1" * 60, "0x10",
+         "\u00b2", "1\u0000"]  # fmt: skip
+values = st.one_of(
+    st.decimals(min_value=D("0.000001"), max_value=D("1000000"), places=6).map(lambda d: f"{d:f}"),
+    st.integers(1, 10**6).map(str),
+    st.sampled_from(NASTY),
+    st.sampled_from([1, 0, -3, 10**30, 1.5, None, True, ["1"]]),
+)
+counts = st.one_of(st.integers(-2, 50), st.sampled_from([True, "1", None, 1.0]))
+level = st.fixed_dictionaries({"px": values, "sz": values, "n": counts})
+side = st.lists(level, max_size=6)
+
+
+def oracle(data: dict[str, Any]) -> tuple[list[BookLevel], list[BookLevel]] | None:
+    """Expected book sides (sorted best-first), or None when the frame must be refused."""
+    sides = []
+    for raw in data["levels"]:
+        out = []
+        for x in raw:
+            px, sz, n = x["px"], x["sz"], x["n"]
+            for v in (px, sz):
+                if type(v) is int:
+                    if v <= 0:
+                        return None
+                elif type(v) is not str or len(v) > 60 or not GRAMMAR.fullmatch(v) or D(v) <= 0:
+                    return None
+            if type(n) is not int or n < 0:
+                return None
+            out.append(BookLevel(D(px), D(sz), n))
+        sides.append(out)
+    bids, asks = sides
+    return sorted(bids, key=lambda lv: lv.price, reverse=True), sorted(asks, key=lambda lv: lv.price)
+
+
+def frame(bids: list[Any], asks: list[Any], coin: str = "BTC", time: int = 1_700_000_000_000) -> str:
+    return json.dumps({"channel": "l2Book", "data": {"coin": coin, "time": time, "levels": [bids, asks]}},
+                      separators=(",", ":"))  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(side, side)
+@example([{"px": "2", "sz": "1", "n": 1}, {"px": "2.0", "sz": "1", "n": 1}], [])  # equal prices: sorted path
+@example([{"px": "1.00000000000000001", "sz": "1", "n": 1}, {"px": "1.00000000000000002", "sz": "1", "n": 1}], [])
+def test_fast_paths_match_the_oracle(bids: list[Any], asks: list[Any]) -> None:
+    text = frame(bids, asks)
+    data = json.loads(text)["data"]
+    expected = oracle(data)
+    for parse in (lambda: parse_l2_book_frame(text), lambda: parse_l2_book(data)):
+        if expected is None:
+            with pytest.raises(ProtocolError):
+                parse()
+            continue
+        snap = parse()
+        book = OrderBook("BTC")
+        assert book.apply_snapshot(snap.bids, snap.asks, snap.timestamp)
+        assert list(book.bids) == expected[0] and list(book.asks) == expected[1]
+        assert book.best_bid == (expected[0][0] if expected[0] else None)
+        assert book.best_ask == (expected[1][0] if expected[1] else None)
+
+
+def test_venue_frames_stay_strings_until_read() -> None:
+    text = frame([{"px": "100.5", "sz": "2", "n": 3}, {"px": "99", "sz": "0.001", "n": 1}],
+                 [{"px": "101", "sz": "7.25", "n": 2}])  # fmt: skip
+    snap = parse_l2_book_frame(text)
+    assert snap.coin == "BTC" and snap.time_ms == 1_700_000_000_000
+    assert type(snap.bids) is BookSide and snap.bids.order == -1
+    assert type(snap.asks) is BookSide and snap.asks.order == 1
+    book = OrderBook("BTC")
+    book.apply_snapshot(snap.bids, snap.asks, snap.timestamp)
+    assert book.best_bid == BookLevel(D("100.5"), D(2), 3) and book.mid == D("100.75")
+    assert book.bids == (BookLevel(D("100.5"), D(2), 3), BookLevel(D(99), D("0.001"), 1))
+    assert snap == parse_l2_book(json.loads(text)["data"])
+
+
+def test_out_of_order_side_is_sorted_by_the_book() -> None:
+    snap = parse_l2_book_frame(frame([{"px": "1", "sz": "1", "n": 1}, {"px": "3", "sz": "1", "n": 1}],
+                                     [{"px": "9", "sz": "1", "n": 1}, {"px": "5", "sz": "1", "n": 1}]))  # fmt: skip
+    assert type(snap.bids) is BookSide and snap.bids.order == 0 and snap.asks.order == 0
+    book = OrderBook("X")
+    book.apply_snapshot(snap.bids, snap.asks, snap.timestamp)
+    assert [lv.price for lv in book.bids] == [D(3), D(1)] and [lv.price for lv in book.asks] == [D(5), D(9)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", r"l2Book frame: not JSON"),
+        ('{"channel":"trades","data":[]}', r"expected an object with channel 'l2Book'"),
+        ('{"channel":"l2Book"}', r"missing 'data'"),
+        ('{"channel":"l2Book","data":{"coin":"X","time":-1,"levels":[[],[]]}}', r"l2Book\.time"),
+        ('{"channel":"l2Book","data":{"coin":"X","time":1,"levels":[[]]}}', r"got 1 sides"),
+        ('{"channel":"l2Book","data":{"coin":"X","time":1,"levels":[[{"px":"1","sz":"0","n":1}],[]]}}',
+         r"l2Book\.levels\[0\]\[0\]\.sz: must be > 0"),
+        ("[" * 100_000, r"not JSON \(JSON nested deeper than 64"),
+    ],
+)
+def test_malformed_frames_raise_the_precise_error(text: str, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        parse_l2_book_frame(text)
