@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import os
 import random
 import statistics
@@ -337,9 +338,92 @@ def _plot(x: int, series: str) -> dict[str, Any]:
     return {"file": "tracker_scaling", "x": x, "xlabel": "open orders held by the tracker", "series": series}
 
 
+def bench_lifecycle_vs_nautilus(n: int, repeats: int) -> list[dict[str, Any]]:
+    """One order's life, create -> accepted -> one complete fill, ours vs NautilusTrader (``nox -s bench_peers``).
+
+    Ours: ``InFlightOrder.new`` + ``start_tracking`` + the OPEN status + the fill through ``OrderTracker`` (events
+    built).  NautilusTrader: ``OrderFactory.limit`` + ``Order.apply`` of ``OrderSubmitted``, ``OrderAccepted`` and
+    ``OrderFilled``.  Both sides' updates/events are built before the clock starts; the two take turns per repeat.
+    ``start_tracking`` is compared with NautilusTrader's ``Cache.add_order`` (its order registry)."""
+    import importlib.metadata
+
+    from nautilus_trader.cache.cache import Cache
+    from nautilus_trader.common.component import TestClock
+    from nautilus_trader.common.factories import OrderFactory
+    from nautilus_trader.model.enums import OrderSide
+    from nautilus_trader.model.identifiers import StrategyId, TraderId
+    from nautilus_trader.model.objects import Price, Quantity
+    from nautilus_trader.test_kit.providers import TestInstrumentProvider
+    from nautilus_trader.test_kit.stubs.events import TestEventStubs
+
+    version = importlib.metadata.version("nautilus_trader")
+    inst = TestInstrumentProvider.btcusdt_binance()
+    qty, px = Quantity.from_str("0.030000"), Price.from_str("97000.50")
+    amount, price = Decimal("0.0300"), Decimal("97000.5")
+    best = {"ours": 0.0, "nt": 0.0, "ours_start": 0.0, "nt_add": 0.0}
+    for rep in range(repeats):
+        factory = OrderFactory(TraderId("T-001"), StrategyId(f"S-{rep:03d}"), TestClock())
+        probe = [factory.limit(inst.id, OrderSide.BUY, qty, px) for _ in range(n)]
+        nt_events = [(TestEventStubs.order_submitted(o), TestEventStubs.order_accepted(o),
+                      TestEventStubs.order_filled(o, inst, last_px=px)) for o in probe]  # fmt: skip
+        factory = OrderFactory(TraderId("T-001"), StrategyId(f"S-{rep:03d}"), TestClock())  # same ids again
+        cids = [_cid(rep * n + i) for i in range(n)]
+        ours_updates = [(OrderUpdate(PAIR, OrderState.OPEN, 1.0, cid, str(i)),
+                         TradeUpdate(str(i), PAIR, price, amount, Decimal("0.0043"), "USDC", 1.5, cid, str(i)))
+                        for i, cid in enumerate(cids)]  # fmt: skip
+        tracker = OrderTracker(clock=_clock)
+        new, start = InFlightOrder.new, tracker.start_tracking
+        on_update, on_trade = tracker.process_order_update, tracker.process_trade_update
+        t0 = time.perf_counter()
+        for cid, (opened, fill) in zip(cids, ours_updates, strict=True):
+            start(new(client_order_id=cid, pair=PAIR, side=Side.BUY, amount=amount, price=price, created_at=0.0))
+            on_update(opened)
+            on_trade(fill)
+        best["ours"] = max(best["ours"], n / (time.perf_counter() - t0))
+        assert tracker.get(cids[-1]) is not None and tracker.get(cids[-1]).state is OrderState.FILLED  # type: ignore[union-attr]
+        limit = factory.limit
+        t0 = time.perf_counter()
+        for submitted, accepted, filled in nt_events:
+            order = limit(inst.id, OrderSide.BUY, qty, px)
+            order.apply(submitted)
+            order.apply(accepted)
+            order.apply(filled)
+        best["nt"] = max(best["nt"], n / (time.perf_counter() - t0))
+        assert order.is_closed
+        orders = [InFlightOrder.new(client_order_id=_cid(10**9 + rep * n + i), pair=PAIR, side=Side.BUY,
+                                    amount=amount, price=price, created_at=0.0) for i in range(n)]  # fmt: skip
+        tracker = OrderTracker(clock=_clock)
+        t0 = time.perf_counter()
+        for o in orders:
+            tracker.start_tracking(o)
+        best["ours_start"] = max(best["ours_start"], n / (time.perf_counter() - t0))
+        cache = Cache()
+        add = cache.add_order
+        t0 = time.perf_counter()
+        for o in probe:
+            add(o)
+        best["nt_add"] = max(best["nt_add"], n / (time.perf_counter() - t0))
+    peer = f"nautilus_trader {version}"
+    return [
+        {"name": f"{peer}: OrderFactory.limit + apply(submitted, accepted, filled)", "value": round(best["nt"]),
+         "unit": "orders/s"},
+        {"name": "order lifecycle: new + start_tracking + OPEN + complete fill (tracker events)",
+         "value": round(best["ours"]), "unit": "orders/s", "peer_ratio": round(best["ours"] / best["nt"], 2),
+         "peer": f"{peer} Order.apply lifecycle", "goal": f">= {round(best['nt'])}"},
+        {"name": f"{peer}: Cache.add_order", "value": round(best["nt_add"]), "unit": "orders/s"},
+        {"name": "tracker: start_tracking (vs Cache.add_order)", "value": round(best["ours_start"]),
+         "unit": "orders/s", "peer_ratio": round(best["ours_start"] / best["nt_add"], 2), "peer": f"{peer} Cache"},
+    ]
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     n = 20_000 if quick else 100_000
     rows: list[dict[str, Any]] = []
+    if importlib.util.find_spec("nautilus_trader") is not None:
+        rows += bench_lifecycle_vs_nautilus(2_000 if quick else 10_000, 3 if quick else 5)
+    else:
+        rows.append({"name": "order lifecycle vs nautilus_trader", "value": None, "unit": "",
+                     "note": "nautilus_trader not importable here: `nox -s bench_peers` installs it"})
     ours, naive = bench_mixed_pair(n // 5)
     rows.append({"name": "tracker: mixed order/trade updates, no journal", "value": round(ours),
                  "unit": "updates/s", "goal": f">= {GOAL_UPDATES_PER_S}", "peer_ratio": round(ours / naive, 2),
