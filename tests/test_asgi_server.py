@@ -5,6 +5,7 @@ same emulator conversation under both servers (ours and hypercorn) giving the sa
 from __future__ import annotations
 
 import base64
+import functools
 import gc
 import itertools
 import json
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from trio_hl.emulator import _asgi_server, open_emulator
-from trio_hl.emulator._asgi_server import _frame, _unmask, serve_asgi
+from trio_hl.emulator._asgi_server import ServerLimits, _frame, _unmask, serve_asgi
 from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
 from trio_hl.hyperliquid.wire import exchange_body
 
@@ -99,9 +100,9 @@ class EchoApp:
 
 
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[int]:
+async def serving(app: Any, limits: ServerLimits | None = None) -> AsyncIterator[int]:
     async with trio.open_nursery() as nursery:
-        port: int = await nursery.start(serve_asgi, app, "127.0.0.1", 0)
+        port: int = await nursery.start(functools.partial(serve_asgi, app, "127.0.0.1", 0, limits=limits))
         yield port
         nursery.cancel_scope.cancel()
 
@@ -190,14 +191,27 @@ async def test_expect_continue_gets_100_before_the_body_is_sent() -> None:
     (b"PO(ST /x HTTP/1.1\r\n\r\n", 400),
     (b"POST /x HTTP/1.1\r\nNo colon here\r\n\r\n", 400),
     (b"POST /x HTTP/1.1\r\nBad Name: v\r\n\r\n", 400),
-    (b"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-    (b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
-    (b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-    (b"POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-    (b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-    (b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n", 400),
-    (b"POST /x HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413),
-    (b"POST /x HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n", 400),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", 413),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\n", 413),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 17_000 + b"\r\n\r\n", 431),
+    (b"POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400),  # HTTP/1.1 without Host
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nHost: y\r\nContent-Length: 0\r\n\r\n", 400),
+    (b"POST /x HTTP/1.1\nHost: x\nContent-Length: 0\n\n", 400),  # bare LF
+    (b"POST /x HTTP/1.1\r\nHost: x\nContent-Length: 0\r\n\r\n", 400),  # one bare LF
+    (b"POST /x HTTP/1.1\r\nHost: x\rContent-Length: 0\r\n\r\n", 400),  # bare CR
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400),  # NUL in a value
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nX-A: a\x1bb\r\n\r\n", 400),  # ESC
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nX-A: a\x7f\r\n\r\n", 400),  # DEL
+    (b"POST /x\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # NUL in the target
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\nbody\r\n0\r\n\r\n", 400),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\nb\r\n\r\n", 400),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: \x00\r\n\r\n", 400),
 ])
 async def test_malformed_requests_get_a_clear_status_and_the_server_keeps_serving(
     request_bytes: bytes, status: int
@@ -224,7 +238,7 @@ async def test_malformed_requests_get_a_clear_status_and_the_server_keeps_servin
 async def test_connection_persistence_follows_version_and_header(version: str, connection: str, closes: bool) -> None:
     async with serving(EchoApp()) as port:
         stream, buf = await raw(port), bytearray()
-        await stream.send_all(f"POST /k {version}\r\nContent-Length: 0\r\n{connection}\r\n".encode())
+        await stream.send_all(f"POST /k {version}\r\nHost: x\r\nContent-Length: 0\r\n{connection}\r\n".encode())
         status, headers, _ = await read_response(stream, buf)
         assert status == 200
         assert (headers.get("connection") == "close") is closes
@@ -418,10 +432,9 @@ async def test_protocol_violations_close_with_the_right_code(frames: bytes, code
         await stream.aclose()
 
 
-async def test_oversized_message_closes_with_1009(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_asgi_server, "MAX_WS_MESSAGE_BYTES", 1000)
+async def test_oversized_message_closes_with_1009() -> None:
     app = EchoApp()
-    async with serving(app) as port:
+    async with serving(app, ServerLimits(max_ws_message_bytes=1000)) as port:
         for frames in (client_frame(0x1, b"x" * 1001),
                        client_frame(0x1, b"x" * 600, fin=False) + client_frame(0x0, b"x" * 600)):
             stream, buf = await open_raw_ws(port)
@@ -717,7 +730,7 @@ async def test_a_pipelined_burst_lets_other_tasks_run() -> None:
     async with serving(app) as port, trio.open_nursery() as nursery:
         stream, buf = await raw(port), bytearray()
         nursery.start_soon(ticker)
-        await stream.send_all(b"GET / HTTP/1.1\r\n\r\n" * n)
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * n)
         for _ in range(n):
             assert (await read_response(stream, buf))[0] == 200
         nursery.cancel_scope.cancel()
@@ -793,7 +806,7 @@ async def test_every_accepted_socket_is_closed_on_setsockopt_failure_app_errors_
         await idle.send_all(post("/x", b""))
         assert (await read_response(idle, buf))[0] == 200
         partial = await raw(port)
-        await partial.send_all(b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        await partial.send_all(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         ws, _ = await open_raw_ws(port)
         await trio.testing.wait_all_tasks_blocked()
     # The server is gone: every one of its sockets is closed (the clients see EOF).

@@ -101,6 +101,12 @@ def _add_emulator_command(sub: argparse._SubParsersAction[argparse.ArgumentParse
     emu.add_argument("--idle-timeout", type=float, default=60.0, help="close silent WS clients after N s")
     emu.add_argument("--server", choices=("trio", "hypercorn"), default="trio",
                      help="HTTP/WS server: our lean Trio server (default) or hypercorn (same ASGI app)")
+    emu.add_argument("--max-connections", type=int, default=None, metavar="N",
+                     help="open connections the server accepts; more get 503 (default 512)")
+    emu.add_argument("--request-timeout", type=float, default=None, metavar="S",
+                     help="a request must arrive whole within S s of its first byte, else 408 (default 20)")
+    emu.add_argument("--keep-alive-timeout", type=float, default=None, metavar="S",
+                     help="close an HTTP connection idle between requests for S s (default 60)")
     FaultPlan.add_cli_arguments(emu)
 
 
@@ -109,9 +115,18 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
     import trio
 
-    from trio_hl.emulator import AutoFund, Emulator, FaultPlan, Limits, serve_emulator
+    from trio_hl.emulator import AutoFund, Emulator, FaultPlan, Limits, ServerLimits, serve_emulator
 
     auto_fund = AutoFund.OFF if args.no_auto_fund else AutoFund(args.auto_fund or "named")
+    server_options = {name: value for name, value in (("max_connections", args.max_connections),
+                                                       ("request_timeout_s", args.request_timeout),
+                                                       ("keep_alive_timeout_s", args.keep_alive_timeout))
+                      if value is not None}
+    try:
+        server_limits = ServerLimits(**server_options)
+    except ValueError as exc:
+        print(f"trio-hl emulator: {exc}", file=sys.stderr)
+        return 2
     serve = partial(
         serve_emulator,
         host=args.host,
@@ -124,6 +139,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
         idle_timeout_s=args.idle_timeout,
         welcome_message=args.welcome_message,
         server=args.server,
+        server_limits=server_limits,
     )
 
     async def run() -> None:

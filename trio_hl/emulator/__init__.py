@@ -6,6 +6,7 @@ injected.  From a shell: ``trio-hl emulator --port 3001``.
 """
 
 from trio_hl.emulator._ratelimit import Limits
+from trio_hl.emulator._server_limits import ServerLimits
 from trio_hl.emulator.app import AutoFund
 from trio_hl.emulator.faults import FaultKind, FaultLog, FaultPlan, FaultRecord
 from trio_hl.emulator.server import Emulator, open_emulator, serve_emulator
@@ -18,6 +19,7 @@ __all__ = [
     "FaultPlan",
     "FaultRecord",
     "Limits",
+    "ServerLimits",
     "open_emulator",
     "serve_emulator",
 ]

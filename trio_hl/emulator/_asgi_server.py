@@ -15,26 +15,46 @@ speaks exactly the subset the emulator needs, with one receive and one send sysc
 * Malformed requests get 400/413/431/501/505 and the connection closed; a malformed frame closes the
   WebSocket with 1002/1007/1009 - nothing a peer sends can crash the server or another connection.
 
+Hostile peers (:class:`~trio_hl.emulator._server_limits.ServerLimits` has every bound and its default):
+
+* Memory: bodies, heads and WebSocket messages are refused as soon as they pass their caps, before the rest is
+  read; connections past ``max_connections`` get 503.  Chunk framing counts too (a body sent in 1-byte
+  chunks may take at most twice the body cap on the wire).
+* Time: idle, request and send timeouts on Trio's clock, checked by one task per server (see ``ServerLimits``).
+* Parsing is strict (RFC 9112): a bare CR or LF, a control byte (NUL...) anywhere in the head, or an HTTP/1.1
+  request without exactly one ``Host`` is a 400, and the connection is closed.  Refusals are answered, our
+  side is shut down and the rest of the client's bytes are read and dropped for up to a second (so the
+  client reads the answer instead of a reset).
+* The event loop: no peer makes the server run long without a checkpoint - buffered requests, frames and
+  chunks are handed over at most ``_YIELD_EVERY``/``_WS_YIELD_EVERY``/``_CHUNKS_PER_CHECKPOINT`` at a time,
+  and a large frame is unmasked in ``_UNMASK_SLICE`` slices (``bytes.translate`` per mask byte, C speed:
+  ~0.3 ms per slice measured) with a checkpoint between them.
+
 The application stays a plain ASGI 3 app: ``serve_emulator(server="hypercorn")`` runs the same app under
 hypercorn, and tests run the protocol suite against both.  Not supported (the emulator does not need them):
-lifespan events, HTTP/2, response streaming, TLS (put a proxy in front), request timeouts (clients under a
-jumping ``MockClock`` must keep idle keep-alive connections).
+lifespan events, HTTP/2, response streaming, TLS (put a proxy in front).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
 import logging
+import math
 import re
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import unquote
 
+import attrs
 import trio
 
-__all__ = ["ASGIApp", "serve_asgi"]
+from trio_hl.emulator._server_limits import ServerLimits
+
+__all__ = ["ASGIApp", "AsgiServer", "ServerLimits", "ServerStatistics", "serve_asgi"]
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -44,30 +64,52 @@ ASGIApp = Callable[
 
 log = logging.getLogger("trio_hl.emulator.server")
 
-MAX_HEAD_BYTES: Final = 64 * 1024
-MAX_BODY_BYTES: Final = 16 * 1024 * 1024
-MAX_WS_MESSAGE_BYTES: Final = 16 * 1024 * 1024
 #: How long a closing WebSocket waits for its last frames to drain and for the client's close frame before
 #: dropping the TCP connection.
 WS_CLOSE_WAIT_S: Final = 1.0
 #: Outbound WebSocket bytes queued beyond this make ``send`` wait (a client that does not read pushes back on
 #: the app, whose own queue then decides whether to drop it).
 WS_HIGH_WATER_BYTES: Final = 256 * 1024
+#: After a refusal the server shuts its side and drops what the client still sends for up to this long (or
+#: ``_LINGER_BYTES``), so the client reads the answer instead of a connection reset (RFC 9112 9.6).
+_LINGER_S: Final = 1.0
+_LINGER_BYTES: Final = 4 * 1024 * 1024
+#: Connections past the cap being answered 503 at once (each lingers like a refusal); more are dropped bare.
+_MAX_OVER_CAP_ANSWERS: Final = 64
 _RECV: Final = 65536
 _YIELD_EVERY: Final = 16
 #: WebSocket frames handed over from the buffer between two forced checkpoints (larger than ``_YIELD_EVERY``:
 #: a window of posts answered between two checkpoints leaves in one write).
 _WS_YIELD_EVERY: Final = 256
+#: Chunks (or trailer lines) of one chunked body parsed between two checkpoints: a body of 1-byte chunks read
+#: in 64 KiB gulps held the loop ~1 s per MiB of wire without one (~2 us per chunk).
+_CHUNKS_PER_CHECKPOINT: Final = 256
+#: Frames larger than this are unmasked slice by slice with a checkpoint between slices (a 1 MiB frame took
+#: 2-4 ms in one piece; 15 MiB, before the message cap, 70-140 ms).  A multiple of 4 (the mask's period).
+_UNMASK_SLICE: Final = 256 * 1024
+#: Below this the one-big-int XOR is cheaper than four ``translate`` passes (measured: 0.7 vs 1.4 us at 200 B,
+#: 3.9 vs 3.0 us at 2 KB).
+_UNMASK_SMALL: Final = 1024
 _WS_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 _REASONS: Final = {
     100: "Continue", 101: "Switching Protocols", 200: "OK", 400: "Bad Request", 403: "Forbidden",
-    404: "Not Found", 405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large",
-    422: "Unprocessable Entity", 426: "Upgrade Required", 429: "Too Many Requests",
+    404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required",
+    413: "Payload Too Large", 422: "Unprocessable Entity", 426: "Upgrade Required", 429: "Too Many Requests",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
     502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
 }
 _TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+#: Control bytes a request head may not hold (RFC 9110 5.5: field values are VCHAR, obs-text, SP and HTAB;
+#: CR and LF only as the CRLF ending each line).
+_CTL: Final = bytes(range(0, 9)) + bytes(range(10, 32)) + b"\x7f"
+#: A line ending that is not CRLF: seen in an incomplete head, it would never complete (RFC 9112 2.2 lets a
+#: server refuse bare CR and LF; a bare-LF request used to wait forever for its CRLFCRLF).
+_BARE_EOL: Final = re.compile(rb"\r[^\n]|(?<!\r)\n")
+_LEADING_CRLF: Final = re.compile(rb"(?:\r\n)*")
+#: A chunk-size line (RFC 9112 7.1): hex size (leading zeros allowed, at most 8 significant digits),
+#: optional whitespace and extensions, CRLF.
+_CHUNK_LINE: Final = re.compile(rb"[ \t]*0*([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r\n")
 
 # WebSocket opcodes and close codes.
 _CONT, _TEXT, _BINARY, _CLOSE, _PING, _PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -96,53 +138,161 @@ class _PeerGone(Exception):
     """The TCP connection ended (EOF or a socket error)."""
 
 
+@attrs.frozen
+class ServerStatistics:
+    """What the server has refused so far (each also logged at DEBUG: a hostile client must not flood the
+    log): ``over_capacity`` connections answered 503 (or dropped) past ``max_connections``, ``timed_out``
+    connections closed by a timeout, ``refused`` requests answered 4xx/5xx before the app saw them (of which
+    ``too_large`` were 413/431), ``ws_protocol_errors`` WebSockets closed for a protocol violation or a
+    message over the cap."""
+
+    open_connections: int
+    accepted: int
+    over_capacity: int
+    timed_out: int
+    refused: int
+    too_large: int
+    ws_protocol_errors: int
+
+
 async def serve_asgi(
     app: ASGIApp,
     host: str,
     port: int,
     *,
+    limits: ServerLimits | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on ``host:port`` until cancelled; ``task_status.started(bound_port)``.
-
-    One listening socket (the first address ``host`` resolves to, like hypercorn's bind); each connection
-    is a task in this function's nursery, so cancelling the caller closes every connection."""
-    infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, kind, proto, _, address = infos[0]
-    listener = socket.socket(family, kind, proto)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.setblocking(False)
-        listener.bind(address)
-        listener.listen(1024)
-        bound_port: int = listener.getsockname()[1]
-        async with trio.open_nursery() as nursery:
-            task_status.started(bound_port)
-            await _accept_forever(app, listener, nursery)
-    finally:
-        trio.lowlevel.notify_closing(listener)
-        listener.close()
+    (:class:`AsgiServer` is the same with :meth:`AsgiServer.statistics`.)"""
+    await AsgiServer(app, limits).serve(host, port, task_status=task_status)
 
 
-async def _accept_forever(app: ASGIApp, listener: socket.socket, nursery: trio.Nursery) -> None:
-    while True:
-        await trio.lowlevel.wait_readable(listener)
+class AsgiServer:
+    """One listening socket and its connections, within :class:`ServerLimits`.
+
+    One listening socket (the first address ``host`` resolves to, like hypercorn's bind); each connection is a
+    task in :meth:`serve`'s nursery, so cancelling the caller closes every connection."""
+
+    def __init__(self, app: ASGIApp, limits: ServerLimits | None = None) -> None:
+        self.app = app
+        self.limits = limits if limits is not None else ServerLimits()
+        self.connections: set[_Connection] = set()
+        self._answering_over_cap = 0
+        self.accepted = 0
+        self.over_capacity = 0
+        self.timed_out = 0
+        self.refused = 0
+        self.too_large = 0
+        self.ws_protocol_errors = 0
+
+    def statistics(self) -> ServerStatistics:
+        return ServerStatistics(
+            open_connections=len(self.connections), accepted=self.accepted, over_capacity=self.over_capacity,
+            timed_out=self.timed_out, refused=self.refused, too_large=self.too_large,
+            ws_protocol_errors=self.ws_protocol_errors,
+        )
+
+    async def serve(self, host: str, port: int, *,
+                    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled; ``task_status.started(bound_port)``."""
+        infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        listener = socket.socket(family, kind, proto)
         try:
-            sock, _ = listener.accept()
-        except BlockingIOError:
-            continue
-        except OSError as exc:  # out of file descriptors, a connection reset before accept...
-            log.warning("accept failed: %s", exc)
-            await trio.sleep(0.05)
-            continue
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.setblocking(False)
+            listener.bind(address)
+            listener.listen(1024)
+            bound_port: int = listener.getsockname()[1]
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._expire_forever)
+                task_status.started(bound_port)
+                await self._accept_forever(listener, nursery)
+        finally:
+            trio.lowlevel.notify_closing(listener)
+            listener.close()
+
+    async def _accept_forever(self, listener: socket.socket, nursery: trio.Nursery) -> None:
+        while True:
+            await trio.lowlevel.wait_readable(listener)
+            try:
+                sock, _ = listener.accept()
+            except BlockingIOError:
+                continue
+            except OSError as exc:  # out of file descriptors, a connection reset before accept...
+                log.warning("accept failed: %s", exc)
+                await trio.sleep(0.05)
+                continue
+            try:
+                sock.setblocking(False)
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                sock.close()
+                continue
+            if len(self.connections) >= self.limits.max_connections:
+                self.over_capacity += 1
+                log.debug("connection refused: %d open (max_connections)", len(self.connections))
+                if self._answering_over_cap < _MAX_OVER_CAP_ANSWERS:
+                    self._answering_over_cap += 1
+                    nursery.start_soon(self._answer_over_capacity, sock)
+                else:
+                    sock.close()
+                continue
+            self.accepted += 1
+            connection = _Connection(self, sock)
+            self.connections.add(connection)  # here, not in the task: the cap must count it at once
+            nursery.start_soon(connection.run)
+
+    async def _answer_over_capacity(self, sock: socket.socket) -> None:
+        """503 right away (without reading the request: it costs nothing to answer), then linger."""
         try:
-            sock.setblocking(False)
-            if sock.family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
+            body = b"too many connections\n"
+            head = _response_head(503, [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"retry-after", b"1")], len(body), keep_alive=False)
+            try:
+                sock.send(head + body)  # ~150 bytes into an empty socket buffer: never blocks
+            except OSError:
+                return
+            await _linger(sock)
+        finally:
+            self._answering_over_cap -= 1
+            trio.lowlevel.notify_closing(sock)
             sock.close()
-            continue
-        nursery.start_soon(_Connection(app, sock).run)
+
+    async def _expire_forever(self) -> None:
+        """Close connections past their deadline (each connection only stores the deadline of what it is
+        waiting for: one float per request on the hot path, no cancel scope or timer per request)."""
+        interval = self.limits.check_interval_s()
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            for connection in self.connections:
+                if connection.deadline <= now:
+                    connection.expire()
+
+
+async def _linger(sock: socket.socket) -> None:
+    """Shut our side (the client sees the answer, then EOF) and drop what it still sends, briefly."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        return
+    scratch = bytearray(_RECV)
+    dropped = 0
+    with trio.move_on_after(_LINGER_S):
+        while dropped < _LINGER_BYTES:
+            try:
+                n = sock.recv_into(scratch)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                continue
+            except OSError:
+                return
+            if not n:
+                return
+            dropped += n
 
 
 def _address(sockname: Any) -> tuple[str, int] | None:
@@ -158,23 +308,38 @@ class _Connection:
     ``wait_writable`` only when it would block: ``SocketStream.receive_some``/``send_all`` add scheduler round
     trips (a checkpoint before and after each call, a conflict detector) that measured ~20 us per request -
     a tenth of the server's whole cost per order.  So that a client whose bytes are always ready cannot starve
-    other tasks (or a cancellation), every ``_YIELD_EVERY``-th read that did not wait yields anyway."""
+    other tasks (or a cancellation), every ``_YIELD_EVERY``-th read that did not wait yields anyway.
 
-    __slots__ = ("_eof", "_ready_reads", "_writers", "_writing", "app", "buf", "client", "server", "sock")
+    ``deadline`` (Trio time) is when the server gives up on what this connection is waiting for (the next
+    request, the rest of this one, or the client taking an answer); ``inf`` while the app has the request or
+    the connection is a WebSocket.  The server's expiry task cancels ``_cancel`` past it."""
 
-    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
-        self.app = app
+    __slots__ = ("_cancel", "_eof", "_in_request", "_ready_reads", "_timed_out", "_writers", "_writing", "app",
+                 "buf", "client", "deadline", "limits", "server", "server_address", "sock")
+
+    def __init__(self, server: AsgiServer, sock: socket.socket) -> None:
+        self.server = server
+        self.app = server.app
+        self.limits = server.limits
         self.sock = sock
         self.buf = bytearray()
         try:
             self.client = _address(sock.getpeername())
-            self.server = _address(sock.getsockname())
+            self.server_address = _address(sock.getsockname())
         except OSError:
-            self.client = self.server = None
+            self.client = self.server_address = None
         self._eof = False
         self._ready_reads = 0
         self._writing = False
         self._writers = trio.lowlevel.ParkingLot()
+        self.deadline = math.inf
+        self._in_request = False
+        self._timed_out = False
+        self._cancel = trio.CancelScope()
+
+    def expire(self) -> None:
+        self._timed_out = True
+        self._cancel.cancel()
 
     # ----------------------------------------------------------------------------------- plumbing
     async def _fill(self) -> None:
@@ -201,18 +366,23 @@ class _Connection:
             self._ready_reads = 0
             await trio.lowlevel.checkpoint()
 
-    async def _write(self, data: bytes | bytearray) -> bool:
+    async def _write(self, data: bytes | bytearray, *, timed: bool = False) -> bool:
         """Send ``data``; False if the peer is gone (the caller treats it as a disconnect, never an error).
-        Writers take turns (a WebSocket's flusher and a handshake answer never interleave bytes)."""
+        Writers take turns (a WebSocket's flusher and a handshake answer never interleave bytes).  ``timed``:
+        an HTTP answer - if the client does not take it within ``send_timeout_s`` the connection expires."""
         while self._writing:
             await self._writers.park()
         self._writing = True
+        set_deadline = False
         try:
             view = memoryview(data)
             while view:
                 try:
                     sent = self.sock.send(view)
                 except BlockingIOError:
+                    if timed and self.deadline == math.inf:
+                        self.deadline = trio.current_time() + self.limits.send_timeout_s
+                        set_deadline = True
                     await trio.lowlevel.wait_writable(self.sock)
                     continue
                 except OSError:
@@ -220,15 +390,29 @@ class _Connection:
                 view = view[sent:]
             return True
         finally:
+            if set_deadline:
+                self.deadline = math.inf
             self._writing = False
             self._writers.unpark()
 
     async def run(self) -> None:
+        server = self.server
         try:
-            await self._serve_http()
+            with self._cancel:
+                await self._serve_http()
+            if self._timed_out:
+                server.timed_out += 1
+                log.debug("connection from %s timed out (in a request: %s)", self.client, self._in_request)
+                if self._in_request:
+                    # The client stalled mid-request: say so, without waiting for it to read.
+                    body = b"request timeout\n"
+                    with contextlib.suppress(OSError):
+                        self.sock.send(_response_head(408, [(b"content-type", b"text/plain; charset=utf-8")],
+                                                      len(body), keep_alive=False) + body)
         except Exception:  # one broken connection must never take the server down
             log.exception("connection from %s failed", self.client)
         finally:
+            server.connections.discard(self)
             trio.lowlevel.notify_closing(self.sock)
             self.sock.close()
 
@@ -247,6 +431,8 @@ class _Connection:
             method, target, version, headers = request
             keep_alive = _wants_keep_alive(version, headers)
             if _header(headers, b"upgrade").lower() == b"websocket":
+                self.deadline = math.inf
+                self._in_request = False
                 await self._websocket(method, target, headers)
                 return
             try:
@@ -256,6 +442,8 @@ class _Connection:
             except HTTPError as exc:
                 await self._refuse(exc)
                 return
+            self.deadline = math.inf  # the app has the request: no timeout of ours runs while it works
+            self._in_request = False
             if not await self._run_http_app(method, target, version, headers, body, keep_alive):
                 return
             if not keep_alive:
@@ -270,25 +458,48 @@ class _Connection:
 
     async def _read_head(self) -> tuple[str, bytes, bytes, list[tuple[bytes, bytes]]] | None:
         """The next request line and headers, or None on a clean EOF between requests."""
-        while True:
-            # RFC 9112 2.2: ignore empty lines before a request line.
-            while self.buf[:2] == b"\r\n":
-                del self.buf[:2]
-            end = self.buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            if len(self.buf) > MAX_HEAD_BYTES:
-                raise HTTPError(431, "request head too large")
+        buf = self.buf
+        limits = self.limits
+        if not buf:
+            # Between requests: the next one starts within the keep-alive timeout...
+            self.deadline = trio.current_time() + limits.keep_alive_timeout_s
             try:
                 await self._fill()
             except _PeerGone:
-                if self.buf:
+                return None
+        # ...and, from its first byte, arrives whole within the request timeout.
+        self.deadline = trio.current_time() + limits.request_timeout_s
+        self._in_request = True
+        scan = 0
+        while True:
+            if buf[:2] == b"\r\n":  # RFC 9112 2.2: ignore empty lines before a request line
+                crlfs = _LEADING_CRLF.match(buf)
+                assert crlfs is not None
+                del buf[: crlfs.end()]
+                scan = 0
+            end = buf.find(b"\r\n\r\n", scan)
+            if end >= 0:
+                break
+            if _BARE_EOL.search(buf):
+                raise HTTPError(400, "bare CR or LF in the request head (lines end with CRLF)")
+            if len(buf) > limits.max_head_bytes:
+                raise HTTPError(431, "request head too large")
+            scan = max(0, len(buf) - 3)
+            try:
+                await self._fill()
+            except _PeerGone:
+                if buf:
                     raise HTTPError(400, "connection closed mid-request") from None
                 return None
-        if end > MAX_HEAD_BYTES:
+        if end > limits.max_head_bytes:
             raise HTTPError(431, "request head too large")
-        head = bytes(self.buf[:end])
-        del self.buf[: end + 4]
+        head = bytes(buf[:end])
+        del buf[: end + 4]
+        crlf = head.count(b"\r\n")
+        if len(head.translate(None, _CTL)) != len(head) - 2 * crlf:
+            if head.count(b"\n") != crlf or head.count(b"\r") != crlf:
+                raise HTTPError(400, "bare CR or LF in the request head (lines end with CRLF)")
+            raise HTTPError(400, "control character in the request head")
         lines = head.split(b"\r\n")
         parts = lines[0].split(b" ")
         if len(parts) != 3 or not parts[0] or not parts[1]:
@@ -301,11 +512,18 @@ class _Connection:
         if not _is_token(raw_method):
             raise HTTPError(400, "malformed method")
         headers: list[tuple[bytes, bytes]] = []
+        hosts = 0
         for line in lines[1:]:
             name, sep, value = line.partition(b":")
             if not sep or not _is_token(name):
                 raise HTTPError(400, "malformed header")
-            headers.append((name.lower(), value.strip(b" \t")))
+            name = name.lower()
+            if name == b"host":
+                hosts += 1
+            headers.append((name, value.strip(b" \t")))
+        # RFC 9112 3.2: an HTTP/1.1 request carries exactly one Host.
+        if hosts != 1 and version == b"HTTP/1.1":
+            raise HTTPError(400, "missing Host header" if not hosts else "more than one Host header")
         return raw_method.decode("ascii"), target, version, headers
 
     async def _read_body(self, headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -326,8 +544,8 @@ class _Connection:
         if not raw.isdigit() or len(raw) > 12:
             raise HTTPError(400, "malformed Content-Length")
         length = int(raw)
-        if length > MAX_BODY_BYTES:
-            raise HTTPError(413, "body too large")
+        if length > self.limits.max_body_bytes:
+            raise HTTPError(413, f"body too large (max {self.limits.max_body_bytes} bytes)")
         if len(self.buf) < length:
             await self._continue(headers)
         while len(self.buf) < length:
@@ -341,26 +559,60 @@ class _Connection:
             await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     async def _read_chunked(self) -> bytes:
+        """A chunked body (RFC 9112 7.1), within the body cap - and the wire within twice that, so chunk
+        framing cannot be the payload of a flood."""
+        buf = self.buf
+        cap = self.limits.max_body_bytes
+        wire_cap = 2 * cap + 1024
         body = bytearray()
+        wire = 0
+        chunks = 0
+        while True:
+            line = _CHUNK_LINE.match(buf)
+            while line is None:
+                if b"\n" in buf:
+                    raise HTTPError(400, "malformed chunk size")
+                if len(buf) > self.limits.max_head_bytes:
+                    raise HTTPError(400, "chunk size line too long")
+                await self._fill()
+                line = _CHUNK_LINE.match(buf)
+            size = int(line[1], 16)
+            start = line.end()
+            wire += start + size + 2
+            if size == 0:
+                del buf[:start]
+                await self._read_trailers(wire - 2, wire_cap)
+                return bytes(body)
+            if len(body) + size > cap:
+                raise HTTPError(413, f"body too large (max {cap} bytes)")
+            if wire > wire_cap:
+                raise HTTPError(413, "chunk framing too large for the body")
+            stop = start + size
+            while len(buf) < stop + 2:
+                await self._fill()
+            if buf[stop:stop + 2] != b"\r\n":
+                raise HTTPError(400, "malformed chunk")
+            body += buf[start:stop]
+            del buf[:stop + 2]
+            chunks += 1
+            if chunks % _CHUNKS_PER_CHECKPOINT == 0:
+                await trio.lowlevel.checkpoint()
+
+    async def _read_trailers(self, wire: int, wire_cap: int) -> None:
+        """Trailer lines up to the empty one (dropped: the emulator reads none), within the wire cap."""
+        lines = 0
         while True:
             line = await self._read_line()
-            size_text = line.split(b";", 1)[0].strip()
-            size_text = size_text.lstrip(b"0") or size_text[:1]  # leading zeros are allowed (RFC 9112 7.1)
-            if not size_text or len(size_text) > 8 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
-                raise HTTPError(400, "malformed chunk size")
-            size = int(size_text, 16)
-            if size == 0:
-                while await self._read_line():  # trailers, up to the empty line
-                    pass
-                return bytes(body)
-            if len(body) + size > MAX_BODY_BYTES:
-                raise HTTPError(413, "body too large")
-            while len(self.buf) < size + 2:
-                await self._fill()
-            if self.buf[size:size + 2] != b"\r\n":
-                raise HTTPError(400, "malformed chunk")
-            body += self.buf[:size]
-            del self.buf[: size + 2]
+            wire += len(line) + 2
+            if wire > wire_cap:
+                raise HTTPError(413, "chunk framing too large for the body")
+            if not line:
+                return
+            if len(line.translate(None, _CTL)) != len(line):
+                raise HTTPError(400, "control character in a trailer")
+            lines += 1
+            if lines % _CHUNKS_PER_CHECKPOINT == 0:
+                await trio.lowlevel.checkpoint()
 
     async def _read_line(self) -> bytes:
         while True:
@@ -369,14 +621,26 @@ class _Connection:
                 line = bytes(self.buf[:end])
                 del self.buf[: end + 2]
                 return line
-            if len(self.buf) > MAX_HEAD_BYTES:
+            if b"\n" in self.buf:
+                raise HTTPError(400, "bare LF line ending")
+            if len(self.buf) > self.limits.max_head_bytes:
                 raise HTTPError(431, "line too long")
             await self._fill()
 
     async def _refuse(self, exc: HTTPError) -> None:
+        """Answer ``exc``, shut our side and drop what the client still sends (bounded), then the caller
+        closes: the client reads the answer rather than a reset."""
+        server = self.server
+        server.refused += 1
+        if exc.status in (413, 431):
+            server.too_large += 1
+        log.debug("refused a request from %s: %s", self.client, exc)
+        self.deadline = math.inf  # the send timeout applies to the answer; the linger has its own bound
+        self._in_request = False
         body = (exc.detail + "\n").encode()
-        await self._write(_response_head(exc.status, [(b"content-type", b"text/plain; charset=utf-8")],
-                                         len(body), keep_alive=False) + body)
+        if await self._write(_response_head(exc.status, [(b"content-type", b"text/plain; charset=utf-8")],
+                                            len(body), keep_alive=False) + body, timed=True):
+            await _linger(self.sock)
 
     def _scope(self, kind: str, method: str, target: bytes, version: bytes,
                headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
@@ -393,7 +657,7 @@ class _Connection:
             "root_path": "",
             "headers": headers,
             "client": self.client,
-            "server": self.server,
+            "server": self.server_address,
             "subprotocols": [],
             "extensions": {},
         }
@@ -450,19 +714,19 @@ class _Connection:
                     head = _response_head(status, [h for h in response_headers if h[0] != b"content-length"],
                                           len(payload), keep_alive=keep, confirm=keep and version == b"HTTP/1.0")
                     # RFC 9112 6.3: the answer to HEAD ends with its head (the length is the GET body's).
-                    sent_ok = await self._write(head if method == "HEAD" else head + payload)
+                    sent_ok = await self._write(head if method == "HEAD" else head + payload, timed=True)
 
         try:
             await self.app(scope, receive, send)
         except Exception:
             log.exception("ASGI app failed on %s %s", method, target[:200])
             if not status:
-                await self._write(_response_head(500, [], 0, keep_alive=False))
+                await self._write(_response_head(500, [], 0, keep_alive=False), timed=True)
             return False
         if not done:
             if not status and not self._eof:
                 # The app returned without answering (its accept-then-timeout hold ran out): a bare 500.
-                await self._write(_response_head(500, [], 0, keep_alive=False))
+                await self._write(_response_head(500, [], 0, keep_alive=False), timed=True)
             return False
         return sent_ok and not self._eof and not drained
 
@@ -475,7 +739,8 @@ class _Connection:
             await self._refuse(HTTPError(400, "bad WebSocket handshake"))
             return
         if _header(headers, b"sec-websocket-version") != b"13":
-            await self._write(_response_head(426, [(b"sec-websocket-version", b"13")], 0, keep_alive=False))
+            await self._write(_response_head(426, [(b"sec-websocket-version", b"13")], 0, keep_alive=False),
+                              timed=True)
             return
         ws = _WebSocket(self, key)
         scope = self._scope("websocket", method, target, b"HTTP/1.1", headers)
@@ -488,11 +753,11 @@ class _Connection:
                 if ws.accepted and not ws.close_sent:
                     await ws.close_with(1011, "internal error")
                 elif not ws.accepted:
-                    await self._write(_response_head(500, [], 0, keep_alive=False))
+                    await self._write(_response_head(500, [], 0, keep_alive=False), timed=True)
             else:
                 if not ws.accepted:
                     if not ws.close_sent:  # the app returned without answering the handshake
-                        await self._write(_response_head(403, [], 0, keep_alive=False))
+                        await self._write(_response_head(403, [], 0, keep_alive=False), timed=True)
                 else:
                     if not ws.close_sent and not ws.peer_closed:
                         await ws.close_with(1000, "")
@@ -601,7 +866,7 @@ class _WebSocket:
                 # Refusing the handshake: an HTTP 403, as ASGI specifies.
                 if not self.close_sent:
                     self.close_sent = True
-                    await self.conn._write(_response_head(403, [], 0, keep_alive=False))
+                    await self.conn._write(_response_head(403, [], 0, keep_alive=False), timed=True)
                 return
             if not self.close_sent:
                 await self.close_with(int(message.get("code") or 1000), str(message.get("reason") or ""))
@@ -650,6 +915,8 @@ class _WebSocket:
                 self._disconnect_code = _ABNORMAL
                 break
             except _WebSocketError as exc:
+                self.conn.server.ws_protocol_errors += 1
+                log.debug("WebSocket from %s closed: %s", self.conn.client, exc)
                 if not self.close_sent:
                     await self.close_with(exc.code, exc.reason)
                 self._disconnect_code = exc.code
@@ -692,11 +959,10 @@ class _WebSocket:
         else:
             self._fragment_opcode = opcode
         if not self._last_fin or opcode == _CONT:
-            # One growing buffer: memory stays bounded by the cap and each fragment costs O(its length) even
-            # when a peer sends endless empty ones.
+            # One growing buffer: memory stays bounded by the cap (``_read_frame`` checked this fragment
+            # against what is left of it) and each fragment costs O(its length) even when a peer sends endless
+            # empty ones.
             self._fragments += payload
-            if len(self._fragments) > MAX_WS_MESSAGE_BYTES:
-                raise _WebSocketError(_TOO_BIG, "message too big")
             if not self._last_fin:
                 return None
             payload = bytes(self._fragments)
@@ -741,25 +1007,49 @@ class _WebSocket:
             offset = 10
             if length >> 63:
                 raise _WebSocketError(_PROTOCOL_ERROR, "64-bit length with the most significant bit set")
-        if length > MAX_WS_MESSAGE_BYTES:
-            raise _WebSocketError(_TOO_BIG, "message too big")
+        # Refused from the header alone, before the payload is read: a data frame may take what the message
+        # cap leaves after the fragments received so far.
+        if opcode < _CLOSE and length > conn.limits.max_ws_message_bytes - len(self._fragments):
+            raise _WebSocketError(_TOO_BIG, f"message too big (max {conn.limits.max_ws_message_bytes} bytes)")
         end = offset + 4 + length
         while len(buf) < end:
             await conn._fill()
         mask = bytes(buf[offset:offset + 4])
-        payload = _unmask(bytes(buf[offset + 4:end]), mask)
+        start = offset + 4
+        if length <= _UNMASK_SLICE:
+            payload = _unmask(bytes(buf[start:end]), mask)
+        else:
+            # Slice by slice, a checkpoint between (a cancellation there leaves the frame in ``buf``).
+            out = bytearray()
+            for at in range(start, end, _UNMASK_SLICE):
+                out += _unmask(bytes(buf[at:min(at + _UNMASK_SLICE, end)]), mask)
+                await trio.lowlevel.checkpoint()
+            payload = bytes(out)
         del buf[:end]
         self._last_fin = fin
         return opcode, payload
 
 
 def _unmask(data: bytes, mask: bytes) -> bytes:
-    """XOR ``data`` with the repeating 4-byte ``mask`` (one big-int XOR: C speed for any length)."""
+    """XOR ``data`` with the repeating 4-byte ``mask``, at C speed: short payloads as one big-int XOR, longer
+    ones as one ``bytes.translate`` per mask byte over every fourth byte (~2x faster than the big int from
+    ~2 KB on: ~2 ms per MiB measured on a busy 2-core box against ~4 ms)."""
     n = len(data)
     if not n:
         return data
-    key = (mask * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+    if n < _UNMASK_SMALL:
+        key = (mask * (n // 4 + 1))[:n]
+        return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+    out = bytearray(data)
+    for k in range(4):
+        out[k::4] = data[k::4].translate(_xor_table(mask[k]))
+    return bytes(out)
+
+
+@functools.cache
+def _xor_table(byte: int) -> bytes:
+    """The ``bytes.translate`` table mapping every byte ``b`` to ``b ^ byte``."""
+    return bytes(b ^ byte for b in range(256))
 
 
 def _frame(opcode: int, payload: bytes) -> bytes:

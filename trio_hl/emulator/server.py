@@ -26,8 +26,9 @@ import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
-from trio_hl.emulator._asgi_server import serve_asgi
+from trio_hl.emulator._asgi_server import AsgiServer, ServerStatistics
 from trio_hl.emulator._ratelimit import Limits
+from trio_hl.emulator._server_limits import ServerLimits
 from trio_hl.emulator.app import AppStatistics, AutoFund, EmulatorApp, TrioWallClock
 from trio_hl.emulator.engine import Engine, InfoRequestError
 from trio_hl.emulator.faults import FaultLog, FaultPlan
@@ -49,6 +50,7 @@ class Emulator:
     engine: Engine
     app: EmulatorApp
     _shutdown: trio.Event = attrs.field(factory=trio.Event, alias="_shutdown")
+    _server: AsgiServer | None = attrs.field(default=None, alias="_server")
 
     @property
     def url(self) -> str:
@@ -101,6 +103,11 @@ class Emulator:
     def statistics(self) -> AppStatistics:
         return self.app.statistics()
 
+    def server_statistics(self) -> ServerStatistics | None:
+        """What the built-in server refused so far (connections over the cap, timeouts, 4xx before the app,
+        WebSocket protocol errors); None under hypercorn."""
+        return self._server.statistics() if self._server is not None else None
+
     def shutdown(self) -> None:
         """Ask the server to stop gracefully (``serve_emulator`` then returns)."""
         self._shutdown.set()
@@ -127,6 +134,7 @@ async def serve_emulator(
     ws_queue_size: int = 4096,
     engine_options: dict[str, Any] | None = None,
     server: Literal["trio", "hypercorn"] = "trio",
+    server_limits: ServerLimits | None = None,
     task_status: trio.TaskStatus[Emulator] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the emulator until cancelled (or ``Emulator.shutdown()``); ``task_status.started(Emulator)``.
@@ -135,6 +143,9 @@ async def serve_emulator(
     :class:`AutoFund`.  ``limits``: per-IP venue limits (``Limits.unlimited()`` for load tests).
     ``engine_options``: extra keyword arguments for ``Engine`` (e.g. ``initial_usdc``, ``with_market``).
     ``server``: ``"trio"`` (default, :mod:`~trio_hl.emulator._asgi_server`) or ``"hypercorn"``.
+    ``server_limits``: what one client may cost the server (:class:`ServerLimits`: body, head and WebSocket
+    message caps, connection cap, idle/request/send timeouts; the defaults are safe).  Under hypercorn the
+    message and head caps map onto its own settings; its timeouts stay hypercorn's.
     """
     if server not in ("trio", "hypercorn"):
         raise ValueError(f"server must be 'trio' or 'hypercorn', not {server!r}")
@@ -157,17 +168,20 @@ async def serve_emulator(
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         if server == "trio":
-            bound: int = await nursery.start(partial(serve_asgi, app, host, port))
+            asgi_server = AsgiServer(app, server_limits)
+            bound: int = await nursery.start(partial(asgi_server.serve, host, port))
             await nursery.start(app.run_clock)
-            task_status.started(Emulator(host, bound, engine, app, _shutdown=shutdown))
+            task_status.started(Emulator(host, bound, engine, app, _shutdown=shutdown, _server=asgi_server))
             await shutdown.wait()
         else:
-            await _serve_hypercorn(nursery, app, host, port, engine, shutdown, task_status)
+            await _serve_hypercorn(nursery, app, host, port, engine, shutdown, server_limits or ServerLimits(),
+                                   task_status)
         nursery.cancel_scope.cancel()
 
 
 async def _serve_hypercorn(nursery: trio.Nursery, app: EmulatorApp, host: str, port: int, engine: Engine,
-                           shutdown: trio.Event, task_status: trio.TaskStatus[Emulator]) -> None:
+                           shutdown: trio.Event, limits: ServerLimits,
+                           task_status: trio.TaskStatus[Emulator]) -> None:
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
@@ -178,6 +192,8 @@ async def _serve_hypercorn(nursery: trio.Nursery, app: EmulatorApp, host: str, p
     config.keep_alive_max_requests = 1 << 62
     config.graceful_timeout = 1.0
     config.max_app_queue_size = 100
+    config.websocket_max_message_size = limits.max_ws_message_bytes
+    config.h11_max_incomplete_size = limits.max_head_bytes
     served = trio.Event()
 
     async def serve_http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
@@ -205,7 +221,8 @@ async def open_emulator(
     """``async with open_emulator() as emu:`` — a running emulator on ``emu.url``, stopped on exit.
 
     Keyword ``options`` are those of :func:`serve_emulator` (``auto_fund``, ``is_mainnet``, ``limits``,
-    ``clock_ms``, ``idle_timeout_s``, ``tick_interval_s``, ``welcome_message``, ``engine_options``).
+    ``clock_ms``, ``idle_timeout_s``, ``tick_interval_s``, ``welcome_message``, ``engine_options``,
+    ``server``, ``server_limits``).
     """
     async with trio.open_nursery() as nursery:
         emulator: Emulator = await nursery.start(
