@@ -575,3 +575,62 @@ async def test_one_recorder_two_publishers(ctx: zmq.Context[Any], db: Path) -> N
     assert (stats.publishers, stats.gaps) == (2, 0)
     assert _rows(db, "SELECT publisher_id, last_seq FROM publishers ORDER BY publisher_id") == sorted(
         [(a.publisher_id, 5), (b.publisher_id, 5)])
+
+
+# ------------------------------------------------------------------------------------- late subscribers
+
+
+async def test_a_late_recorder_gets_snapshots_so_its_rows_have_side_and_type(
+    hl_connector: Any, ctx: zmq.Context[Any], db: Path
+) -> None:
+    from trio_hl import OrderParams
+
+    conn = hl_connector
+    book = conn.book("BTC")
+    assert book.best_bid is not None and book.best_ask is not None
+    events = conn.events()
+    buy = conn.buy(OrderParams("BTC", Decimal("0.001"), book.best_bid.price - 50))
+    sell = conn.sell(OrderParams("ETH", Decimal("0.01"), conn.book("ETH").best_ask.price + 50))
+    live: set[str] = set()
+    with trio.fail_after(10):
+        async for event in events:
+            if isinstance(event, OrderCreated):
+                live.add(event.client_order_id)
+            if live == {buy, sell}:
+                break
+    # The publisher starts now: both OrderCreated events happened before any subscriber existed.
+    with ZmqPublisher("tcp://127.0.0.1:*", context=ctx, snapshot=conn.order_snapshots) as pub, EventStore(db) as st_:
+        recorder = EventRecorder(st_, pub.endpoint, context=ctx)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pub.serve, conn.events())
+            await nursery.start(recorder.serve)
+            with trio.fail_after(10):
+                await recorder.wait_until(lambda s: s.recorded >= 2)  # the two snapshots
+            conn.cancel("BTC", buy)
+            conn.cancel("ETH", sell)
+            with trio.fail_after(10):
+                await recorder.wait_until(lambda s: s.recorded >= 4)  # + the two cancellations
+            nursery.cancel_scope.cancel()
+        assert pub.statistics().snapshots_sent == 2
+    rows = {r[0]: (r[1], r[2], Decimal(r[3]), r[4])
+            for r in _rows(db, "SELECT client_order_id, side, order_type, amount, state FROM orders")}
+    assert rows == {buy: ("buy", "limit", Decimal("0.001"), "canceled"),
+                    sell: ("sell", "limit", Decimal("0.01"), "canceled")}
+
+
+def test_a_snapshot_never_moves_a_known_orders_state_and_fills_only_missing_columns(db: Path) -> None:
+    from trio_hl.core.events import OrderSnapshotEvent
+
+    t = TradeUpdate("t1", "BTC", Decimal(100), Decimal("0.5"), Decimal(0), "USDC", 1.0, "c1", "9", side=Side.SELL)
+    with EventStore(db) as store:
+        # First seen through a partial fill (joined late, no snapshot yet): the fill's side is taken.
+        store.record(_message(OrderPartiallyFilled("c1", "BTC", 1.0, t, Decimal("0.5"), Decimal("0.5")), 1), 1.0)
+        store.commit()
+        assert _rows(db, "SELECT side, order_type, state FROM orders")[0] == ("sell", None, "partially_filled")
+        # An older snapshot arrives afterwards: it supplies the type and amount, the state stays.
+        snap = OrderSnapshotEvent("c1", "BTC", 0.5, "9", Side.SELL, OrderType.LIMIT, Decimal(1), Decimal(100),
+                             OrderState.OPEN, Decimal(0))
+        store.record(_message(snap, 2), 2.0)
+        store.commit()
+    rows = _rows(db, "SELECT side, order_type, amount, state FROM orders")
+    assert rows == [("sell", "limit", "1", "partially_filled")]

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 import attrs
 
+from trio_hl.core.order import InFlightOrder
 from trio_hl.core.types import OrderState, OrderType, Side
 from trio_hl.core.updates import TradeUpdate
 
@@ -51,6 +52,7 @@ __all__ = [
     "OrderLost",
     "OrderModified",
     "OrderPartiallyFilled",
+    "OrderSnapshotEvent",
     "OrderUnknown",
     "UnmatchedFill",
     "event_kind",
@@ -253,6 +255,33 @@ class UnmatchedFill(OrderEvent):
     exchange_order_id: str | None
 
 
+@attrs.frozen
+class OrderSnapshotEvent(OrderEvent):
+    """Where one active order stands now, for a subscriber that joined late (topic ``orders.<venue>.snapshot``).
+
+    Not emitted on ``conn.events()`` (a strategy has ``conn.get_order`` / ``open_orders``): the ZMQ publisher
+    sends one per active order whenever a new subscription arrives, so a recorder or dashboard started after the
+    connector knows the side, type, size and price of orders whose ``OrderCreated`` it never saw.  Everyone
+    subscribed gets them (a PUB socket cannot address one peer); they describe state, they are not
+    transitions, so consumers apply them only where they know nothing better (the recorder fills missing
+    columns and never moves a known order's state).
+    """
+
+    exchange_order_id: str | None
+    side: Side
+    order_type: OrderType
+    amount: Decimal
+    price: Decimal | None
+    state: OrderState
+    executed_amount: Decimal
+
+    @classmethod
+    def of(cls, order: InFlightOrder, timestamp: float) -> OrderSnapshotEvent:
+        """The snapshot of a tracked order at ``timestamp`` (the order's fields as they are now)."""
+        return cls(order.client_order_id, order.pair, timestamp, order.exchange_order_id, order.side,
+                   order.order_type, order.amount, order.price, order.state, order.executed_amount)
+
+
 class HealthIssue(enum.Enum):
     """Why the connector is not fit to quote (values are the wire strings)."""
 
@@ -322,6 +351,7 @@ EVENT_KINDS: dict[type[OrderEvent], str] = {
     UnmatchedFill: "unmatched_fill",
     CancelRejected: "cancel_rejected",
     ModifyRejected: "modify_rejected",
+    OrderSnapshotEvent: "snapshot",
 }
 
 

@@ -201,7 +201,7 @@ async def run_demo(
         publisher = None
         if opts.zmq:
             try:
-                publisher = stack.enter_context(ZmqPublisher(opts.zmq))
+                publisher = stack.enter_context(ZmqPublisher(opts.zmq, snapshot=conn.order_snapshots))
             except zmq.ZMQError as exc:  # e.g. address in use: trade anyway, and say so
                 print(f"trio-hl demo: ZMQ publisher not started on {opts.zmq}: {exc}", file=sys.stderr)
         mm = MarketMaker(conn, opts.pair, _quote_params(opts, conn), requote_mode=opts.requote_mode)

@@ -386,7 +386,43 @@ class EventStore:
         state.last_seen = received_at
         return gap
 
+    def _apply_snapshot(self, message: Message) -> None:
+        """An ``OrderSnapshot`` (sent to late joiners): a new row takes it whole; a known row only gains the
+        columns it lacks - a snapshot is a state, not a transition, and may be older than events already here."""
+        event = message.event
+        cid = event["client_order_id"]
+        known = self._db.execute("SELECT 1 FROM orders WHERE client_order_id = ?", (cid,)).fetchone()
+        present = {c: _sql_scalar(event[c]) for c in _ORDER_COLUMNS
+                   if event.get(c) is not None and not isinstance(event[c], dict | list)}
+        if known:
+            if present:
+                sets = ", ".join(f"{c} = COALESCE({c}, ?)" for c in present)
+                self._db.execute(f"UPDATE orders SET {sets} WHERE client_order_id = ?", (*present.values(), cid))
+            return
+        state = event.get("state") if isinstance(event.get("state"), str) else None
+        values: dict[str, Any] = {
+            "client_order_id": cid,
+            "venue": message.venue,
+            "state": state,
+            "created_at": message.timestamp,
+            "updated_at": message.timestamp,
+            "last_kind": message.kind,
+            "publisher_id": message.publisher_id,
+            "last_seq": message.seq,
+            **present,
+        }
+        self._db.execute(_upsert_order_sql(tuple(values)), tuple(values.values()))
+        self._db.execute(
+            "INSERT INTO state_history (client_order_id, kind, from_state, to_state, note, event_time,"
+            " publisher_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (cid, message.kind, None, state, "joined late: state from a snapshot", message.timestamp,
+             message.publisher_id, message.seq),
+        )
+
     def _apply_order_event(self, message: Message) -> None:
+        if message.kind == "snapshot":
+            self._apply_snapshot(message)
+            return
         event = message.event
         cid = event["client_order_id"]
         row = self._db.execute(
@@ -428,6 +464,11 @@ class EventStore:
             value = event.get(column)
             if value is not None and not isinstance(value, dict | list):
                 values[column] = _sql_scalar(value)
+        if "side" not in values:
+            # A fill carries the order's side: a row first seen through its fill still gets one.
+            trade = event.get("trade")
+            if isinstance(trade, dict) and isinstance(trade.get("side"), str):
+                values["side"] = trade["side"]
         self._db.execute(_upsert_order_sql(tuple(values)), tuple(values.values()))
         self._db.execute(
             "INSERT INTO state_history (client_order_id, kind, from_state, to_state, note, event_time,"

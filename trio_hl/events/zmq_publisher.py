@@ -12,6 +12,12 @@ all-or-nothing, so one stalled subscriber at its HWM makes the message miss ever
 sees the same gap).  XPUB also tells us who subscribed, which gives ``wait_for_subscribers()``: the cure
 for ZMQ's "slow joiner" (messages published before a subscription has propagated are lost by design).
 
+Late joiners: a subscriber that starts after the connector never saw the ``created`` events of the orders
+already live, so a recorder wrote their rows without side or order type.  Given ``snapshot`` (the connector's
+``order_snapshots``), the publisher answers every new subscription with one ``OrderSnapshotEvent`` per active
+order (topic ``orders.<venue>.snapshot``), sent the moment XPUB reports the subscription - from then on the
+subscriber's pipe is attached, so it receives them, followed by every later event in order.
+
 Rejected: zmq's asyncio integration (it would need an asyncio loop beside Trio), and a worker thread
 doing blocking sends (a thread to hide a block we can simply refuse).  pyzmq sends are a memcpy into the
 socket's pipe; the I/O thread inside libzmq does the network work.
@@ -22,7 +28,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -68,6 +74,8 @@ class PublisherStatistics:
     last_seq: int
     #: Active (peer, topic-prefix) subscriptions as reported by the XPUB socket.
     subscriptions: int
+    #: Snapshot events sent to late joiners (one per active order per new subscription batch).
+    snapshots_sent: int = 0
 
 
 class ZmqPublisher:
@@ -89,6 +97,7 @@ class ZmqPublisher:
         context: zmq.Context[Any] | None = None,
         wall_clock: Callable[[], float] = time.time,
         publisher_id: str | None = None,
+        snapshot: Callable[[], Iterable[Any]] | None = None,
     ) -> None:
         if sndhwm < 0:
             raise ValueError(f"sndhwm must be >= 0 (0 = unbounded, i.e. never drop), got {sndhwm}")
@@ -102,6 +111,9 @@ class ZmqPublisher:
         self._unencodable = 0
         self._subscriptions = 0
         self._subscription_changed = trio.Event()
+        #: Events describing the current state, sent whenever a subscriber joins (see the module doc).
+        self._snapshot = snapshot
+        self._snapshots_sent = 0
         ctx = context or zmq.Context.instance()
         self._socket: zmq.Socket[Any] = ctx.socket(zmq.XPUB)
         try:
@@ -179,6 +191,7 @@ class ZmqPublisher:
             unencodable=self._unencodable,
             last_seq=self._seq,
             subscriptions=self._subscriptions,
+            snapshots_sent=self._snapshots_sent,
         )
 
     # ------------------------------------------------------------------------------------ subscriptions
@@ -189,6 +202,7 @@ class ZmqPublisher:
         a send may consume the wake-up for a subscription that arrived meanwhile.
         """
         n = 0
+        joined = False
         while readable(self._socket):
             try:
                 frame = self._socket.recv(zmq.NOBLOCK)
@@ -197,8 +211,15 @@ class ZmqPublisher:
             n += 1
             if frame[:1] == b"\x01":
                 self._subscriptions += 1
+                joined = True
             elif frame[:1] == b"\x00":
                 self._subscriptions = max(0, self._subscriptions - 1)
+        if joined and self._snapshot is not None:
+            # One snapshot per batch of joins; the sends touched the socket, so drain again (edge-triggered FD).
+            for event in self._snapshot():
+                self.publish(event)
+                self._snapshots_sent += 1
+            n += self.drain_subscriptions()
         if n:
             self._subscription_changed.set()
             self._subscription_changed = trio.Event()
@@ -265,12 +286,15 @@ async def serve_publisher(
     venue: str = "hyperliquid",
     sndhwm: int = DEFAULT_SNDHWM,
     registry: EventRegistry | None = None,
+    snapshot: Callable[[], Iterable[Any]] | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Bind a publisher on ``endpoint`` and publish events from ``receive_channel`` until it closes.
 
+    ``snapshot`` (e.g. ``conn.order_snapshots``): events sent to every new subscriber (see the module doc).
+
     ``await nursery.start(serve_publisher, rx, "tcp://127.0.0.1:*")`` returns the bound endpoint.  Build a
     ``ZmqPublisher`` yourself and call its ``serve()`` when you also want its ``statistics()``.
     """
-    with ZmqPublisher(endpoint, venue=venue, sndhwm=sndhwm, registry=registry) as publisher:
+    with ZmqPublisher(endpoint, venue=venue, sndhwm=sndhwm, registry=registry, snapshot=snapshot) as publisher:
         await publisher.serve(receive_channel, task_status=task_status)

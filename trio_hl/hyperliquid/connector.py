@@ -45,6 +45,7 @@ from trio_hl.core.events import (
     OrderFailed,
     OrderFilled,
     OrderPartiallyFilled,
+    OrderSnapshotEvent,
 )
 from trio_hl.core.fanout import EventFanout
 from trio_hl.core.journal import Journal, Submission
@@ -357,6 +358,12 @@ class HyperliquidConnector:
 
     def open_orders(self) -> list[InFlightOrder]:
         return self._tracker.active_orders()
+
+    def order_snapshots(self) -> list[OrderSnapshotEvent]:
+        """One ``OrderSnapshotEvent`` per active order: what a late event subscriber needs (the ZMQ publisher's
+        ``snapshot=``), since it never saw those orders' ``OrderCreated``."""
+        now = self._clock()
+        return [OrderSnapshotEvent.of(order, now) for order in self._tracker.active_orders()]
 
     @property
     def tracker(self) -> OrderTracker:
