@@ -183,7 +183,8 @@ def test_parse_fill_spot_cloid_taker_rebate() -> None:
         ({"px": "0"}, r"fill\.px: must be > 0"),
         ({"sz": "-1"}, r"fill\.sz: must be > 0"),
         ({"sz": " 1"}, r"not a decimal string"),
-        ({"tid": None}, r"fill\.tid: expected a non-negative integer id"),
+        ({"tid": -1}, r"fill\.tid: expected a non-negative integer id"),
+        ({"tid": "0x1f"}, r"fill\.tid: expected a non-negative integer id"),
         ({"oid": -5}, r"fill\.oid: expected a non-negative integer id"),
         ({"crossed": "false"}, r"fill\.crossed: expected a boolean, got str"),
         ({"time": "1681222254710"}, r"fill\.time: expected an integer, got str"),
@@ -198,7 +199,7 @@ def test_malformed_fill(change: dict[str, Any], message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", sorted(k for k in FILL if k in {"coin", "px", "sz", "time", "fee", "tid", "oid", "crossed"})
+    "key", sorted(k for k in FILL if k in {"coin", "px", "sz", "time", "fee", "tid", "oid", "crossed"} - {"tid"})
 )
 def test_fill_missing_required_key(key: str) -> None:
     with pytest.raises(ProtocolError, match=rf"fill: missing '{key}'"):

@@ -8,7 +8,9 @@ Rules it follows (DESIGN §3, "orders are never lost"):
   ``OrderAnomaly(kind="transition_refused")``.  Stale live statuses and late submit timeouts are ordinary
   races and are only counted.  Nothing here raises on venue input: a venue that contradicts itself is a
   fact to report, not a reason to crash the stream that told us.
-* **Fills are facts.**  They are de-duplicated by trade id per order and always applied, even to a terminal
+* **Fills are facts.**  They are de-duplicated by trade id per order (a same-id fill that differs in size,
+  price, side, oid or time is no duplicate: applied and reported as ``OrderAnomaly(kind="fill_collision")``)
+  and always applied, even to a terminal
   order (``LateFill``) - including one we wrongly believed CANCELED or FAILED.  ``executed_amount`` never
   exceeds ``amount``: the excess of an over-fill goes to ``overfill_amount`` (and into ``notional``/fees,
   because it did trade) and is reported as ``OrderAnomaly(kind="overfill")``.  Clipping silently would hide
@@ -157,6 +159,8 @@ class TrackerStats:
     refused_transitions: int
     fills_applied: int
     duplicate_fills: int
+    #: Fills sharing a trade id with an applied fill of the order but differing from it: applied and reported.
+    fill_collisions: int
     invalid_fills: int
     overfills: int
     late_fills: int
@@ -187,9 +191,9 @@ class TrackerSnapshot:
 
 _COUNTERS = (
     "orders_tracked", "updates_processed", "trades_processed", "transitions", "duplicate_updates",
-    "refused_transitions", "fills_applied", "duplicate_fills", "invalid_fills", "overfills", "late_fills",
-    "fill_wait_timeouts", "lost_total", "modifies", "cancels_rejected", "modifies_rejected", "orphans_matched",
-    "unmatched_fills", "unmatched_updates", "finished_evicted",
+    "refused_transitions", "fills_applied", "duplicate_fills", "fill_collisions", "invalid_fills", "overfills",
+    "late_fills", "fill_wait_timeouts", "lost_total", "modifies", "cancels_rejected", "modifies_rejected",
+    "orphans_matched", "unmatched_fills", "unmatched_updates", "finished_evicted",
 )
 
 
@@ -227,7 +231,7 @@ class OrderTracker:
         self._orphans: dict[int, tuple[float, OrderUpdate | TradeUpdate]] = {}
         self._orphan_by_cid: dict[str, list[int]] = {}
         self._orphan_by_eid: dict[str, list[int]] = {}
-        self._orphan_trade_keys: dict[tuple[str, str | None, str | None], int] = {}
+        self._orphan_trade_keys: dict[tuple[Any, ...], int] = {}
         self._orphan_seq = 0
         self.orders_tracked = 0
         self.updates_processed = 0
@@ -237,6 +241,7 @@ class OrderTracker:
         self.refused_transitions = 0
         self.fills_applied = 0
         self.duplicate_fills = 0
+        self.fill_collisions = 0
         self.invalid_fills = 0
         self.overfills = 0
         self.late_fills = 0
@@ -703,19 +708,23 @@ class OrderTracker:
 
     def _apply_fill(self, order: InFlightOrder, t: TradeUpdate, now: float) -> list[Event]:
         fills = order.fills
+        events: list[Event] = []
+        key: str | None = t.trade_id
         if fills is None:
             order.fills = fills = {}
-        elif t.trade_id in fills:
+        elif key in fills:
+            key = self._collision_key(order, fills, t, events)
+        if key is None:
             self.duplicate_fills += 1
             return []
         amount = t.fill_amount
         if not amount > 0 or not t.fill_price > 0:
             self.invalid_fills += 1
-            return [OrderAnomaly(order.client_order_id, order.pair, t.timestamp, "invalid_fill",
-                                 f"trade {t.trade_id}: amount {amount} price {t.fill_price}")]
-        fills[t.trade_id] = t
+            events.append(OrderAnomaly(order.client_order_id, order.pair, t.timestamp, "invalid_fill",
+                                       f"trade {t.trade_id}: amount {amount} price {t.fill_price}"))
+            return events
+        fills[key] = t
         self.fills_applied += 1
-        events: list[Event] = []
         if order.not_found_count:
             self._clear_not_found(order)
         order.notional += t.fill_price * amount
@@ -769,6 +778,29 @@ class OrderTracker:
             order.client_order_id, order.pair, t.timestamp, t, executed, order.amount - executed,
         ))
         return events
+
+    def _collision_key(self, order: InFlightOrder, fills: dict[str, TradeUpdate], t: TradeUpdate,
+                       events: list[Event]) -> str | None:
+        """``t``'s trade id is taken on this order: None if ``t`` repeats a fill already applied, else the key
+        to apply it under (``"<trade id>~<n>"``), with ``OrderAnomaly(kind="fill_collision")`` naming both fills.
+
+        A fill with the same trade id but another size, price, side, oid or time is not a re-delivery: dropping
+        it would hide a position change, so it is applied and reported (PROTOCOL §8.4)."""
+        first = fills[t.trade_id]
+        if _same_fill(first, t):
+            return None
+        n = 1
+        while (key := f"{t.trade_id}~{n}") in fills:
+            if _same_fill(fills[key], t):
+                return None
+            n += 1
+        self.fill_collisions += 1
+        events.append(OrderAnomaly(
+            order.client_order_id, order.pair, t.timestamp, "fill_collision",
+            f"trade {t.trade_id} seen twice with different fills; both applied: {_fill_text(first)} and "
+            f"{_fill_text(t)}",
+        ))
+        return key
 
     # ------------------------------------------------------------------ internals: not found, cancel
 
@@ -836,7 +868,7 @@ class OrderTracker:
             self._report_orphan(msg, events)
             return events
         if isinstance(msg, TradeUpdate):
-            key = (msg.trade_id, cid, eid)
+            key = _orphan_trade_key(msg)
             if key in self._orphan_trade_keys:
                 self.duplicate_fills += 1
                 return events
@@ -844,7 +876,7 @@ class OrderTracker:
         oid = self._orphan_seq
         self._orphans[oid] = (now, msg)
         if isinstance(msg, TradeUpdate):
-            self._orphan_trade_keys[(msg.trade_id, cid, eid)] = oid
+            self._orphan_trade_keys[_orphan_trade_key(msg)] = oid
         if cid is not None:
             self._orphan_by_cid.setdefault(cid, []).append(oid)
         if eid is not None:
@@ -857,7 +889,7 @@ class OrderTracker:
     def _drop_orphan(self, oid: int) -> OrderUpdate | TradeUpdate:
         _, msg = self._orphans.pop(oid)
         if isinstance(msg, TradeUpdate):
-            self._orphan_trade_keys.pop((msg.trade_id, msg.client_order_id, msg.exchange_order_id), None)
+            self._orphan_trade_keys.pop(_orphan_trade_key(msg), None)
         for index, key in ((self._orphan_by_cid, msg.client_order_id), (self._orphan_by_eid, msg.exchange_order_id)):
             if key is not None:
                 ids = index.get(key)
@@ -930,6 +962,29 @@ class OrderTracker:
             changed = True
             self._evict(order)
         return changed
+
+
+def _same_fill(a: TradeUpdate, b: TradeUpdate) -> bool:
+    """Whether ``b`` re-delivers fill ``a`` (same trade id assumed): same size, price and time, and the same
+    side and exchange order id where both say (a fill found by client id may lack the exchange id)."""
+    return (
+        a.fill_amount == b.fill_amount
+        and a.fill_price == b.fill_price
+        and a.timestamp == b.timestamp
+        and (a.side is None or b.side is None or a.side is b.side)
+        and (a.exchange_order_id is None or b.exchange_order_id is None or a.exchange_order_id == b.exchange_order_id)
+    )
+
+
+def _fill_text(t: TradeUpdate) -> str:
+    side = "?" if t.side is None else t.side.name
+    return f"[{side} {t.fill_amount} @ {t.fill_price} oid {t.exchange_order_id} t={t.timestamp}]"
+
+
+def _orphan_trade_key(t: TradeUpdate) -> tuple[Any, ...]:
+    """The orphan buffer's duplicate key: a re-delivery matches on every field :func:`_same_fill` compares, so
+    a same-id fill that differs is buffered too (and reported as a collision when its order applies it)."""
+    return (t.trade_id, t.client_order_id, t.exchange_order_id, t.fill_amount, t.fill_price, t.timestamp, t.side)
 
 
 def _copy_order(order: InFlightOrder) -> InFlightOrder:

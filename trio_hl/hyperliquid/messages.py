@@ -31,6 +31,7 @@ from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import ProtocolError
 from trio_hl.hyperliquid import _fields as f
 from trio_hl.hyperliquid._book_levels import dict_side
+from trio_hl.hyperliquid.fill_keys import derived_trade_id
 from trio_hl.hyperliquid.statuses import (
     ActionRejectedError,
     OrderRejection,
@@ -144,16 +145,17 @@ def _pair(coin: str, coin_to_pair: Mapping[str, str]) -> str:
 def parse_fill(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> TradeUpdate:
     """One fill (info ``userFills``/``userFillsByTime``, WS ``userFills`` and ``userEvents.fills``).
 
-    ``tid`` → ``trade_id`` (the de-duplication key), ``oid`` → ``exchange_order_id``, ``cloid`` →
-    ``client_order_id``, ``crossed`` → ``is_taker``, ``time`` (ms) → ``timestamp`` (s).  ``fee`` is the
-    venue's ``fee`` as sent (negative = rebate); UNSURE whether it already includes ``builderFee``, which
-    is not added here.  A fill without ``feeToken`` is taken to be charged in USDC.
+    ``tid`` → ``trade_id`` (the de-duplication key; a fill without ``tid`` - the venue's fills from before it
+    added one - gets ``fill_keys.derived_trade_id``, a stable digest of its own fields), ``oid`` →
+    ``exchange_order_id``, ``cloid`` → ``client_order_id``, ``crossed`` → ``is_taker``, ``time`` (ms) →
+    ``timestamp`` (s).  ``fee`` is the venue's ``fee`` as sent (negative = rebate); UNSURE whether it already
+    includes ``builderFee``, which is not added here.  A fill without ``feeToken`` is taken to be charged in USDC.
     """
     what = "fill"
     m = f.obj(d, what)
     coin = f.string(m, "coin", what)
     return TradeUpdate(
-        trade_id=_id(m, "tid", what),
+        trade_id=derived_trade_id(m) if m.get("tid") is None else _id(m, "tid", what),
         pair=_pair(coin, coin_to_pair),
         fill_price=_positive(m, "px", what),
         fill_amount=_positive(m, "sz", what),

@@ -38,6 +38,7 @@ after the response.  Rejected alternative: letting httpx raise and translating i
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -56,6 +57,7 @@ from trio_hl.errors import (
     VenueRejectedError,
 )
 from trio_hl.hyperliquid.backoff import Backoff, BackoffPolicy
+from trio_hl.hyperliquid.fill_keys import FillDeduper
 from trio_hl.hyperliquid.ratelimit import IpRateLimiter, exchange_weight, info_extra_weight, info_weight
 
 __all__ = [
@@ -67,6 +69,8 @@ __all__ = [
     "action_batch_length",
     "open_rest_clients",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Explicit timeouts (seconds).  Connect and pool are short: failing fast there is safe (nothing was sent).
 #: Read is longer than a block or two so a slow but successful action is not needlessly made ambiguous.
@@ -219,6 +223,8 @@ class InfoClient(_Client):
         self.retry = retry if retry is not None else RetryPolicy()
         self._rng = rng if rng is not None else random.Random()
         self.retries = 0  # transient failures retried, for statistics
+        #: Fills ``user_fills_by_time`` kept although another fill had their key (see ``fill_keys``).
+        self.fill_collisions = 0
 
     async def post(self, req: Mapping[str, Any]) -> Any:
         """Send one info request (``{"type": …, …}``) and return the parsed JSON answer.
@@ -320,15 +326,17 @@ class InfoClient(_Client):
 
         The venue answers at most 500 (or 2000) fills per call, oldest first.  The next page starts at the last
         fill's time *inclusive* — several fills can share a millisecond and a page may end in the middle of
-        them — and duplicates are removed by ``(tid, oid, side)``.  Paging stops at a page shorter than the
+        them — and the fills read twice are removed (:class:`~trio_hl.hyperliquid.fill_keys.FillDeduper`: key
+        (time, coin, tid, side), a derived tid for fills without one).  A fill that shares a key with one of
+        another size, price or oid is *kept*, logged, and counted in ``fill_collisions`` (the tracker then
+        reports it as an ``OrderAnomaly(kind="fill_collision")``).  Paging stops at a page shorter than the
         smallest documented page size, at a page that adds nothing new, or past ``end_ms``.  ``max_pages``
         bounds the loop (the venue serves only the 10 000 most recent fills); exceeding it raises
         ``ProtocolError`` rather than silently truncating a gap-fill.
         """
         if start_ms < 0 or (end_ms is not None and end_ms < start_ms):
             raise ValueError(f"need 0 <= start_ms <= end_ms, got start_ms={start_ms} end_ms={end_ms}")
-        fills: list[dict[str, Any]] = []
-        seen: set[tuple[Any, Any, Any]] = set()
+        dedup = FillDeduper()
         start = start_ms
         for _ in range(max_pages):
             page = await self._post_list(
@@ -345,14 +353,15 @@ class InfoClient(_Client):
             for fill in page:
                 if not isinstance(fill, dict) or not isinstance(fill.get("time"), int):
                     raise ProtocolError(f"userFillsByTime: malformed fill {_short(repr(fill))}")
-                key = (fill.get("tid"), fill.get("oid"), fill.get("side"))
                 last_time = max(last_time, fill["time"])
-                if key in seen:
-                    continue
-                seen.add(key)
-                fills.append(fill)
-                added += 1
+                collisions = len(dedup.collisions)
+                if dedup.add(fill):
+                    added += 1
+                if len(dedup.collisions) > collisions:
+                    self.fill_collisions += 1
+                    logger.warning("userFillsByTime %s: %s", user, dedup.collisions[-1].describe())
             if len(page) < _MIN_PAGE or added == 0 or (end_ms is not None and last_time >= end_ms):
+                fills = dedup.fills
                 fills.sort(key=lambda f: f["time"])
                 return fills
             start = last_time
