@@ -101,7 +101,7 @@ def test_gtc_rests_then_a_crossing_order_fills_at_the_makers_price(e: Engine, al
     assert maker_fill == {
         "closedPnl": "0", "coin": "ETH", "crossed": False, "dir": "Open Short", "hash": maker_fill["hash"],
         "oid": oid, "px": "3000", "side": "A", "startPosition": "0", "sz": "0.4", "time": T0,
-        "fee": "0.18", "feeToken": "USDC", "tid": maker_fill["tid"], "cloid": CLOID,
+        "fee": "0.18", "feeToken": "USDC", "tid": maker_fill["tid"], "cloid": CLOID, "twapId": None,
     }
     assert taker_fill["crossed"] is True and taker_fill["dir"] == "Open Long" and taker_fill["fee"] == "0.54"
     (open_order,) = alice.info("openOrders", dex="")

@@ -14,6 +14,7 @@ import trio.testing
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
 from trio_hl.emulator import FaultKind, Limits, open_emulator
+from trio_hl.emulator.app import venue_ack
 from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
 from trio_hl.hyperliquid.wire import cancel_action, exchange_body, update_leverage_action
 
@@ -43,7 +44,7 @@ async def subscribe(ws: WebSocketConnection, sub: dict[str, Any]) -> list[Any]:
     """Subscribe, assert the ack, and return the frames that follow up to a pong (the snapshot, if any)."""
     await send(ws, {"method": "subscribe", "subscription": sub})
     ack = await recv(ws)
-    assert ack == {"channel": "subscriptionResponse", "data": {"method": "subscribe", "subscription": sub}}
+    assert ack == {"channel": "subscriptionResponse", "data": {"method": "subscribe", "subscription": venue_ack(sub)}}
     return await until_pong(ws)
 
 
@@ -122,7 +123,8 @@ async def test_unsubscribe_stops_data_and_errors_are_venue_strings() -> None:
         garbage = await recv(ws)
     shown = json.dumps(sub, separators=(",", ":"))
     assert again == {"channel": "error", "data": f"Already subscribed: {shown}"}
-    assert ack == {"channel": "subscriptionResponse", "data": {"method": "unsubscribe", "subscription": sub}}
+    assert ack == {"channel": "subscriptionResponse", "data": {"method": "unsubscribe",
+                                                               "subscription": venue_ack(sub)}}
     assert after == []
     assert twice == {"channel": "error", "data": f"Already unsubscribed: {shown}"}
     assert invalid["channel"] == "error" and invalid["data"].startswith("Invalid subscription")

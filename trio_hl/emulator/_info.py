@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from trio_hl.emulator._accounts import Account, q6
 from trio_hl.emulator._candles import INTERVALS
+from trio_hl.emulator._info_account import ACCOUNT_INFO, auction
 from trio_hl.emulator._markets import MARKETS, PERP_DEXS, SPOT_TOKENS
 from trio_hl.emulator._ratelimit import NO_ADDRESS_LIMIT_BUFFER
-from trio_hl.emulator._stream import frontend_order, num, order_status_entry, short_order
+from trio_hl.emulator._stream import frontend_order, num, short_order
 
 if TYPE_CHECKING:
     from trio_hl.emulator.engine import Engine
@@ -151,9 +152,24 @@ def _open_orders(engine: Engine, req: dict[str, Any], *, frontend: bool) -> list
     dex = _dex(req)
     if acct is None:
         return []
-    shape = frontend_order if frontend else short_order
     orders = [o for o in acct.open_orders.values() if engine.specs[o.asset].dex == dex]
-    return [shape(o) for o in reversed(orders)]
+    if frontend:
+        return [frontend_with_children(engine, o) for o in reversed(orders)]
+    return [short_order(o) for o in reversed(orders)]
+
+
+def frontend_with_children(engine: Engine, o: Any) -> dict[str, Any]:
+    """The frontend order shape with the TP/SL children still waiting for it nested under ``children`` (they
+    are also listed on their own, as the venue lists them)."""
+    shaped = frontend_order(o)
+    waiting = engine.tpsl.waiting_children(o.oid)
+    if waiting:
+        shaped["children"] = [frontend_order(child) for child in waiting]
+    return shaped
+
+
+def _status_entry(engine: Engine, o: Any) -> dict[str, Any]:
+    return {"order": frontend_with_children(engine, o), "status": o.status, "statusTimestamp": o.status_ts}
 
 
 def _order_status(engine: Engine, req: dict[str, Any], now: int) -> Any:
@@ -166,14 +182,23 @@ def _order_status(engine: Engine, req: dict[str, Any], now: int) -> Any:
     order = engine.find_order(acct, ref) if acct is not None else None
     if order is None:
         return {"status": "unknownOid"}
-    return {"status": "order", "order": order_status_entry(order, frontend=True)}
+    return {"status": "order", "order": _status_entry(engine, order)}
 
 
 def _clearinghouse(engine: Engine, req: dict[str, Any], now: int) -> Any:
+    """The venue's account summary.  ``totalRawUsd`` is the venue's: account value minus the signed notional of
+    the positions at the mark (so cash after paying entry notional).  ``liquidationPx`` is the mark at which the
+    account's (cross) or the position's (isolated) equity equals the maintenance margin, at the engine's
+    maintenance rate of half the initial margin at the asset's maximum leverage, other positions held at their
+    current marks; ``null`` when no positive price gets there (a long with enough collateral).  Checked against
+    recordings: an isolated long and short (HyperLiquid.Net, ccxt) and a cross short (ccxt) match the venue's
+    figures to its last digit."""
     acct = _account(engine, req)
     dex = _dex(req)
-    positions = []
+    positions: list[dict[str, Any]] = []
+    cross: list[tuple[dict[str, Any], Decimal, Decimal, Decimal, Decimal, Decimal]] = []
     ntl = margin = cross_margin = cross_ntl = cross_maint = upnl_cross = upnl_iso = iso_margin = ZERO
+    signed_ntl = cross_signed_ntl = ZERO
     if acct is not None:
         for asset, pos in acct.positions.items():
             spec = engine.specs[asset]
@@ -184,24 +209,33 @@ def _clearinghouse(engine: Engine, req: dict[str, Any], now: int) -> Any:
             value = abs(pos.szi) * mark
             upnl = pos.szi * (mark - pos.entry_px)
             used = value / lev if is_cross else pos.iso_margin
+            maint_rate = Decimal(1) / (2 * spec.max_leverage)
             leverage: dict[str, Any] = {"type": "cross" if is_cross else "isolated", "value": lev}
+            liq: Decimal | None = None
             if not is_cross:
                 leverage["rawUsd"] = num(q6(pos.iso_margin - pos.szi * pos.entry_px))
+                liq = _liquidation_px(pos.szi, pos.entry_px, pos.iso_margin, maint_rate)
             entry_ntl = abs(pos.szi) * pos.entry_px / lev
-            positions.append({"type": "oneWay", "position": {
+            position = {
                 "coin": spec.coin, "szi": num(pos.szi), "leverage": leverage, "entryPx": num(pos.entry_px),
                 "positionValue": num(q6(value)), "unrealizedPnl": num(q6(upnl)),
                 "returnOnEquity": num(q8r(upnl / entry_ntl)) if entry_ntl else "0.0",
-                "liquidationPx": None, "marginUsed": num(q6(used)), "maxLeverage": spec.max_leverage,
+                "liquidationPx": None if liq is None else num(liq), "marginUsed": num(q6(used)),
+                "maxLeverage": spec.max_leverage,
                 "cumFunding": {"allTime": num(q6(pos.cum_all)), "sinceOpen": num(q6(pos.cum_since_open)),
                                "sinceChange": num(q6(pos.cum_since_change))},
-            }})
+            }
+            positions.append({"type": "oneWay", "position": position})
             ntl += value
             margin += used
+            signed_ntl += pos.szi * mark
             if is_cross:
+                maint = value * maint_rate
+                cross.append((position, pos.szi, pos.entry_px, upnl, maint, maint_rate))
                 cross_margin += used
                 cross_ntl += value
-                cross_maint += value / (2 * spec.max_leverage)
+                cross_signed_ntl += pos.szi * mark
+                cross_maint += maint
                 upnl_cross += upnl
             else:
                 upnl_iso += upnl
@@ -210,18 +244,33 @@ def _clearinghouse(engine: Engine, req: dict[str, Any], now: int) -> Any:
     else:
         usdc = ZERO
     cross_value = usdc + upnl_cross
+    for position, szi, entry, upnl, maint, maint_rate in cross:
+        # equity this position can lose before the account hits maintenance, the others held where they are
+        collateral = cross_value - upnl - (cross_maint - maint)
+        liq = _liquidation_px(szi, entry, collateral, maint_rate)
+        position["liquidationPx"] = None if liq is None else num(liq)
     value = cross_value + iso_margin + upnl_iso
     withdrawable = max(ZERO, cross_value - cross_margin - (acct.margin_hold if acct is not None else ZERO))
     return {
         "assetPositions": positions,
         "crossMaintenanceMarginUsed": num(q6(cross_maint)),
         "crossMarginSummary": {"accountValue": num(q6(cross_value)), "totalMarginUsed": num(q6(cross_margin)),
-                               "totalNtlPos": num(q6(cross_ntl)), "totalRawUsd": num(q6(usdc))},
+                               "totalNtlPos": num(q6(cross_ntl)),
+                               "totalRawUsd": num(q6(cross_value - cross_signed_ntl))},
         "marginSummary": {"accountValue": num(q6(value)), "totalMarginUsed": num(q6(margin)),
-                          "totalNtlPos": num(q6(ntl)), "totalRawUsd": num(q6(value - upnl_cross - upnl_iso))},
+                          "totalNtlPos": num(q6(ntl)), "totalRawUsd": num(q6(value - signed_ntl))},
         "time": now,
         "withdrawable": num(q6(withdrawable)),
     }
+
+
+def _liquidation_px(szi: Decimal, entry: Decimal, collateral: Decimal, maint_rate: Decimal) -> Decimal | None:
+    """The mark ``p`` where ``collateral + szi * (p - entry) = |szi| * p * maint_rate``; ``None`` if ``p <= 0``."""
+    denominator = szi - abs(szi) * maint_rate
+    if denominator == 0:
+        return None
+    px = (szi * entry - collateral) / denominator
+    return px.quantize(Decimal("0.0000000001")) if px > 0 else None
 
 
 def q8r(d: Decimal) -> Decimal:
@@ -267,7 +316,7 @@ def _historical_orders(engine: Engine, req: dict[str, Any], now: int) -> Any:
     acct = _account(engine, req)
     if acct is None:
         return []
-    return [order_status_entry(o, frontend=True) for o in reversed(acct.history[-PAGE:])]
+    return [_status_entry(engine, o) for o in reversed(acct.history[-PAGE:])]
 
 
 def _user_funding(engine: Engine, req: dict[str, Any], now: int) -> Any:
@@ -275,7 +324,9 @@ def _user_funding(engine: Engine, req: dict[str, Any], now: int) -> Any:
     start, end = _range(req, now)
     if acct is None:
         return []
-    return [{"delta": {"coin": f["coin"], "fundingRate": f["fundingRate"], "nSamples": None, "szi": f["szi"],
+    # nSamples: the venue's count of premium samples behind the rate (a number; recorded 3 in 2023 answers,
+    # typed ``number | null`` by NKTKAS); the emulator pays one fixed rate per interval, so one sample.
+    return [{"delta": {"coin": f["coin"], "fundingRate": f["fundingRate"], "nSamples": 1, "szi": f["szi"],
                        "type": "funding", "usdc": f["usdc"]}, "hash": "0x" + "0" * 64, "time": f["time"]}
             for f in acct.fundings if start <= f["time"] <= end][:500]
 
@@ -322,7 +373,16 @@ _TABLE: Final[dict[str, _Handler]] = {
     # native TWAP (engine.twaps, rules in _twap.py)
     "userTwapSliceFills": lambda e, r, n: e.twaps.slice_fills(_user(r)),
     "twapHistory": lambda e, r, n: e.twaps.history(_user(r)),
+    "perpDeployAuctionStatus": lambda e, r, n: auction(n),
 }
+# account standing and the features the emulator has not got (``_info_account.py``): all take a ``user``
+
+
+def _with_user(handler: Callable[[Engine, str, int], Any]) -> _Handler:
+    return lambda e, r, n: handler(e, _user(r), n)
+
+
+_TABLE.update({kind: _with_user(handler) for kind, handler in ACCOUNT_INFO.items()})
 
 
 def answer_info(engine: Engine, req: dict[str, Any], now: int) -> Any:
@@ -376,6 +436,12 @@ def subscription_snapshot(engine: Engine, sub: dict[str, Any], now: int) -> list
         ledger = acct.ledger[-PAGE:] if acct is not None else []
         return [("userNonFundingLedgerUpdates", {"isSnapshot": True, "user": user,
                                                  "nonFundingLedgerUpdates": list(ledger)})]
+    if kind == "userTwapSliceFills":  # oldest first, as the recorded snapshot
+        return [("userTwapSliceFills", {"isSnapshot": True, "user": user,
+                                        "twapSliceFills": list(reversed(engine.twaps.slice_fills(user)))})]
+    if kind == "userTwapHistory":
+        return [("userTwapHistory", {"isSnapshot": True, "user": user,
+                                     "history": engine.twaps.history_records(user)})]
     if kind == "activeAssetData" and spec is not None and not spec.is_spot:
         return [("activeAssetData", _active_asset_data(engine, acct, user, spec))]
     return []

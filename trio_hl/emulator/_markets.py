@@ -40,6 +40,7 @@ class SpotToken:
             "isCanonical": self.index <= 1,
             "evmContract": None,
             "fullName": self.full_name,
+            "deployerTradingFeeShare": "0.0",
         }
 
 
@@ -67,8 +68,8 @@ class MarketSpec:
 
 SPOT_TOKENS: Final = (
     SpotToken("USDC", 0, 8, 8, None),
-    SpotToken("PURR", 1, 0, 5, "Purr"),
-    SpotToken("HFUN", 2, 2, 8, "Hypurr Fun"),
+    SpotToken("PURR", 1, 0, 5, None),  # the venue gives both no fullName (2025 recording)
+    SpotToken("HFUN", 2, 2, 8, None),
 )
 
 MARKETS: Final = (

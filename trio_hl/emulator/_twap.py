@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from trio_hl.core.types import Side
 from trio_hl.emulator._accounts import Account
-from trio_hl.emulator._stream import num
+from trio_hl.emulator._stream import StreamMessage, num
 from trio_hl.errors import WireFormatError
 from trio_hl.hyperliquid.messages import parse_twap_cancel_action, parse_twap_order_action
 from trio_hl.hyperliquid.wire import is_valid_size, round_price
@@ -118,6 +118,8 @@ class TwapDesk:
         self.twaps: dict[int, VenueTwap] = {}
         self._running: dict[int, VenueTwap] = {}
         self._slice_fills: dict[str, list[dict[str, Any]]] = {}
+        #: user -> one record per status change of each of its TWAPs (activated, then finished/terminated/error)
+        self._history: dict[str, list[dict[str, Any]]] = {}
         self._next_id = 1
 
     @property
@@ -144,6 +146,7 @@ class TwapDesk:
                          sz=w.size, reduce_only=w.reduce_only and not spec.is_spot, minutes=w.minutes,
                          randomize=w.randomize, timestamp=now, seed=engine.seed)
         self.twaps[twap_id] = self._running[twap_id] = twap
+        self._push_history(twap, now)
         return _ok("twapOrder", {"running": {"twapId": twap_id}})
 
     def cancel(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
@@ -152,7 +155,7 @@ class TwapDesk:
         twap = self._running.get(twap_id)
         if twap is None or twap.user != acct.address or twap.asset != asset:
             return _ok("twapCancel", {"error": NEVER_PLACED})
-        self._end(twap, "terminated")
+        self._end(twap, "terminated", now)
         return _ok("twapCancel", "success")
 
     # ----------------------------------------------------------------------------------------- slicer
@@ -187,15 +190,19 @@ class TwapDesk:
                 filled, notional, fills, error = engine.twap_suborder(
                     twap.user, twap.asset, twap.is_buy, amount, px, twap.reduce_only, twap.twap_id, now)
                 if error is not None:
-                    self._end(twap, "error", error)
+                    self._end(twap, "error", now, error)
                     return
                 twap.executed_sz += filled
                 twap.executed_ntl += notional
                 if fills:
-                    self._slice_fills.setdefault(twap.user, []).extend(
-                        {"fill": fill, "twapId": twap.twap_id} for fill in fills)
+                    # the venue's slice-fill records carry the fill with ``twapId: null`` inside (two recorded
+                    # answers, REST and WS); the id is on the record.  userFills keeps the id on the fill.
+                    records = [{"fill": {**fill, "twapId": None}, "twapId": twap.twap_id} for fill in fills]
+                    self._slice_fills.setdefault(twap.user, []).extend(records)
+                    engine.emit(StreamMessage("userTwapSliceFills", twap.user, {
+                        "isSnapshot": False, "user": twap.user, "twapSliceFills": records}))
         if twap.executed_sz >= twap.sz or k >= twap.n_slices:
-            self._end(twap, "finished")
+            self._end(twap, "finished", now)
 
     @staticmethod
     def _amount(twap: VenueTwap, k: int, step: Decimal) -> Decimal:
@@ -208,10 +215,19 @@ class TwapDesk:
         cap = max(_floor(twap.sz * CATCH_UP / twap.n_slices, step), step)
         return max(ZERO, _floor(min(want, cap, left), step))
 
-    def _end(self, twap: VenueTwap, status: str, description: str | None = None) -> None:
+    def _end(self, twap: VenueTwap, status: str, now: int, description: str | None = None) -> None:
         twap.status = status
         twap.description = description
         self._running.pop(twap.twap_id, None)
+        self._push_history(twap, now)
+
+    def _push_history(self, twap: VenueTwap, now: int) -> None:
+        """Record the TWAP's new status (``twapHistory`` keeps one record per change, as the venue's does: a
+        recorded snapshot lists ``activated`` then ``terminated`` for one id) and push it on userTwapHistory."""
+        record = self._record(twap, now)
+        self._history.setdefault(twap.user, []).append(record)
+        self._engine.emit(StreamMessage("userTwapHistory", twap.user, {
+            "isSnapshot": False, "user": twap.user, "history": [record]}))
 
     # ------------------------------------------------------------------------------------------- info
     def slice_fills(self, user: str) -> list[dict[str, Any]]:
@@ -222,14 +238,23 @@ class TwapDesk:
         """``twapHistory``: one record per TWAP of ``user`` (latest state), oldest first."""
         out = []
         for twap in self.twaps.values():
-            if twap.user != user:
-                continue
-            status: dict[str, Any] = {"status": twap.status}
-            if twap.description is not None:
-                status["description"] = twap.description
-            out.append({"time": twap.timestamp // 1000, "state": twap.state(), "status": status,
-                        "twapId": twap.twap_id})
+            if twap.user == user:
+                out.append({**self._record(twap, twap.timestamp), "twapId": twap.twap_id})
         return out
+
+    def history_records(self, user: str) -> list[dict[str, Any]]:
+        """The ``userTwapHistory`` WS snapshot: one record per status change of each TWAP of ``user``, oldest
+        first (the 2000 most recent), as a recorded snapshot lists them."""
+        return list(self._history.get(user, [])[-PAGE:])
+
+    @staticmethod
+    def _record(twap: VenueTwap, now: int) -> dict[str, Any]:
+        """``time`` is when the status changed, in seconds (the recorded snapshot's two records of one TWAP
+        differ there and nowhere else but in their state)."""
+        status: dict[str, Any] = {"status": twap.status}
+        if twap.description is not None:
+            status["description"] = twap.description
+        return {"time": now // 1000, "state": twap.state(), "status": status, "twapId": twap.twap_id}
 
 
 def _floor(value: Decimal, step: Decimal) -> Decimal:

@@ -67,6 +67,7 @@ __all__ = [
     "EmulatorApp",
     "EngineAPI",
     "TrioWallClock",
+    "venue_ack",
 ]
 
 logger = logging.getLogger("trio_hl.emulator")
@@ -280,6 +281,16 @@ def _parse_subscription(sub: Any) -> _Subscription | None:
             aggregation = extra or None
     ident = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return _Subscription(ident, sub, routes, user, aggregation)
+
+
+def venue_ack(sub: dict[str, Any]) -> dict[str, Any]:
+    """The subscription as the venue echoes it in ``subscriptionResponse``: an ``l2Book`` one with its
+    aggregation defaults filled in (``nSigFigs``/``mantissa`` ``null``, a recorded ack shows), others as sent.
+    Clients route acks by type and coin/user (``hyperliquid.ws.subscription_route``), so the extra keys are
+    harmless to them."""
+    if sub.get("type") == "l2Book":
+        return {**sub, "nSigFigs": sub.get("nSigFigs"), "mantissa": sub.get("mantissa")}
+    return sub
 
 
 class _WsConnection:
@@ -855,7 +866,7 @@ class EmulatorApp:
                 return
             self._remove_subscription(conn, existing)
             self._push(conn, _encode({"channel": "subscriptionResponse",
-                                      "data": {"method": "unsubscribe", "subscription": raw}}).decode())
+                                      "data": {"method": "unsubscribe", "subscription": venue_ack(raw)}}).decode())
             return
         if sub.ident in conn.subs:
             self._ws_error(conn, f"Already subscribed: {shown}")
@@ -877,7 +888,7 @@ class EmulatorApp:
         for route in sub.routes:
             self._routes.setdefault(route, {})[(conn.id, sub.ident)] = (conn, sub)
         self._push(conn, _encode({"channel": "subscriptionResponse",
-                                  "data": {"method": "subscribe", "subscription": raw}}).decode())
+                                  "data": {"method": "subscribe", "subscription": venue_ack(raw)}}).decode())
         for channel, data in self.engine.subscription_snapshot(raw, self._clock_ms()):
             self._push(conn, _encode({"channel": channel, "data": data}).decode())
 

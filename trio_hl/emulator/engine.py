@@ -31,7 +31,8 @@ Decisions where the venue is undocumented (PROTOCOL appendix, UNSURE), fixed her
   and ``Too many scheduled cancel triggers today (max 10).``; the required-volume rule is off unless
   ``schedule_cancel_min_volume`` is set.
 - The builder dex shares the account's USDC (the venue keeps a separate balance per dex).
-- No liquidations: ``liquidationPx`` is always ``null``.
+- No liquidations: positions are never liquidated (``clearinghouseState`` still reports the venue's
+  ``liquidationPx`` from the same margin model, ``_info.py``).
 - The per-address action budget (PROTOCOL §8.3) is enforced here, per acting user (an agent's master, a
   ``vaultAddress`` sub-account), when :attr:`Engine.address_rule` is set (``EmulatorApp`` sets it from its
   ``Limits``; a bare engine counts requests but refuses none).  Its rule and UNSURE choices: ``_ratelimit.py``.
@@ -61,6 +62,7 @@ from trio_hl.emulator._info import InfoRequestError, answer_info, subscription_s
 from trio_hl.emulator._markets import MARKETS, SPOT_TOKENS, MarketSpec
 from trio_hl.emulator._ratelimit import CANCEL_ACTIONS, AddressRule, address_requests
 from trio_hl.emulator._stream import StreamMessage, num, short_order, trigger_fires_above
+from trio_hl.emulator._tpsl import TpslGroups
 from trio_hl.emulator._twap import TwapDesk
 from trio_hl.emulator.market import SimulatedMarket
 from trio_hl.errors import ProtocolError
@@ -215,6 +217,13 @@ class Engine:
         self._last_mids: dict[str, str] = {}
         #: Native TWAPs (``twapOrder``/``twapCancel``; rules in ``_twap.py``).
         self.twaps: TwapDesk = TwapDesk(self)
+        #: ``normalTpsl`` groups: children waiting for their parent, armed siblings (rules in ``_tpsl.py``).
+        self.tpsl: TpslGroups = TpslGroups(self)
+        #: user -> spot tokens credited to it from outside (auto-funding, ``deposit``), which have no ledger entry
+        #: (``portfolio`` counts them as deposited).
+        self.credited_spot: dict[str, dict[int, Decimal]] = {}
+        #: agent address -> when it was approved (``extraAgents`` reports a validity from it).
+        self.agent_approved_ms: dict[str, int] = {}
         self.market: SimulatedMarket | None = None
         if with_market:
             self.market = SimulatedMarket(self, seed=seed, now_ms=now_ms, **(market_options or {}))
@@ -227,10 +236,8 @@ class Engine:
                 ) -> Account:
         """Create (if needed) and fund ``user``: a test's or a faucet's deposit.  Funded accounts may act."""
         acct = self._account(user.lower())
-        acct.usdc += _dec(usdc)
-        for name, amount in (spot or {}).items():
-            acct.add_spot(_TOKEN_BY_NAME[name].index, _dec(amount))
-        acct.funded = True
+        tokens = {_TOKEN_BY_NAME[name].index: _dec(amount) for name, amount in (spot or {}).items()}
+        self._credit(acct, _dec(usdc), tokens)
         return acct
 
     def create_account(self, user: str, *, unlimited: bool = False) -> Account:
@@ -248,11 +255,22 @@ class Engine:
     def _auto_funded(self, user: str) -> Account:
         acct = self._account(user)
         if not acct.funded:
-            acct.usdc += self.initial_usdc
-            for token, amount in self.initial_spot.items():
-                acct.add_spot(token, amount)
-            acct.funded = True
+            self._credit(acct, self.initial_usdc, self.initial_spot)
         return acct
+
+    def _credit(self, acct: Account, usdc: Decimal, spot: dict[int, Decimal]) -> None:
+        """Fund ``acct`` as a bridge deposit would: the USDC lands in the perp balance with a ``deposit`` entry
+        in its ledger (``userNonFundingLedgerUpdates``, as the venue records one), spot tokens in its spot
+        balances (the emulator invents no transfer history for those)."""
+        acct.usdc += usdc
+        credited = self.credited_spot.setdefault(acct.address, {}) if not acct.unlimited else {}
+        for token, amount in spot.items():
+            acct.add_spot(token, amount)
+            credited[token] = credited.get(token, ZERO) + amount
+        acct.funded = True
+        if usdc > 0 and not acct.unlimited:
+            acct.ledger.append({"time": self.now_ms, "hash": self._hash, "delta": {"type": "deposit",
+                                                                                "usdc": num(usdc)}})
 
     def acting_user(self, signer: str, vault_address: str | None) -> str | None:
         """The account an action of ``signer`` applies to: the vault/sub-account if given, the master of an
@@ -349,10 +367,14 @@ class Engine:
             for w in parsed.orders[1 if parsed.grouping == "normalTpsl" else 0:]:
                 if w.is_trigger and not w.reduce_only:
                     return _err("TP/SL orders must be reduce only.")
-        statuses = [
-            self._place(acct, w, now, builder_rate=builder_rate, position_tpsl=position_tpsl and w.is_trigger)
-            for w in parsed.orders
-        ]
+        if parsed.grouping == "normalTpsl" and len(parsed.orders) > 1 and not parsed.orders[0].is_trigger:
+            statuses: list[Any] = self.tpsl.place(
+                acct, parsed.orders, now, lambda w: self._place(acct, w, now, builder_rate=builder_rate))
+        else:
+            statuses = [
+                self._place(acct, w, now, builder_rate=builder_rate, position_tpsl=position_tpsl and w.is_trigger)
+                for w in parsed.orders
+            ]
         return {"status": "ok", "response": {"type": "order", "data": {"statuses": statuses}}}
 
     def _place(self, acct: Account, w: WireOrder, now: int, *, builder_rate: Decimal = ZERO,
@@ -650,7 +672,7 @@ class Engine:
         fill: dict[str, Any] = {
             "closedPnl": num(closed), "coin": spec.coin, "crossed": crossed, "dir": direction, "hash": self._hash,
             "oid": order.oid, "px": num(px), "side": order.side, "startPosition": num(start), "sz": num(sz),
-            "time": now, "fee": num(fee), "feeToken": fee_name, "tid": tid,
+            "time": now, "fee": num(fee), "feeToken": fee_name, "tid": tid, "twapId": None,
         }
         if builder_fee:
             fill["builderFee"] = num(builder_fee)
@@ -715,6 +737,27 @@ class Engine:
         order.status = status
         order.status_ts = now
         self._update(order, status, now)
+        if self.tpsl.busy:
+            self.tpsl.on_finish(order, now)
+
+    def emit(self, message: StreamMessage) -> None:
+        """Queue a stream message from one of the engine's helpers (flushed with the engine's own)."""
+        self._out.append(message)
+
+    def end_order(self, order: Order, status: str, now: int) -> None:
+        """End an open order with ``status`` (for the engine's helpers, e.g. a TP/SL group's children)."""
+        self._finish(order, status, now)
+
+    def disarm_trigger(self, order: Order) -> None:
+        """Keep an untriggered order open but out of the trigger lists (a TP/SL child waiting for its parent)."""
+        pending = self._triggers.get(order.asset)
+        if pending is not None and order in pending:
+            pending.remove(order)
+
+    def arm_trigger(self, order: Order) -> None:
+        """Put a disarmed trigger order back in its asset's trigger list."""
+        if order.status == "open" and not order.triggered:
+            self._triggers.setdefault(order.asset, []).append(order)
 
     def _update(self, order: Order, status: str, now: int) -> None:
         if self.accounts[order.user].unlimited:
@@ -879,6 +922,7 @@ class Engine:
             self.agents.pop(previous, None)
         acct.agents[name] = agent
         self.agents[agent] = acct.address
+        self.agent_approved_ms[agent] = now
         return dict(_OK_DEFAULT)
 
     def _act_twap_order(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
@@ -947,6 +991,8 @@ class Engine:
         order.status = "triggered"
         order.status_ts = now
         self._update(order, "triggered", now)
+        if self.tpsl.busy:
+            self.tpsl.on_trigger(order, now)
         order.tif = "Ioc" if order.is_market_trigger else "Gtc"
         if order.is_position_tpsl:
             cap = self._reduce_cap(acct, order)
