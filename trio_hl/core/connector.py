@@ -45,7 +45,7 @@ The docstrings below are the contract every implementation keeps (``trio_hl.test
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -208,10 +208,10 @@ class Connector(Protocol):
     def book(self, pair: str) -> OrderBook:
         """The live L2 book of a streamed pair (``InvalidOrderError`` if the pair is not streamed)."""
 
-    def watch_book(self, pair: str) -> AsyncIterator[OrderBook]:
+    def watch_book(self, pair: str) -> AsyncGenerator[OrderBook, None]:
         """Yield the book each time it changed since the last yield (conflating)."""
 
-    def watch_trades(self, pair: str) -> AsyncIterator[PublicTrade]:
+    def watch_trades(self, pair: str) -> AsyncGenerator[PublicTrade, None]:
         """Yield every public trade of ``pair`` from now on, in the venue's order, while iterating."""
 
     def mid(self, pair: str) -> Decimal | None:

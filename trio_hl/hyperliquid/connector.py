@@ -26,7 +26,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
@@ -379,7 +379,7 @@ class HyperliquidConnector:
         except KeyError:
             raise InvalidOrderError(f"{pair!r} is not streamed; add it to ConnectorConfig.pairs") from None
 
-    async def watch_book(self, pair: str) -> AsyncIterator[OrderBook]:
+    async def watch_book(self, pair: str) -> AsyncGenerator[OrderBook, None]:
         """Yield the book each time it changed since the last yield (conflating: a slow reader sees the newest)."""
         book = self.book(pair)
         name = book.pair
@@ -487,7 +487,7 @@ class HyperliquidConnector:
             raise ProtocolError(f"balances: unexpected clearinghouse answer: {exc!r}") from exc
         return out
 
-    async def watch_trades(self, pair: str) -> AsyncIterator[PublicTrade]:
+    async def watch_trades(self, pair: str) -> AsyncGenerator[PublicTrade, None]:
         """Yield every public trade of ``pair`` from now on (the venue's ``trades`` channel).
 
         The channel is subscribed on the first call for a pair and kept (one WS subscription per pair, resumed
