@@ -293,8 +293,8 @@ class SimVenue:
         self._tids += 1
         self.fills += 1
         rate = self.model.taker_fee if taker else self.model.maker_fee
-        return TradeUpdate(f"{self.run_id}-{self._tids}", pair, price, amount, price * amount * rate, self.model.fee_asset,
-                           now, cid, eid, taker, side)
+        return TradeUpdate(f"{self.run_id}-{self._tids}", pair, price, amount, price * amount * rate,
+                           self.model.fee_asset, now, cid, eid, taker, side)
 
     def _crosses(self, pair: str, side: Side, price: Decimal) -> bool:
         bid, ask = self.best(pair)
