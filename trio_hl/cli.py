@@ -1,4 +1,4 @@
-"""The ``trio-hl`` command: ``demo`` | ``emulator`` | ``record`` | ``bench``.
+"""The ``trio-hl`` command: ``demo`` | ``backtest`` | ``emulator`` | ``record`` | ``bench``.
 
 Sub-commands are registered as the pieces they drive land; each lives in its own module and this file
 only parses arguments and dispatches.
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trio-hl", description="Trio-native Hyperliquid toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo_command(sub)
+    _add_backtest_command(sub)
     _add_event_commands(sub)
     _add_emulator_command(sub)
     return parser
@@ -26,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trio_hl.demo.runner import demo_main
 
         return demo_main(args)
+    if args.command == "backtest":
+        from trio_hl.demo.backtest import backtest_main
+
+        return backtest_main(args)
     if args.command in ("record", "orders", "fills"):
         return _run_event_command(args)
     if args.command == "emulator":
@@ -42,6 +47,16 @@ def _add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                                       "publish events over ZMQ; Ctrl-C (or --duration) cancels everything and "
                                       "prints a summary.")
     add_demo_arguments(demo)
+
+
+def _add_backtest_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``backtest``: a strategy replayed over a recorded market on the paper connector (``trio_hl.demo.backtest``)."""
+    from trio_hl.demo.backtest import add_backtest_arguments
+
+    backtest = sub.add_parser("backtest", help="replay a recorded market through a strategy with simulated fills",
+                              description="Run a strategy (default: the demo's market maker) on the paper connector "
+                                          "over a capture file, as fast as the CPU allows; print the demo's summary.")
+    add_backtest_arguments(backtest)
 
 
 def _add_event_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

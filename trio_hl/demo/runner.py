@@ -81,6 +81,10 @@ class DemoOptions:
     emulator_options: Mapping[str, Any] = attrs.field(factory=dict)
     #: Bound on the shutdown phases (waiting for cancels, draining events).
     shutdown_timeout: float = 10.0
+    #: Paper trading: the venue's live market data, fills simulated by ``trio_hl.paper`` (no order is sent).
+    paper: bool = False
+    #: Paper trading: one-way latency of the simulated venue, seconds.
+    paper_latency_s: float = 0.05
 
 
 @attrs.frozen
@@ -198,16 +202,26 @@ async def run_demo(
         )
         del key
         conn = await stack.enter_async_context(open_connector(config))
+        # The strategy trades on ``trader``: the connector itself, or (``--paper``) a paper connector filling
+        # against that connector's live books and trades.  Same strategy class either way (``Connector``).
+        trader: Connector = conn
+        if opts.paper:
+            from trio_hl.paper import ConnectorSource, FillModel, open_paper_connector
+
+            trader = await stack.enter_async_context(open_paper_connector(
+                ConnectorSource(conn, (opts.pair,)), {opts.pair: conn.trading_rule(opts.pair)},
+                fill_model=FillModel(latency_s=opts.paper_latency_s), seed=opts.seed))
+            venue = f"paper trading on {venue}"
         publisher = None
         if opts.zmq:
             try:
                 publisher = stack.enter_context(ZmqPublisher(opts.zmq, snapshot=conn.order_snapshots))
             except zmq.ZMQError as exc:  # e.g. address in use: trade anyway, and say so
                 print(f"trio-hl demo: ZMQ publisher not started on {opts.zmq}: {exc}", file=sys.stderr)
-        mm = MarketMaker(conn, opts.pair, _quote_params(opts, conn), requote_mode=opts.requote_mode)
+        mm = MarketMaker(trader, opts.pair, _quote_params(opts, trader), requote_mode=opts.requote_mode)
         await mm.load_position()
-        strategy_events = conn.events()
-        publisher_events = conn.events() if publisher is not None else None
+        strategy_events = trader.events()
+        publisher_events = trader.events() if publisher is not None else None
         stop = trio.Event()
         clean = True
         async with trio.open_nursery() as nursery:
@@ -237,14 +251,18 @@ async def run_demo(
             # ---- shutdown: no new quotes, cancel everything, wait (bounded) until nothing of ours is open
             mm.stop_quoting()
             quoting.cancel()
-            conn.cancel_all(mm.pair)
+            trader.cancel_all(mm.pair)
             with trio.move_on_after(opts.shutdown_timeout) as waited:
                 await mm.flat_orders()
-                await _drain(conn, strategy_events, publisher_events)
+                await _drain(trader, strategy_events, publisher_events)
             clean = not waited.cancelled_caught
-            venue_open = await _venue_open_orders(base_url, conn.user)
-            venue_position = await _venue_position(conn, mm)
-            health = conn.health()
+            if opts.paper:  # the paper connector is the venue of its orders
+                venue_open: int | None = len(trader.open_orders())
+                venue_position: Decimal | None = trader.position(mm.pair)
+            else:
+                venue_open = await _venue_open_orders(base_url, conn.user)
+                venue_position = await _venue_position(conn, mm)
+            health = trader.health()
             nursery.cancel_scope.cancel()
         inv = mm.inventory
         mid = conn.mid(mm.pair)
@@ -272,7 +290,7 @@ async def _watch_sigint(stop: trio.Event) -> None:
             stop.set()
 
 
-async def _drain(conn: HyperliquidConnector, *channels: trio.MemoryReceiveChannel[Event] | None) -> None:
+async def _drain(conn: Connector, *channels: trio.MemoryReceiveChannel[Event] | None) -> None:
     """Wait until the connector's event backlog and our channels are empty (the pump and the publisher run)."""
     # Polled: neither the fan-out's backlog nor a memory channel's buffer has a change notification, and
     # this runs once, at shutdown, for milliseconds.
@@ -391,6 +409,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
                         help="serve Prometheus metrics on http://127.0.0.1:N/metrics (0 = any free port; default off)")
     parser.add_argument("--no-ui", action="store_true", help="print a status line every few seconds instead")
     parser.add_argument("--seed", type=int, default=0, help="seed of the embedded emulator's market")
+    parser.add_argument("--paper", action="store_true",
+                        help="paper trading: the venue's live books and trades, fills simulated locally (no order "
+                             "is sent); see 'trio-hl backtest' for recorded data")
 
 
 def options_from_args(args: argparse.Namespace) -> DemoOptions:
@@ -400,7 +421,7 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         requote_mode=args.requote_mode, base_url=args.base_url, private_key=args.private_key,
         account_address=args.account_address, vault_address=args.vault_address, testnet=args.testnet,
         allow_mainnet=args.allow_mainnet, zmq=None if args.no_zmq else args.zmq,
-        ui=False if args.no_ui else None, seed=args.seed, metrics_port=args.metrics_port,
+        ui=False if args.no_ui else None, seed=args.seed, metrics_port=args.metrics_port, paper=args.paper,
     )
 
 

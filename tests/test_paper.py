@@ -1,0 +1,175 @@
+"""The paper connector: the fill model (queue position by price-time, partial fills against displayed size, fees,
+trade-throughs, post-only refusals), latency on the Trio clock, recorded captures (bad lines skipped), and
+``trio-hl demo --paper`` sending nothing to the venue."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from trio_hl import OrderCreated, OrderFilled, OrderParams, OrderPartiallyFilled, OrderType, Side, TimeInForce
+from trio_hl.core.book import BookLevel
+from trio_hl.core.order import InFlightOrder
+from trio_hl.core.types import OrderState, PositionAction, TradingRule
+from trio_hl.core.updates import OrderUpdate, TradeUpdate
+from trio_hl.paper import FillModel, ManualSource, SimVenue, open_paper_connector
+from trio_hl.paper.fills import CancelRefused, ModifyRefused
+from trio_hl.paper.recorded import RecordedSource, read_rules
+from trio_hl.testing.events import next_event
+
+D = Decimal
+RULE = TradingRule("BTC", size_step=D("0.001"), min_size=D("0.001"), min_notional=D(10), max_price_decimals=1,
+                   max_price_sig_figs=5)
+BIDS = [BookLevel(D(99990), D(2)), BookLevel(D(99980), D(3))]
+ASKS = [BookLevel(D(100010), D(1)), BookLevel(D(100020), D(2))]
+MODEL = FillModel(taker_fee=D("0.0005"), maker_fee=D("-0.0001"))
+
+
+def venue() -> SimVenue:
+    v = SimVenue(MODEL, {"BTC": RULE}, run_id="t")
+    assert v.on_book("BTC", BIDS, ASKS, 0.0) == []
+    return v
+
+
+def order(cid: str, side: Side, amount: str, price: str, *, order_type: OrderType = OrderType.LIMIT,
+          tif: TimeInForce = TimeInForce.GTC) -> InFlightOrder:
+    return InFlightOrder(client_order_id=cid, pair="BTC", side=side, order_type=order_type, amount=D(amount),
+                         price=D(price), tif=tif, position_action=PositionAction.OPEN, created_at=0.0,
+                         last_update=0.0)
+
+
+def fills(reports: list[object]) -> list[tuple[Decimal, Decimal, bool]]:
+    return [(r.fill_price, r.fill_amount, r.is_taker) for r in reports if isinstance(r, TradeUpdate)]
+
+
+def test_a_taker_walks_the_book_level_by_level_up_to_its_limit_and_displayed_size() -> None:
+    v = venue()
+    reports = v.place(order("a", Side.BUY, "5", "100020", tif=TimeInForce.IOC), 1.0)
+    assert fills(reports) == [(D(100010), D(1), True), (D(100020), D(2), True)]
+    assert isinstance(reports[-1], OrderUpdate) and reports[-1].new_state is OrderState.CANCELED
+    assert reports[-1].executed == D(3)
+    fee = [r.fee for r in reports if isinstance(r, TradeUpdate)]
+    assert fee == [D(100010) * D("0.0005"), D(100020) * 2 * D("0.0005")]
+    # the liquidity it took stays taken until the next snapshot: a second IOC finds nothing, and is refused
+    again = v.place(order("b", Side.BUY, "1", "100020", tif=TimeInForce.IOC), 1.0)
+    assert len(again) == 1 and isinstance(again[0], OrderUpdate) and again[0].new_state is OrderState.FAILED
+    v.on_book("BTC", BIDS, ASKS, 2.0)
+    assert fills(v.place(order("c", Side.BUY, "1", "100010", tif=TimeInForce.IOC), 2.0)) == [(D(100010), D(1), True)]
+
+
+def test_a_resting_order_queues_behind_the_displayed_size_at_its_price() -> None:
+    v = venue()
+    reports = v.place(order("a", Side.BUY, "1", "99990"), 0.0)
+    assert [type(r) for r in reports] == [OrderUpdate] and v.queue_ahead("a") == D(2)
+    assert v.on_trade("BTC", Side.SELL, D(99990), D("1.5"), 1.0) == []  # the queue ahead takes it
+    assert v.queue_ahead("a") == D("0.5")
+    partial = v.on_trade("BTC", Side.SELL, D(99990), D(1), 2.0)  # 0.5 ahead, then 0.5 for us
+    assert fills(partial) == [(D(99990), D("0.5"), False)]
+    assert partial[0].fee == D(99990) * D("0.5") * D("-0.0001")  # a maker rebate
+    rest = v.on_trade("BTC", Side.SELL, D(99990), D(5), 3.0)  # never more than the order's rest
+    assert fills(rest) == [(D(99990), D("0.5"), False)] and not v.is_resting("a")
+
+
+def test_trades_on_our_side_do_not_fill_and_a_better_priced_order_is_filled_first() -> None:
+    v = venue()
+    v.place(order("front", Side.BUY, "1", "100000"), 0.0)  # a new level inside the spread: first in line
+    v.place(order("back", Side.BUY, "1", "99990"), 0.0)
+    assert v.on_trade("BTC", Side.BUY, D(99990), D(5), 1.0) == []  # a buyer's trade fills no buy
+    reports = v.on_trade("BTC", Side.SELL, D(99990), D("2.5"), 1.0)
+    # the seller reaches our better bid first (at our price), then the 2 displayed ahead of "back" at 99990
+    assert [(r.client_order_id, r.fill_price, r.fill_amount) for r in reports if isinstance(r, TradeUpdate)] == [
+        ("front", D(100000), D(1))]
+    assert v.queue_ahead("back") == D("0.5")
+
+
+def test_a_snapshot_shrinks_the_queue_and_a_trade_through_fills_the_rest() -> None:
+    v = venue()
+    v.place(order("a", Side.SELL, "2", "100010"), 0.0)
+    assert v.queue_ahead("a") == D(1)
+    assert v.on_book("BTC", BIDS, [BookLevel(D(100010), D("0.25")), *ASKS[1:]], 1.0) == []
+    assert v.queue_ahead("a") == D("0.25")
+    crossed = v.on_book("BTC", [BookLevel(D(100015), D(1))], [BookLevel(D(100030), D(1))], 2.0)
+    assert fills(crossed) == [(D(100010), D(2), False)] and not v.is_resting("a")
+
+
+def test_post_only_refusals_cancels_and_modifies() -> None:
+    v = venue()
+    refused = v.place(order("a", Side.BUY, "1", "100010", order_type=OrderType.LIMIT_MAKER,
+                            tif=TimeInForce.ALO), 0.0)
+    assert isinstance(refused[0], OrderUpdate) and refused[0].new_state is OrderState.FAILED
+    assert "Post only" in (refused[0].reason or "")
+    v.place(order("b", Side.BUY, "1", "99900", order_type=OrderType.LIMIT_MAKER, tif=TimeInForce.ALO), 0.0)
+    assert isinstance(v.modify("b", D(100010), D(1), 1.0)[0], ModifyRefused)  # would take: refused, rests as was
+    moved = v.modify("b", D(99990), D(2), 1.0)
+    assert isinstance(moved[0], OrderUpdate) and moved[0].price == D(99990) and moved[0].amount == D(2)
+    assert v.queue_ahead("b") == D(2)  # re-queued at the back of its new level
+    assert isinstance(v.cancel("b", 2.0)[0], OrderUpdate)
+    assert isinstance(v.cancel("b", 2.0)[0], CancelRefused)
+    small = v.place(order("c", Side.BUY, "0.0001", "99000"), 0.0)
+    assert small[0].new_state is OrderState.FAILED and "minimum value" in (small[0].reason or "")  # type: ignore[union-attr]
+
+
+# ============================================================================================ the connector
+
+
+async def test_requests_take_the_configured_latency_on_the_trio_clock(autojump_clock: trio.testing.MockClock) -> None:
+    source = ManualSource()
+    source.push_book("BTC", [(D(99990), D(2))], [(D(100010), D(1))])
+    async with open_paper_connector(source, {"BTC": RULE}, fill_model=FillModel(latency_s=0.25), seed=1) as conn:
+        events = conn.events()
+        sent = trio.current_time()
+        cid = conn.buy(OrderParams("BTC", D("0.002"), D(100000)))
+        await next_event(events, OrderCreated, client_order_id=cid)
+        assert trio.current_time() - sent == pytest.approx(0.25)
+        source.push_trade("BTC", Side.SELL, D(100000), D("0.001"))
+        await next_event(events, OrderPartiallyFilled, client_order_id=cid)
+        market = conn.buy(OrderParams("BTC", D("0.001"), order_type=OrderType.MARKET))
+        filled = await next_event(events, OrderFilled, client_order_id=market)
+        assert isinstance(filled, OrderFilled) and filled.trade is not None and filled.trade.fill_price == D(100010)
+        assert conn.position("BTC") == D("0.002")
+        balances = await conn.balances()
+        assert balances["USDC"].available == D(100_000) - conn.fees
+        assert conn.health().ack_latency_p50_ms == pytest.approx(250.0)
+
+
+def test_a_recorded_capture_skips_bad_lines_and_reads_its_rules(tmp_path: Path) -> None:
+    path = tmp_path / "cap.jsonl"
+    book = {"coin": "BTC", "time": 1000, "levels": [[{"px": "99990", "sz": "1", "n": 1}],
+                                                   [{"px": "100010", "sz": "2", "n": 1}]]}
+    trade = [{"coin": "BTC", "side": "A", "px": "99990", "sz": "0.5", "time": 1500, "tid": 7, "hash": "0x0"}]
+    lines = [json.dumps({"channel": "trio_hl.rules", "data": {"BTC": {"size_step": "0.001", "min_notional": "10",
+                                                                     "max_price_sig_figs": 5}}}),
+             json.dumps({"channel": "l2Book", "data": book}), "{torn", json.dumps({"channel": "pong"}),
+             json.dumps({"channel": "l2Book", "data": {"coin": "BTC"}}),
+             json.dumps({"channel": "trades", "data": trade})]
+    path.write_text("\n".join(lines) + "\n")
+    source = RecordedSource(path)
+    frames = list(source.frames())
+    assert [type(f).__name__ for f in frames] == ["BookFrame", "TradeFrame"]
+    assert frames[0].timestamp == 1.0 and frames[1].trade.side is Side.SELL  # type: ignore[union-attr]
+    assert source.malformed == 2
+    assert read_rules(path)["BTC"].size_step == D("0.001")
+
+
+async def test_demo_paper_trades_on_live_emulator_data_and_sends_no_order(tmp_path: Path) -> None:
+    from trio_hl.demo import DemoOptions, run_demo
+    from trio_hl.emulator import open_emulator
+    from trio_hl.hyperliquid.signing import LocalSigner
+
+    signer = LocalSigner.generate()
+    fast = {"engine_options": {"market_options": {"move_interval_ms": 200, "take_interval_ms": 300}}}
+    async with open_emulator(seed=5, **fast) as emu:
+        opts = DemoOptions(duration=3.0, ui=False, zmq=None, base_url=emu.url,
+                           private_key=signer.export_private_key_hex(), paper=True, paper_latency_s=0.01)
+        with trio.fail_after(30):
+            summary = await run_demo(opts, out=io.StringIO())
+        truth = emu.engine.ground_truth(signer.address)
+    assert summary.venue.startswith("paper trading on ") and summary.clean_shutdown
+    assert summary.orders_placed > 0 and summary.open_orders_left == 0 and summary.venue_open_orders == 0
+    assert truth["orders"] == [] and truth["fills"] == []  # nothing reached the venue
