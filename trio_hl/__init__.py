@@ -3,6 +3,7 @@
 This module only re-exports the public names (DESIGN §4); code lives in the sub-packages.
 """
 
+from trio_hl.core.connector import Connector
 from trio_hl.core.events import (
     CancelRejected,
     HealthChanged,
@@ -51,6 +52,7 @@ __all__ = [
     "AmbiguousOutcomeError",
     "CancelRejected",
     "ConfigError",
+    "Connector",
     "ConnectorConfig",
     "ConnectorHealth",
     "HealthChanged",

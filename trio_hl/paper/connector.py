@@ -51,7 +51,7 @@ from trio_hl.core.fanout import EventFanout
 from trio_hl.core.journal import Journal
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.quantize import floor_size, round_price
-from trio_hl.core.risk import RiskBreachError, RiskLimits, RiskManager
+from trio_hl.core.risk import RiskLimits, RiskManager
 from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import OrderParams, OrderState, OrderType, Side, TradingRule
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
@@ -130,6 +130,7 @@ class PaperConnector:
         self._acks: deque[float] = deque(maxlen=10_000)
         self._sent_at: dict[str, float] = {}
         self.frames = 0
+        self._polled = -math.inf
         self.source_done = trio.Event()
         self._ready = trio.Event()
         self._replay = bool(source.replay)
@@ -337,17 +338,14 @@ class PaperConnector:
         active = self._tracker.active_orders()
         pair = params.pair
         pending = sum((o.amount - o.executed_amount for o in active if o.pair == pair and o.side is side), _ZERO)
-        try:
-            self.risk.check(
-                pair=pair, side=side, amount=amount, price=price, reduce_only=params.reduce_only,
-                reference_price=self.mid(pair), position=self.position(pair),
-                open_orders_pair=sum(1 for o in active if o.pair == pair), open_orders_total=len(active),
-                pending_same_side_amount=pending, now=trio.current_time(), order_type=params.order_type,
-                account_notional=self._account_notional() if self.risk.limits.max_account_notional is not None
-                else None,
-            )
-        except RiskBreachError:
-            raise
+        self.risk.check(  # raises RiskBreachError (a RiskLimitError) before anything is tracked
+            pair=pair, side=side, amount=amount, price=price, reduce_only=params.reduce_only,
+            reference_price=self.mid(pair), position=self.position(pair),
+            open_orders_pair=sum(1 for o in active if o.pair == pair), open_orders_total=len(active),
+            pending_same_side_amount=pending, now=trio.current_time(), order_type=params.order_type,
+            account_notional=self._account_notional() if self.risk.limits.max_account_notional is not None
+            else None,
+        )
 
     def _account_notional(self) -> Decimal | None:
         total = _ZERO
@@ -447,6 +445,11 @@ class PaperConnector:
         """Apply one frame to the book and the venue; returns the pair whose book changed (None for a trade)."""
         self.frames += 1
         now = self._clock()
+        if now - self._polled >= 1.0:  # the tracker's housekeeping (finished-order cache, orphan buffers)
+            self._polled = now
+            events = self._tracker.poll(now)
+            if events:
+                self._publish(events)
         if isinstance(frame, BookFrame):
             book = self._books.get(frame.pair)
             if book is None:

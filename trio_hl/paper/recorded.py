@@ -107,7 +107,7 @@ class RecordedSource:
             snap = parse_l2_book(msg["data"])
             if self.pairs is None or snap.coin in self.pairs:
                 self.frames_read += 1
-                yield BookFrame(snap.coin, snap.timestamp, snap.bids, snap.asks)
+                yield BookFrame(snap.coin, snap.timestamp, tuple(snap.bids), tuple(snap.asks))
         elif channel == "trades":
             for t in parse_trades(msg["data"]):
                 if self.pairs is None or t.pair in self.pairs:
