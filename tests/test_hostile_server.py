@@ -22,7 +22,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 import pytest
@@ -136,6 +136,13 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ")[1])
 
 
+async def send_until_refused(stream: trio.SocketStream, data: bytes, limit_s: float) -> None:
+    """Send ``data`` to a server that has refused the request: it drains what follows only briefly (1 s), then
+    closes - our send may then fail, or block until ``limit_s``."""
+    with trio.move_on_after(limit_s), suppress(trio.BrokenResourceError):
+        await stream.send_all(data)
+
+
 async def settle(condition: Callable[[], bool]) -> None:
     """Let the server catch up with what the client sent (real sockets: one idle round may not be enough)."""
     with trio.fail_after(20):
@@ -173,8 +180,8 @@ async def open_ws(emu: Emulator) -> tuple[trio.SocketStream, bytearray]:
     return stream, bytearray(rest)
 
 
-async def read_ws_frame(stream: trio.SocketStream, buf: bytearray) -> tuple[int, bytes]:
-    with trio.fail_after(10):
+async def read_ws_frame(stream: trio.SocketStream, buf: bytearray, limit_s: float = 10.0) -> tuple[int, bytes]:
+    with trio.fail_after(limit_s):
         while True:
             if len(buf) >= 2:
                 n, offset = buf[1] & 0x7F, 2
@@ -208,8 +215,7 @@ async def test_huge_declared_bodies_are_refused_before_a_byte_of_them_is_read() 
             buf = bytearray()
             answers.append(await read_answer(stream, buf))  # the answer came before any body byte was sent
         for stream in streams:
-            with trio.move_on_after(2):  # the server drains a refused client's bytes only briefly, then closes
-                await stream.send_all(junk)
+            await send_until_refused(stream, junk, limit_s=2)
         growth = rss_bytes() - rss0
         assert {status for status, _ in answers} == {413}
         assert b"max 1048576 bytes" in answers[0][1]
@@ -283,12 +289,8 @@ async def test_an_oversized_chunked_body_is_refused_while_it_is_read() -> None:
     async with emulator() as emu:
         stream = await connect(emu)
         await stream.send_all(b"POST /info HTTP/1.1\r\nHost: emu\r\nTransfer-Encoding: chunked\r\n\r\n")
-        chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
-        sent = 0
-        with trio.move_on_after(10):
-            while sent < 4 * CAP:  # the server refuses after ~1 MiB and stops reading after a short drain
-                await stream.send_all(chunk)
-                sent += 0x10000
+        chunks = (b"10000\r\n" + b"x" * 0x10000 + b"\r\n") * 64  # 4 MiB of body
+        await send_until_refused(stream, chunks, limit_s=10)  # refused after ~1 MiB
         answer = await read_until_closed(stream)
         assert status_of(answer) == 413 and b"max 1048576 bytes" in answer
         assert emu.statistics().http_requests == 0
@@ -328,8 +330,7 @@ async def test_hostile_floods_never_hold_the_event_loop_for_more_than_20_ms() ->
             # A chunked flood of 1-byte chunks.
             stream = await connect(emu)
             await stream.send_all(b"POST /info HTTP/1.1\r\nHost: emu\r\nTransfer-Encoding: chunked\r\n\r\n")
-            with trio.move_on_after(5):
-                await stream.send_all(one_byte_chunks)
+            await send_until_refused(stream, one_byte_chunks, limit_s=5)
             answer = await read_until_closed(stream)
             assert status_of(answer) == 413 and b"chunk framing" in answer
             await stream.aclose()
@@ -386,6 +387,23 @@ async def test_a_slow_loris_is_closed_by_the_request_deadline_not_kept_alive_by_
         assert closed_at is not None and 10.0 <= closed_at <= 12.0, closed_at
         assert status_of(await read_until_closed(stream)) == 408
         await stream.aclose()
+
+
+async def test_a_websocket_stalled_mid_frame_is_closed_by_the_apps_idle_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """WebSocket connections are the app's to time out: half a frame is no frame, so the emulator's 60 s idle
+    close (the venue's) comes on time, and the server lets it through mid-frame."""
+    async with emulator() as emu:
+        ws, buf = await open_ws(emu)
+        await ws.send_all(masked_frame(0x1, b'{"method":"ping"}')[:9])
+        start = trio.current_time()
+        opcode, payload = await read_ws_frame(ws, buf, limit_s=120)
+        elapsed = trio.current_time() - start
+        assert (opcode, payload) == (0x8, (1000).to_bytes(2, "big") + b"idle timeout")
+        assert 60.0 <= elapsed <= 61.0, elapsed
+        assert await read_until_closed(ws) == b""
+        await ws.aclose()
 
 
 async def test_idle_connections_are_closed_after_the_keep_alive_timeout_without_an_answer(
