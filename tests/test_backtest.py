@@ -9,13 +9,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import trio
 
+from trio_hl import HyperliquidConnector
 from trio_hl.cli import build_parser, main
 from trio_hl.demo import DemoOptions
 from trio_hl.demo.backtest import backtest_main, run_backtest
 from trio_hl.emulator.capture import write_capture
 from trio_hl.paper import FillModel
-from trio_hl.paper.recorded import RecordedSource
+from trio_hl.paper.recorded import RecordedSource, read_rules, record_capture
 
 D = Decimal
 
@@ -74,3 +76,20 @@ def test_backtest_configuration_errors_are_one_line(tmp_path: Path, capsys: pyte
     assert "NoSuchClass" in capsys.readouterr().err
     assert main(["backtest", str(path), "--pair", "ETH"]) == 1
     assert "no trading rules for 'ETH'" in capsys.readouterr().err
+
+
+@pytest.mark.hl_emulator(engine_options={"market_options": {"move_interval_ms": 100, "take_interval_ms": 150}})
+@pytest.mark.hl_connector(pairs=("BTC",))
+async def test_a_connectors_live_data_recorded_is_a_capture_the_backtest_replays(hl_connector: HyperliquidConnector,
+                                                                                  tmp_path: Path) -> None:
+    """``trio-hl capture --base-url``: the live books and trades of a connector (here on the emulator, whose market
+    moves every 100 ms), written in the capture format, read back frame for frame, rules included."""
+    path = tmp_path / "live.jsonl"
+    counts = await record_capture(hl_connector, ("BTC",), path, seconds=1.5)
+    assert counts.books > 3 and counts.trades > 0
+    frames = list(RecordedSource(path).frames())
+    assert len(frames) == counts.books + counts.trades
+    assert read_rules(path) == {"BTC": hl_connector.trading_rule("BTC")}
+    # (a backtest is its own trio.run on a MockClock: in a worker thread, since this test already runs Trio)
+    result = await trio.to_thread.run_sync(lambda: run_backtest(path, DemoOptions(pair="BTC", zmq=None)))
+    assert result.frames == len(frames) and result.summary.clean_shutdown

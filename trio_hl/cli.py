@@ -1,4 +1,4 @@
-"""The ``trio-hl`` command: ``demo`` | ``backtest`` | ``emulator`` | ``record`` | ``bench``.
+"""The ``trio-hl`` command: ``demo`` | ``backtest`` | ``capture`` | ``emulator`` | ``record`` | ``bench``.
 
 Sub-commands are registered as the pieces they drive land; each lives in its own module and this file
 only parses arguments and dispatches.
@@ -31,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trio_hl.demo.backtest import backtest_main
 
         return backtest_main(args)
+    if args.command == "capture":
+        from trio_hl.demo.backtest import capture_main
+
+        return capture_main(args)
     if args.command in ("record", "orders", "fills"):
         return _run_event_command(args)
     if args.command == "emulator":
@@ -51,12 +55,17 @@ def _add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _add_backtest_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``backtest``: a strategy replayed over a recorded market on the paper connector (``trio_hl.demo.backtest``)."""
-    from trio_hl.demo.backtest import add_backtest_arguments
+    from trio_hl.demo.backtest import add_backtest_arguments, add_capture_arguments
 
     backtest = sub.add_parser("backtest", help="replay a recorded market through a strategy with simulated fills",
                               description="Run a strategy (default: the demo's market maker) on the paper connector "
                                           "over a capture file, as fast as the CPU allows; print the demo's summary.")
     add_backtest_arguments(backtest)
+    capture = sub.add_parser("capture", help="record a venue's books and trades (or the emulator's market) to a file",
+                             description="Write a capture file for 'trio-hl backtest': a venue's live l2Book and "
+                                         "trades frames for --seconds, or, without --base-url/--testnet, the "
+                                         "emulator's seeded market (written at once).")
+    add_capture_arguments(capture)
 
 
 def _add_event_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -171,7 +171,7 @@ async def trade_session(conn: Connector, factory: Callable[..., Strategy], opts:
         modifies=ledger.modifies, cancels=ledger.cancels, rejected=ledger.rejected, fills=inv.fills,
         volume=inv.volume, bought=inv.bought, sold=inv.sold, position=inv.position,
         venue_position=conn.position(pair), realized=inv.realized, unrealized=inv.unrealized(mid), fees=inv.fees,
-        net_pnl=inv.net(mid), ack_latency_max_ms=max(0.0, health.ack_latency_p99_ms or 0.0),
+        net_pnl=inv.net(mid), ack_latency_max_ms=getattr(health, "ack_latency_max_ms", None) or 0.0,
         ack_latency_p50_ms=health.ack_latency_p50_ms, ack_latency_p99_ms=health.ack_latency_p99_ms,
         open_orders_left=len([o for o in conn.open_orders() if o.pair == pair]),
         venue_open_orders=len(conn.open_orders()), zmq_endpoint=None, zmq_published=0,
@@ -264,3 +264,57 @@ def backtest_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(result.summary.render(), file=out)
     print(f"  replay   {result.frames} frames in {result.wall_seconds:.2f} s wall", file=out, flush=True)
     return 0 if result.summary.clean_shutdown else 1
+
+
+def add_capture_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", help="capture file to write (JSON lines)")
+    parser.add_argument("--pair", default="BTC", help="pair to record (default BTC)")
+    parser.add_argument("--seconds", type=float, default=3600.0, help="how much market to record (default 3600)")
+    parser.add_argument("--base-url", help="record this venue's live data (no key needed: public channels only)")
+    parser.add_argument("--testnet", action="store_true", help="record Hyperliquid testnet's live data")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="without --base-url/--testnet: seed of the emulator's simulated market, which is "
+                             "written at once rather than recorded in real time")
+
+
+def capture_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``trio-hl capture``: record a venue's books and trades (real time), or write the emulator's seeded market
+    (instantly), for ``trio-hl backtest``."""
+    out = out if out is not None else sys.stdout
+    if args.base_url is None and not args.testnet:
+        from trio_hl.emulator.capture import write_capture
+
+        try:
+            stats = write_capture(args.out, pair=args.pair, seconds=args.seconds, seed=args.seed)
+        except (ValueError, OSError) as exc:
+            print(f"trio-hl capture: {exc}", file=sys.stderr)
+            return 1
+        print(f"trio-hl capture: {args.out}: {stats.books} books, {stats.trades} trades "
+              f"({args.seconds:.0f} s of the emulator's market, seed {args.seed})", file=out)
+        return 0
+    return _record_live(args, out)
+
+
+def _record_live(args: argparse.Namespace, out: TextIO) -> int:
+    from trio_hl.hyperliquid.config import TESTNET_API_URL, ConnectorConfig
+    from trio_hl.hyperliquid.connector import open_connector
+    from trio_hl.hyperliquid.signing import LocalSigner
+    from trio_hl.paper.recorded import CaptureCounts, record_capture
+
+    base_url = args.base_url or TESTNET_API_URL
+    pairs: Any = (args.pair,)
+
+    async def main() -> CaptureCounts:
+        # Public channels only: a throwaway key, never used to sign (no identity check), names no funded account.
+        config = ConnectorConfig(base_url=base_url, private_key=LocalSigner.generate().export_private_key_hex(),
+                                 pairs=pairs, is_mainnet=False if args.testnet else None)
+        async with open_connector(config, check_identity=False) as conn:
+            return await record_capture(conn, (args.pair,), args.out, seconds=args.seconds)
+
+    try:
+        counts: CaptureCounts = trio.run(main)
+    except (ConfigError, OSError) as exc:
+        print(f"trio-hl capture: {exc}", file=sys.stderr)
+        return 1
+    print(f"trio-hl capture: {args.out}: {counts.books} books, {counts.trades} trades from {base_url}", file=out)
+    return 0

@@ -81,6 +81,7 @@ class PaperHealth:
     event_backlog: int
     ack_latency_p50_ms: float | None
     ack_latency_p99_ms: float | None
+    ack_latency_max_ms: float | None
     pending_requests: int
     frames: int
     fills: int
@@ -279,6 +280,7 @@ class PaperConnector:
             event_backlog=self._fanout.statistics().backlog,
             ack_latency_p50_ms=_percentile(acks, 0.5),
             ack_latency_p99_ms=_percentile(acks, 0.99),
+            ack_latency_max_ms=acks[-1] if acks else None,
             pending_requests=len(self._requests),
             frames=self.frames,
             fills=self.venue.fills,

@@ -21,19 +21,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import aclosing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 
-from trio_hl.core.connector import PublicTrade
-from trio_hl.core.types import TradingRule
+from trio_hl.core.book import BookLevel
+from trio_hl.core.connector import Connector, PublicTrade
+from trio_hl.core.types import Side, TradingRule
 from trio_hl.errors import ProtocolError
 from trio_hl.hyperliquid.messages import parse_l2_book, parse_trades
 from trio_hl.paper.market import BookFrame, MarketFrame, TradeFrame
 
-__all__ = ["RULES_CHANNEL", "RecordedSource", "read_rules", "rules_frame"]
+__all__ = ["RULES_CHANNEL", "CaptureCounts", "RecordedSource", "read_rules", "record_capture", "rules_frame"]
 
 logger = logging.getLogger("trio_hl.paper")
 
@@ -119,3 +122,66 @@ class RecordedSource:
             for frame in self.frames():
                 await send.send(frame)
 
+
+
+# ============================================================================================ recording
+
+
+@attrs.frozen
+class CaptureCounts:
+    books: int
+    trades: int
+
+
+def _level(level: BookLevel) -> dict[str, Any]:
+    return {"px": str(level.price), "sz": str(level.size), "n": level.count}
+
+
+async def record_capture(conn: Connector, pairs: tuple[str, ...], path: Path | str, *, seconds: float) -> CaptureCounts:
+    """Write ``seconds`` of ``conn``'s books and public trades of ``pairs`` to ``path`` in the capture format
+    (module doc; the rules line first), for a later ``trio-hl backtest``.  Books are written as ``watch_book``
+    yields them (conflating: a slow disk skips intermediate snapshots, never trades).  A trade id that is not an
+    integer (a connector other than Hyperliquid's) is replaced by a counter, as the format wants integers.
+
+    One writer task owns the file (trio's file wrapper: each write runs on a worker thread, so a slow disk never
+    stalls the event loop); the watchers hand it lines through a channel."""
+    counts = {"l2Book": 0, "trades": 0}
+    send, receive = trio.open_memory_channel[str](10_000)
+    counter = 0
+
+    def line(channel: str, data: Any) -> str:
+        counts[channel] += 1
+        return json.dumps({"channel": channel, "data": data}, separators=(",", ":")) + "\n"
+
+    async def watch_books(pair: str, out: trio.MemorySendChannel[str]) -> None:
+        async with out, aclosing(conn.watch_book(pair)) as stream:
+            async for book in stream:
+                if book.timestamp is not None:
+                    levels = [[_level(lv) for lv in book.bids], [_level(lv) for lv in book.asks]]
+                    await out.send(line("l2Book", {"coin": pair, "time": int(book.timestamp * 1000),
+                                                   "levels": levels}))
+
+    async def watch_trades(pair: str, out: trio.MemorySendChannel[str]) -> None:
+        nonlocal counter
+        async with out, aclosing(conn.watch_trades(pair)) as stream:
+            async for t in stream:
+                counter += 1
+                tid = int(t.trade_id) if t.trade_id.isascii() and t.trade_id.isdigit() else counter
+                await out.send(line("trades", [{"coin": pair, "side": "B" if t.side is Side.BUY else "A",
+                                                "px": str(t.price), "sz": str(t.size),
+                                                "time": int(t.timestamp * 1000), "tid": tid}]))
+
+    async with await trio.open_file(path, "w", encoding="utf-8") as f:
+        rules = rules_frame({p: conn.trading_rule(p) for p in pairs})
+        await f.write(json.dumps(rules, separators=(",", ":")) + "\n")
+        async with trio.open_nursery() as nursery:
+            with trio.move_on_after(seconds):
+                async with send:
+                    for pair in pairs:
+                        nursery.start_soon(watch_books, pair, send.clone())
+                        nursery.start_soon(watch_trades, pair, send.clone())
+                async with receive:
+                    async for text in receive:
+                        await f.write(text)
+            nursery.cancel_scope.cancel()
+    return CaptureCounts(counts["l2Book"], counts["trades"])
