@@ -44,6 +44,7 @@ from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import Side
 from trio_hl.emulator import Emulator, Limits, open_emulator
 from trio_hl.hyperliquid import wire
+from trio_hl.hyperliquid.settle import NEVER_LANDED
 from trio_hl.hyperliquid.signing import LocalSigner, sign_l1_action
 from trio_hl.hyperliquid.ws import WsSettings
 from trio_hl.testing.events import next_event
@@ -480,8 +481,9 @@ class Wire:
     """The network between connectors and the emulator, kept across a restart.  Logs every ``/exchange`` action
     it carries as ``(type, nonce, answer)`` and every ``orderStatus`` asked (``status_asked``: cids).
     ``hold_next_order``: the next order action is kept in the network - sent, neither processed nor answered - so
-    the connector can die waiting for its answer; it reaches the venue late, when a noop with its nonce comes by:
-    just before that noop (``original_first``: the original landed) or just after it (it did not)."""
+    the connector can die waiting for its answer; it reaches the venue late: right after the venue processed noop
+    number ``deliver_before_noop`` (from 1, counted once the order is held) and before that noop is answered, when
+    set; else just before (or, without ``original_first``, just after) a noop with its own nonce."""
 
     def __init__(self, on_hold: Callable[[], None] = lambda: None) -> None:
         self.log: list[tuple[str, int, Any]] = []
@@ -493,6 +495,9 @@ class Wire:
         self.order_held = trio.Event()
         #: Set once a noop with the held order's nonce was answered (and the held order delivered).
         self.probed = trio.Event()
+        self.deliver_before_noop: int | None = None
+        self.noops_since_hold = 0
+        self.delivered = trio.Event()
         self._on_hold = on_hold
 
     @property
@@ -524,7 +529,16 @@ class _WireTransport(httpx.AsyncBaseTransport):
             w._on_hold()
             w.order_held.set()
             await trio.sleep_forever()  # until the connector is gone
-        probes_held = kind == "noop" and w.held is not None and nonce == w.held[2]
+        if kind == "noop" and w.held is not None and w.deliver_before_noop is not None:
+            w.noops_since_hold += 1
+            if w.noops_since_hold == w.deliver_before_noop:
+                response = await self._forward(request.url, body)
+                w.log.append((kind, nonce, json.loads(response.content)))
+                await self._deliver_held()
+                w.delivered.set()
+                return response
+        probes_held = (kind == "noop" and w.held is not None and nonce == w.held[2]
+                       and w.deliver_before_noop is None)
         if probes_held and w.original_first:
             await self._deliver_held()
         response = await self._forward(request.url, body)
@@ -573,15 +587,15 @@ async def settled(conn: HyperliquidConnector, cid: str, limit: float = 15.0) -> 
             await events.receive()
 
 
-@pytest.mark.parametrize("original_first", [True, False], ids=["landed", "never-landed"])
-async def test_restart_resolves_an_unanswered_order_with_a_noop_of_its_journaled_nonce(
-    tmp_path: Path, original_first: bool,
+@pytest.mark.parametrize("lands", [True, False], ids=["landed-before-the-fence", "after-the-fence"])
+async def test_restart_settles_an_unanswered_order_by_fencing_its_nonce_then_reading_in_bulk(
+    tmp_path: Path, lands: bool,
 ) -> None:
     """The connector dies while an order's answer is outstanding; it restarts from the journal as the crash left
-    it.  The order's nonce is in it (flushed before the order left), so the resolver probes it with a noop as it
-    would a live ambiguous action - instead of asking ``landed_polls`` times and then declaring FAILED an order
-    the venue may still process.  The order reaches the venue late, just before the noop (it landed: "already
-    used", then found OPEN) or just after it (burnt: FAILED at once, and the late original is refused)."""
+    it.  The order's nonce is in it (flushed before the order left), so the restart fences it - 100 noops with
+    higher nonces push it out of the venue's accepted set - and then reads the venue in bulk: the order reached
+    the venue before the fence (found OPEN, no orderStatus asked) or after it (refused as too low by the venue,
+    and FAILED "never landed" by us: nothing can ever make it land)."""
     live, crashed = tmp_path / "live.sqlite", tmp_path / "crashed.sqlite"
     net = Wire(on_hold=lambda: crash_copy(live, crashed))
     key = LocalSigner.generate().export_private_key_hex()
@@ -596,29 +610,82 @@ async def test_restart_resolves_an_unanswered_order_with_a_noop_of_its_journaled
             user = conn.user
         assert emu.engine.ground_truth(user)["orders"] == []  # still in the network
         nonce = net.held_nonce
-        net.original_first = original_first
+        # noop 1 is the restart's identity check, 2-101 the fence
+        net.deliver_before_noop = 2 if lands else 101
+        net.noops_since_hold = 0
         async with open_connector(attrs.evolve(cfg, journal_path=crashed), transport=net.transport(),
                                   ws_settings=FAST_WS) as conn:
             order = await settled(conn, cid)
-            if original_first:
+            with trio.fail_after(10):
+                await conn.restore_settled.wait()
+            if lands:
                 assert order.state is OrderState.OPEN, order
             else:
-                assert order.state is OrderState.FAILED and "noop probe" in (order.reason or ""), order
-                assert net.status_asked == [cid]  # decided in the first round, not after landed_polls more
-            with trio.fail_after(10):
-                await net.probed.wait()  # (landed: the stream may report the order OPEN before the noop's answer)
-            probes = [answer for kind, n, answer in net.log if kind == "noop" and n == nonce]
-            assert len(probes) == 1 and conn.submit.statistics().nonce_probes == 1
+                assert order.state is OrderState.FAILED and order.reason == NEVER_LANDED, order
+            assert net.status_asked == []  # settled by the bulk reads alone
+            report = conn.restore_report
+            assert report is not None and report.fenced and report.status_queries == 0
+            if not lands:
+                with trio.fail_after(10):
+                    await net.delivered.wait()
+            noops = [n for kind, n, answer in net.log if kind == "noop" and answer["status"] == "ok"]
+            assert len(noops) == 2 + 100 and noops[0] < nonce < min(noops[1:])  # two identity checks, the fence
             truth = emu.engine.ground_truth(user)["orders"]
-            if original_first:
+            if lands:
                 assert net.held_answer["status"] == "ok"
-                assert probes[0] == {"status": "err", "response": f"Invalid nonce: duplicate nonce {nonce}"}
                 assert [(o["cloid"], o["status"], str(o["oid"])) for o in truth] == [
                     (cid, "open", order.exchange_order_id)]
             else:
-                assert probes[0]["status"] == "ok"
-                assert net.held_answer == {"status": "err", "response": f"Invalid nonce: duplicate nonce {nonce}"}
+                assert net.held_answer["status"] == "err" and "nonce too low" in net.held_answer["response"]
                 assert truth == []
+    with Journal(crashed) as journal:  # the fence is journaled: a second restart would not repeat it
+        assert journal.restore(clock=time.time).fences == {LocalSigner(key).address.lower(): nonce}
+
+
+async def test_restart_fails_orders_that_never_left_the_process_without_asking(tmp_path: Path) -> None:
+    """Queued behind a held action when the process died: no "sending" record names them, so they provably
+    never reached the venue - FAILED "never sent" at once, never UNKNOWN, nothing asked, no fence needed."""
+    key = LocalSigner.generate().export_private_key_hex()
+    path = tmp_path / "orders.sqlite"
+    cids = [wire.new_cloid() for _ in range(3)]
+    with Journal(path) as journal:
+        tracker = OrderTracker(clock=time.time, journal=journal)
+        for cid in cids:
+            tracker.start_tracking(InFlightOrder.new(client_order_id=cid, pair="BTC", side=Side.BUY,
+                                                     amount=D("0.001"), price=D("1000"), created_at=time.time()))
+    net = Wire()
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=key, pairs=("BTC",), journal_path=path,
+                              use_ws_post=False, request_timeout=2.0)
+        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS) as conn:
+            events = conn.events()
+            orders = [conn.get_order(cid) for cid in cids]
+            assert all(o is not None and o.state is OrderState.FAILED and o.reason == "never sent" for o in orders)
+            assert conn.restore_settled.is_set() and conn.health().orders_unknown == 0
+            cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
+            await until(events, lambda e: isinstance(e, OrderCreated) and e.client_order_id == cid)
+    assert net.status_asked == []
+    assert [kind for kind, _, _ in net.log] == ["noop", "order"]  # the identity check, then the new order only
+
+
+async def test_restart_resends_never_sent_limit_orders_when_asked_to(tmp_path: Path) -> None:
+    key = LocalSigner.generate().export_private_key_hex()
+    path = tmp_path / "orders.sqlite"
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=key, pairs=("BTC",), journal_path=path,
+                              use_ws_post=False, request_timeout=2.0, resend_unsent_on_restart=True)
+        async with open_connector(cfg, ws_settings=FAST_WS) as conn:
+            price, amount = far_below(conn, "BTC"), size_for(conn, "BTC")
+            user = conn.user
+        cid = wire.new_cloid()
+        with Journal(path) as journal:
+            tracker = journal.restore(clock=time.time).tracker
+            tracker.start_tracking(InFlightOrder.new(client_order_id=cid, pair="BTC", side=Side.BUY, amount=amount,
+                                                     price=price, created_at=time.time()))
+        async with open_connector(cfg, ws_settings=FAST_WS) as conn:
+            order = await settled(conn, cid)
+            assert order.state is OrderState.OPEN
+        assert [(o["cloid"], o["status"]) for o in emu.engine.ground_truth(user)["orders"]] == [(cid, "open")]
 
 
 def _journal_of_a_previous_run(path: Path, signer: str, *, sent_with: int | None) -> str:
@@ -632,6 +699,11 @@ def _journal_of_a_previous_run(path: Path, signer: str, *, sent_with: int | None
                                                  price=D("1000"), created_at=now))
         if sent_with is not None:
             journal.append_sending(now, [cid], sent_with, signer)
+    if sent_with is None:  # written before "sending" records existed: its journal has no mark of them either
+        db = sqlite3.connect(path)
+        db.execute("DELETE FROM meta WHERE key IN ('sending_since', 'writer_boot', 'writer_full')")
+        db.commit()
+        db.close()
     return cid
 
 
@@ -653,9 +725,9 @@ async def test_restart_continues_nonces_after_the_journal_and_the_identity_noop_
     sent = [(kind, n) for kind, n, _ in net.log]
     identity = sent[0][1]
     assert sent[0][0] == "noop" and identity > ahead  # the identity check
-    # then the probe of the earlier order (the venue never saw it: the noop took it, the order FAILED at once)
-    assert sent[1:] == [("noop", ahead), ("order", sent[2][1])]
-    assert identity < sent[2][1]
+    # then the fence for the earlier order (100 noops above its nonce: the venue never saw it, FAILED), the order
+    assert [kind for kind, _ in sent[1:]] == ["noop"] * 100 + ["order"]
+    assert all(identity < n for _, n in sent[1:]) and sorted(n for _, n in sent) == [n for _, n in sent]
 
 
 async def test_restart_from_a_journal_without_nonces_resolves_by_asking_only(tmp_path: Path) -> None:

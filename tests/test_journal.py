@@ -23,6 +23,7 @@ from trio_hl.core.order import InFlightOrder
 from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import OrderState, Side
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
+from trio_hl.errors import JournalError
 from trio_hl.testing.strategies import Lifecycle, order_lifecycles
 
 S = OrderState
@@ -230,7 +231,7 @@ def test_undecodable_record_is_reported(tmp_path: Path) -> None:
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(sqlite3.DatabaseError):
+    with pytest.raises(JournalError, match=f"journal {path}: open failed: DatabaseError: file is not a database"):
         Journal(path)
 
 
@@ -242,8 +243,9 @@ def test_failed_flush_loses_nothing(tmp_path: Path) -> None:
     _tamper(path, "CREATE TRIGGER boom BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
     tr.start_tracking(order("a"))
     tr.start_tracking(order("b"))
-    with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+    with pytest.raises(JournalError, match=f"journal {path}: write failed: IntegrityError: disk on fire") as err:
         journal.flush()
+    assert isinstance(err.value.cause, sqlite3.IntegrityError) and err.value.path == str(path)
     assert journal.statistics().pending == 2
     _tamper(path, "DROP TRIGGER boom")
     assert journal.flush() == 2
@@ -279,7 +281,7 @@ def test_closed_journal_refuses_writes(tmp_path: Path) -> None:
     journal.close()
     journal.close()  # idempotent
     journal.append("poll", 1.0, None)
-    with pytest.raises(sqlite3.ProgrammingError):
+    with pytest.raises(JournalError, match="journal is closed"):
         journal.flush()
 
 
@@ -445,3 +447,179 @@ def test_a_malformed_sending_record_is_reported_and_skipped(tmp_path: Path) -> N
         result = journal.restore(clock=Clock())
     assert result.corruption is not None and "undecodable 'sending'" in result.corruption.skipped[0].reason
     assert result.submissions == {} and result.tracker.get("a") is not None
+
+
+# ----------------------------------------------------------------------------------- never sent, fences
+
+
+def test_pending_orders_without_a_sending_record_are_never_sent(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=clock, journal=journal)
+    for cid in ("sent", "queued-1", "queued-2", "answered"):
+        tr.start_tracking(order(cid))
+    journal.append_sending(1.0, ["sent", "answered"], 1_700_000_000_001, "0xabc")
+    tr.process_order_update(OrderUpdate("BTC", S.OPEN, 2.0, "answered", "e-1"))
+    journal.close()
+    with Journal(path) as again:
+        result = again.restore(clock=clock)
+    assert result.never_sent == ("queued-1", "queued-2")
+    assert set(result.submissions) == {"sent"}
+
+
+def test_orders_journaled_before_sending_records_were_trusted_are_not_declared_never_sent(tmp_path: Path) -> None:
+    """A journal from before this version, or whose writer did not fsync and the machine rebooted since: the
+    missing "sending" record may have been lost, so nothing journaled before the reopening counts as never sent."""
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=Clock(), journal=journal)
+    tr.start_tracking(order("before"))
+    journal.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = 'another-boot' WHERE key = 'writer_boot'")  # a power loss since
+    conn.commit()
+    conn.close()
+    journal = Journal(path)
+    result = journal.restore(clock=Clock())
+    assert result.never_sent == ()
+    result.tracker.start_tracking(order("after"))  # this process's own records are trusted again
+    journal.close()
+    with Journal(path) as again:
+        assert again.restore(clock=Clock()).never_sent == ("after",)
+
+
+def test_a_fsyncing_writer_is_trusted_across_a_reboot(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, synchronous="FULL")
+    OrderTracker(clock=Clock(), journal=journal).start_tracking(order("q"))
+    journal.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = 'another-boot' WHERE key = 'writer_boot'")
+    conn.commit()
+    conn.close()
+    with Journal(path) as again:
+        assert again.restore(clock=Clock()).never_sent == ("q",)
+
+
+def test_fence_records_keep_the_highest_dead_nonce_per_signer(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    OrderTracker(clock=Clock(), journal=journal)
+    journal.append_fence(1.0, "0xABC", 100)
+    journal.append_fence(2.0, "0xabc", 250)
+    journal.append_fence(2.0, "0xdef", 7)
+    journal.close()
+    with Journal(path) as again:
+        result = again.restore(clock=Clock())
+    assert result.fences == {"0xabc": 250, "0xdef": 7} and result.corruption is None
+
+
+# ------------------------------------------------------------------------------------------- compaction
+
+
+def _history(tracker: OrderTracker, clock: Clock, finished: int, start: int = 0) -> None:
+    """``finished`` orders that open, fill and end."""
+    for i in range(start, start + finished):
+        cid = f"done-{i}"
+        clock.now += 0.001
+        tracker.start_tracking(order(cid))
+        tracker.process_order_update(OrderUpdate("BTC", S.OPEN, clock.now, cid, f"e-{cid}"))
+        tracker.process_trade_update(TradeUpdate(f"t-{cid}", "BTC", D("100.10"), D("2"), D("0.01"), "USDC",
+                                                 clock.now, cid, f"e-{cid}"))
+
+
+def test_compaction_keeps_every_active_order_exactly(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    tr, journal = busy_tracker(path, clock)
+    _history(tr, clock, 500)
+    journal.append_fence(clock.now, "0xabc", 5)
+    journal.append_fence(clock.now, "0xabc", 9)
+    journal.append_sending(clock.now, ["unknown", "done-1"], 1_700_000_000_001, "0xabc")
+    tr.poll(clock.now + 1000.0)  # expires the orphan and evicts finished orders (a "poll" record)
+    before = {o.client_order_id: o for o in tr.active_orders()}
+    journal.flush()
+    stored = journal.statistics().records_stored
+    dropped = journal.compact(tr, clock.now)
+    assert dropped > 1500 and journal.statistics().records_stored == stored - dropped
+    journal.close()
+    with Journal(path) as again:
+        result = again.restore(clock=clock)
+    assert result.corruption is None
+    assert {o.client_order_id: o for o in result.tracker.active_orders()} == before
+    assert result.tracker.finished_orders() == []  # history gone: only active orders are rebuilt
+    assert result.fences == {"0xabc": 9}
+    assert result.submissions == {"unknown": Submission(1_700_000_000_001, "0xabc", clock.now)}
+
+
+def test_compaction_keeps_a_recent_orphan_and_drops_an_old_one(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=clock, journal=journal, orphan_ttl=30.0)
+    tr.process_trade_update(TradeUpdate("t-old", "BTC", D("1"), D("1"), D("0"), "USDC", 0.0, "late", "e-late"))
+    clock.now = 100.0
+    tr.process_trade_update(TradeUpdate("t-new", "BTC", D("1"), D("1"), D("0"), "USDC", 100.0, "early", "e-early"))
+    journal.compact(tr, clock.now)
+    tr.start_tracking(order("early"))  # the order the orphan was waiting for
+    journal.close()
+    with Journal(path) as again:
+        restored = again.restore(clock=clock).tracker
+    early = restored.get("early")
+    assert early is not None and early.executed_amount == D("1")  # matched after the restore, as live
+    assert restored.statistics().orphans_buffered == 0
+
+
+def test_a_compacted_journal_restores_and_continues_after_restart(tmp_path: Path) -> None:
+    """Compaction, more records, a restart, another compaction: sequence numbers stay increasing, the records
+    kept below the mark are counted, and the journal's size tracks the open orders, not the history."""
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, compact_every=1000)
+    tr = OrderTracker(clock=clock, journal=journal)
+    for i in range(20):
+        tr.start_tracking(order(f"open-{i}"))
+    for round_ in range(10):
+        _history(tr, clock, 400, start=round_ * 400)
+        journal.flush()
+        if journal.needs_compaction():
+            journal.compact(tr, clock.now)
+    journal.close()
+    journal = Journal(path, compact_every=1000)
+    result = journal.restore(clock=clock)
+    assert result.corruption is None
+    assert sorted(o.client_order_id for o in result.tracker.active_orders()) == sorted(f"open-{i}" for i in range(20))
+    assert journal.statistics().records_stored < 1000 + 21
+    _history(result.tracker, clock, 400, start=10_000)
+    journal.compact(result.tracker, clock.now)
+    journal.close()
+    with Journal(path) as again:
+        final = again.restore(clock=clock)
+        assert final.corruption is None and len(final.tracker.active_orders()) == 20
+        assert again.statistics().records_stored == 21  # the config record and the 20 open intents
+
+
+def test_a_record_deleted_below_the_compaction_mark_is_reported(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    tr = OrderTracker(clock=clock, journal=journal)
+    tr.start_tracking(order("a"))
+    tr.start_tracking(order("b"))
+    _history(tr, clock, 10)
+    journal.compact(tr, clock.now)
+    journal.close()
+    _tamper(path, "DELETE FROM records WHERE seq = 3")  # the intent of "b"
+    with Journal(path) as again:
+        result = again.restore(clock=clock)
+    assert result.corruption is not None
+    assert "1 record(s) missing below the compaction mark" in str(result.corruption)
+
+
+def test_journal_errors_name_the_path_and_the_cause(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "j.sqlite"
+    with pytest.raises(JournalError, match=f"journal {missing}: open failed: .*directory {missing.parent} does not"):
+        Journal(missing)
+    with pytest.raises(JournalError, match=f"journal {tmp_path}: open failed: .*it is a directory"):
+        Journal(tmp_path)

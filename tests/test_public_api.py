@@ -10,6 +10,7 @@ EXPECTED = {
     "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction", "ProtocolError",
     "RateLimitedError", "RiskLimitError", "ServerError", "Side", "TimeInForce", "TradeUpdate", "TradingRule",
     "TransportError", "TriggerKind", "TrioHLError", "VenueRejectedError", "WireFormatError", "__version__",
+    "JournalError",
 }
 
 

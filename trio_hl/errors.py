@@ -13,6 +13,8 @@ must be able to do so without importing httpx, trio-websocket or knowing venue s
 ├── ``ProtocolError`` — the venue (or a peer) sent something we cannot parse; logged, counted, never fatal
 │   to a stream.
 ├── ``AmbiguousOutcomeError`` — a request was sent and we do not know whether it took effect.
+├── ``JournalError`` — the order journal cannot be opened, read or written (its path and the cause are named);
+│   once writing fails the connector stops accepting orders and winds down what rests.
 └── ``VenueRejectedError`` — the venue answered definitively "no", with its message.
 
 Lower layers translate their own exceptions into these in a single place each (``raise … from exc``).
@@ -72,3 +74,14 @@ class VenueRejectedError(TrioHLError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class JournalError(TrioHLError):
+    """The order journal could not be opened, read or written.  ``path`` names the file, ``cause`` the underlying
+    error (also the ``__cause__``): a full disk, a read-only directory, a file that is not a journal."""
+
+    def __init__(self, path: str, action: str, cause: BaseException, hint: str = "") -> None:
+        super().__init__(f"journal {path}: {action} failed: {type(cause).__name__}: {cause}{hint}")
+        self.path = path
+        self.action = action
+        self.cause = cause

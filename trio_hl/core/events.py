@@ -293,6 +293,9 @@ class HealthIssue(enum.Enum):
     STREAM_STALE = "stream_stale"
     #: At least one streamed book is older than the staleness threshold (the pairs are in ``stale_pairs``).
     BOOK_STALE = "book_stale"
+    #: The order journal cannot be written (a full disk, an I/O error): no new orders are accepted, resting ones
+    #: are being cancelled, and the connector then stops with a ``JournalError`` naming the file.
+    JOURNAL_UNWRITABLE = "journal_unwritable"
 
 
 @attrs.frozen

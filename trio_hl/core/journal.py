@@ -60,15 +60,25 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
 from trio_hl.core.tracker import OrderTracker, TrackerConfig
 from trio_hl.core.types import OrderState, OrderType, PositionAction, Side, TimeInForce
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
+from trio_hl.errors import JournalError
 
-__all__ = ["Journal", "JournalCorruption", "JournalStats", "RestoreResult", "SkippedRecord", "Submission"]
+__all__ = [
+    "DEFAULT_COMPACT_EVERY", "Journal", "JournalCorruption", "JournalError", "JournalStats", "RestoreResult",
+    "SkippedRecord", "Submission",
+]
+
+#: Records written between two compactions (see the module doc): bounds the journal's size and restore time at
+#: about this many records plus those of the orders still open.
+DEFAULT_COMPACT_EVERY: Final = 20_000
+#: Where Linux names the current boot (a power loss or a kernel crash means a new boot: see ``sending_since``).
+_BOOT_ID_PATH: Final = "/proc/sys/kernel/random/boot_id"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -119,13 +129,19 @@ class RestoreResult:
     tracker: OrderTracker
     #: ``None`` when every record checked out.
     corruption: JournalCorruption | None
-    #: Records replayed into the tracker (``"sending"`` records are read, not replayed).
+    #: Records replayed into the tracker (``"sending"`` and ``"fence"`` records are read, not replayed).
     records_replayed: int
     #: Client order id -> the latest submission that carried it, for every restored order still without an
     #: answer (PENDING_CREATE or UNKNOWN) whose submission was journaled.
     submissions: dict[str, Submission] = attrs.field(factory=dict)
     #: Signer (lower-case) -> the highest nonce journaled for it.
     highest_nonces: dict[str, int] = attrs.field(factory=dict)
+    #: Restored PENDING_CREATE orders that provably never left the process: tracked while ``"sending"`` records
+    #: were being written durably, and none names them (see the module doc).
+    never_sent: tuple[str, ...] = ()
+    #: Signer (lower-case) -> the highest nonce proven dead (``"fence"`` record): the venue can no longer accept
+    #: any action of that signer with a nonce at or below it.
+    fences: dict[str, int] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -136,36 +152,152 @@ class JournalStats:
     last_flush_seconds: float
     max_flush_seconds: float
     last_seq: int
+    #: Records in the file (after compactions), and how many compactions this object ran.
+    records_stored: int = 0
+    compactions: int = 0
+    last_compaction_seconds: float = 0.0
+
+
+def _boot_id() -> str | None:
+    try:
+        with open(_BOOT_ID_PATH, encoding="ascii") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def _open_hint(path: str) -> str:
+    """Why a journal file may not open, in words (the sqlite message alone - "unable to open database file" -
+    names neither the file nor the reason)."""
+    if path == ":memory:":
+        return ""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return f" (directory {parent} does not exist)"
+    if os.path.isdir(path):
+        return " (it is a directory)"
+    if not os.access(parent, os.W_OK):
+        return f" (directory {parent} is not writable)"
+    return ""
 
 
 class Journal:
-    """An append-only SQLite journal (WAL mode).  Use as a context manager or call ``close()``.
+    """An append-only SQLite journal (WAL mode) with compaction.  Use as a context manager or call ``close()``.
 
-    ``path`` may be ``":memory:"`` for tests (no durability, WAL not applicable).
+    ``path`` may be ``":memory:"`` for tests (no durability, WAL not applicable).  Every SQLite failure surfaces
+    as :class:`~trio_hl.errors.JournalError` naming the path, the operation and the cause.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        compact_every: int = DEFAULT_COMPACT_EVERY,
+    ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
+        if compact_every < 1:
+            raise ValueError(f"compact_every must be >= 1, got {compact_every}")
         self.path = os.fspath(path)
         self.synchronous = synchronous
+        self.compact_every = compact_every
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None
-        )
-        conn = self._conn
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode != "wal" and self.path != ":memory:":
+        self._conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise JournalError(self.path, "open", exc, _open_hint(self.path)) from exc
+        try:
+            # (a no-op on an existing file: only a new one can take auto_vacuum; then compaction gives pages back)
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal" and self.path != ":memory:":
+                raise sqlite3.OperationalError(f"could not enable WAL (journal_mode={mode})")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA journal_size_limit=4194304")  # the WAL file shrinks back after a big compaction
+            conn.executescript(_SCHEMA)
+            self._last_seq: int = max(self._max_seq(conn), self._high_water(conn))
+            self._compacted_through = self._meta(conn, "compacted_through", 0)
+            self._compacted_kept = self._meta(conn, "compacted_kept", 0)
+            self._sending_since = self._open_writer(conn, synchronous)
+        except sqlite3.Error as exc:
             conn.close()
-            raise sqlite3.OperationalError(f"could not enable WAL on {self.path!r} (journal_mode={mode})")
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.executescript(_SCHEMA)
-        self._last_seq: int = max(self._max_seq(conn), self._high_water(conn))
+            raise JournalError(self.path, "open", exc, _open_hint(self.path)) from exc
+        self._conn = conn
         self._pending: deque[tuple[str, float, Any]] = deque()
         self._records_written = 0
         self._flushes = 0
         self._last_flush = 0.0
         self._max_flush = 0.0
+        #: What compaction needs to know of every stored record: (seq, time, kind, ids of the orders it is about).
+        #: None until built: from a restore (which reads every record anyway), or on first need.
+        self._index: list[tuple[int, float, str, tuple[str, ...]]] | None = [] if not self._last_seq else None
+        self._index_after_compaction = 0
+        self._config_seq = 0
+        self._compactions = 0
+        self._last_compaction = 0.0
+
+    def _open_writer(self, conn: sqlite3.Connection, synchronous: str) -> int:
+        """Record this process as the journal's writer; return ``sending_since``.
+
+        ``sending_since`` is the sequence after which every order action's ``"sending"`` record is known to be on
+        disk if its bytes ever left: records before it may have been written by a version without such records,
+        or lost with the tail of the WAL.  A process crash loses nothing that was committed (WAL frames are in
+        the page cache); a power loss or kernel crash may take the last commits with ``synchronous="NORMAL"``.
+        So when the previous writer did not sync every commit and the machine has rebooted since (another Linux
+        boot id, or no boot id to compare), the mark moves to the current end: orders journaled before it are
+        resolved with the venue instead of being declared never sent.
+        """
+        boot = _boot_id()
+        previous_boot = conn.execute("SELECT value FROM meta WHERE key = 'writer_boot'").fetchone()
+        previous_full = self._meta(conn, "writer_full", 0)
+        since_row = conn.execute("SELECT value FROM meta WHERE key = 'sending_since'").fetchone()
+        trusted = bool(previous_full) or (boot is not None and previous_boot is not None
+                                          and str(previous_boot[0]) == boot)
+        since = int(since_row[0]) if since_row is not None else self._last_seq
+        if not trusted:
+            since = self._last_seq
+        conn.execute("BEGIN")
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('sending_since', ?)", (since,))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('writer_full', ?)",
+                     (int(synchronous == "FULL"),))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('writer_boot', ?)", (boot or "",))
+        conn.execute("COMMIT")
+        return since
+
+    def _ensure_index(self) -> list[tuple[int, float, str, tuple[str, ...]]]:
+        """Index the stored records for compaction (kind and ids only: cheaper than a restore's full decode)."""
+        if self._index is not None:
+            return self._index
+        self.flush()
+        index: list[tuple[int, float, str, tuple[str, ...]]] = []
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise JournalError(self.path, "read", sqlite3.ProgrammingError("journal is closed"))
+            try:
+                rows = conn.execute("SELECT seq, kind, body FROM records ORDER BY seq").fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(self.path, "read", exc) from exc
+        for seq, stored_kind, body in rows:
+            kind = stored_kind
+            try:
+                now, raw = json.loads(body)
+                keys = _raw_keys(kind, raw)
+                at = float(now)
+            except (ValueError, TypeError, KeyError, IndexError):
+                at, kind, keys = 0.0, "corrupt", ()
+            index.append((seq, at, kind, keys))
+            if kind == "config":
+                self._config_seq = seq
+        self._index = index
+        self._index_after_compaction = sum(1 for e in index if e[0] <= self._compacted_through)
+        return index
+
+    def _note(self, seq: int, now: float, kind: str, keys: tuple[str, ...]) -> None:
+        if self._index is None:
+            return  # (built from the file when first needed)
+        if kind == "config":
+            self._config_seq = seq
+        self._index.append((seq, now, kind, keys))
 
     # ------------------------------------------------------------------ writing
 
@@ -178,16 +310,22 @@ class Journal:
         ``signer`` with ``nonce``.  Flush before the send (see module doc)."""
         self._pending.append(("sending", now, (tuple(cids), nonce, signer.lower())))
 
+    def append_fence(self, now: float, signer: str, nonce: int) -> None:
+        """Buffer a ``"fence"`` record: no action of ``signer`` with a nonce at or below ``nonce`` can land any more
+        (the venue's accepted set has moved past it; see ``trio_hl.hyperliquid.settle``)."""
+        self._pending.append(("fence", now, (signer.lower(), nonce)))
+
     def flush(self) -> int:
         """Encode and commit every buffered record in one transaction; returns how many.
 
         Durable against a process crash when it returns (see module doc for power loss).  On an SQLite
-        error the records are put back in front of the buffer and the error propagates: nothing is lost.
+        error the records are put back in front of the buffer and ``JournalError`` (path, cause) is raised:
+        nothing is lost.
         """
         with self._lock:
             conn = self._conn
             if conn is None:
-                raise sqlite3.ProgrammingError("journal is closed")
+                raise JournalError(self.path, "write", sqlite3.ProgrammingError("journal is closed"))
             n = len(self._pending)
             if not n:
                 return 0
@@ -196,20 +334,29 @@ class Journal:
             taken = [pending.popleft() for _ in range(n)]
             seq = self._last_seq
             rows = []
+            notes = []
             for kind, now, payload in taken:
                 seq += 1
                 body = json.dumps([now, _encode(kind, payload)], separators=(",", ":"))
                 rows.append((seq, kind, body, _crc(seq, kind, body)))
+                notes.append((seq, now, kind, _payload_keys(kind, payload)))
             try:
                 conn.execute("BEGIN")
                 conn.executemany("INSERT INTO records (seq, kind, body, crc) VALUES (?, ?, ?, ?)", rows)
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (seq,))
                 conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+            except BaseException as exc:
+                try:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # (the connection rolls back by itself when a commit fails for a full disk)
                 pending.extendleft(reversed(taken))
+                if isinstance(exc, sqlite3.Error):
+                    raise JournalError(self.path, "write", exc) from exc
                 raise
+            for note in notes:
+                self._note(*note)
             self._last_seq = seq
             self._records_written += n
             self._flushes += 1
@@ -219,14 +366,17 @@ class Journal:
             return n
 
     def close(self) -> None:
-        """Flush what is buffered and close.  Idempotent."""
+        """Flush what is buffered and close.  Idempotent.  If the flush fails the file is still closed and the
+        ``JournalError`` raised."""
         if self._conn is None:
             return
-        self.flush()
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
 
     def __enter__(self) -> Journal:
         return self
@@ -238,7 +388,99 @@ class Journal:
         return JournalStats(
             pending=len(self._pending), records_written=self._records_written, flushes=self._flushes,
             last_flush_seconds=self._last_flush, max_flush_seconds=self._max_flush, last_seq=self._last_seq,
+            records_stored=len(self._index) if self._index is not None else self._last_seq,
+            compactions=self._compactions,
+            last_compaction_seconds=self._last_compaction,
         )
+
+    # ------------------------------------------------------------------ compaction
+
+    def needs_compaction(self) -> bool:
+        """Whether ``compact_every`` records were written since the last compaction."""
+        return len(self._ensure_index()) - self._index_after_compaction >= self.compact_every
+
+    def compact(self, tracker: OrderTracker, now: float) -> int:
+        """Delete the records that no longer matter; returns how many.  Call from the tracker's thread.
+
+        Kept: the last ``"config"`` record, every record about an order that is still active (by client id, or
+        by a current or earlier exchange id), each signer's latest ``"fence"``, and messages about orders the
+        tracker does not know that are younger than its ``orphan_ttl`` (they may still be buffered orphans).
+        Dropped: everything about finished orders, ``"poll"`` records (a poll changes an order only by finishing
+        it, so no poll before now changed an order that is still active), records before the last fresh start.
+        Replaying what is kept rebuilds every active order exactly as it is; the restored tracker's finished-order
+        cache and statistics start over (a late message about an order finished before the compaction is then
+        reported as unmatched, as after ``finished_ttl``).
+
+        Sequence numbers are not rewritten: the numbers kept at or below the compaction mark may have gaps, and
+        the count stored with the mark still detects a record deleted by hand there.
+        """
+        self.flush()
+        started = time.perf_counter()
+        index = self._ensure_index()
+        live: set[str] = set()
+        for order in tracker.active_orders():
+            live.add(order.client_order_id)
+            if order.exchange_order_id is not None:
+                live.add(order.exchange_order_id)
+            live.update(order.previous_exchange_ids)
+        horizon = now - tracker.config.orphan_ttl
+        fences: dict[str, int] = {}
+        #: Ids of orders this journal tracked (their exchange ids too): a message about one of them is no orphan.
+        tracked: set[str] = set()
+        for seq, _, kind, keys in index:
+            if kind == "fence":
+                fences[keys[0]] = seq
+            elif kind == "track":
+                tracked.update(keys)
+            elif kind in ("order", "trade") and len(keys) == 2 and keys[0] in tracked:
+                tracked.add(keys[1])
+        kept: list[tuple[int, float, str, tuple[str, ...]]] = []
+        dropped: list[tuple[int]] = []
+        config_seq = self._config_seq
+        for entry in index:
+            seq, at, kind, keys = entry
+            if seq < config_seq or kind == "poll":
+                keep = False
+            elif kind == "config":
+                keep = True
+            elif kind == "fence":
+                keep = fences.get(keys[0]) == seq
+            elif any(k in live for k in keys):
+                keep = True
+            elif kind in ("order", "trade") and at > horizon:
+                keep = not any(k in tracked for k in keys)  # (perhaps a buffered orphan: kept for its TTL)
+            else:
+                keep = False
+            if keep:
+                kept.append(entry)
+            else:
+                dropped.append((seq,))
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise JournalError(self.path, "compact", sqlite3.ProgrammingError("journal is closed"))
+            try:
+                conn.execute("BEGIN")
+                conn.executemany("DELETE FROM records WHERE seq = ?", dropped)
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_through', ?)",
+                             (self._last_seq,))
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_kept', ?)", (len(kept),))
+                conn.execute("COMMIT")
+                conn.execute("PRAGMA incremental_vacuum")
+            except sqlite3.Error as exc:
+                try:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise JournalError(self.path, "compact", exc) from exc
+            self._index = kept
+            self._index_after_compaction = len(kept)
+            self._compacted_through = self._last_seq
+            self._compacted_kept = len(kept)
+        self._compactions += 1
+        self._last_compaction = time.perf_counter() - started
+        return len(dropped)
 
     # ------------------------------------------------------------------ reading
 
@@ -248,51 +490,74 @@ class Journal:
         return int(row[0] or 0)
 
     @staticmethod
+    def _meta(conn: sqlite3.Connection, key: str, default: int) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else default
+
+    @staticmethod
     def _high_water(conn: sqlite3.Connection) -> int:
         """The last sequence committed, kept apart from the records so a lost tail is detected too."""
-        row = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-        return int(row[0]) if row else 0
+        return Journal._meta(conn, "last_seq", 0)
 
     def restore(self, *, clock: Callable[[], float]) -> RestoreResult:
         """Rebuild the tracker that wrote this journal (from its last fresh start) and attach it here.
 
-        The restored tracker is identical (``snapshot()``-equal) to the writer as of its last ``flush()``:
-        orders in flight, UNKNOWN and lost ones, finished-order cache, buffered orphans, statistics.  Records
-        that fail their checksum or do not decode are skipped and listed in ``corruption``; missing
-        sequence numbers are listed as gaps.  Events produced during replay are discarded (they were
-        emitted by the original run); reconcile with the venue after a restore.
+        Without compaction the restored tracker is identical (``snapshot()``-equal) to the writer as of its last
+        ``flush()``: orders in flight, UNKNOWN and lost ones, finished-order cache, buffered orphans, statistics;
+        after a compaction its active orders are (see :meth:`compact`).  Records that fail their checksum or do
+        not decode are skipped and listed in ``corruption``; missing sequence numbers are listed as gaps.  Events
+        produced during replay are discarded (they were emitted by the original run); reconcile with the venue
+        after a restore.
         """
         self.flush()
         skipped: list[SkippedRecord] = []
         records: list[tuple[int, str, float, Any]] = []
-        expected = 1
+        through = self._compacted_through
+        expected = through + 1
+        below = 0
         last_config = -1
+        index: list[tuple[int, float, str, tuple[str, ...]]] = []
         with self._lock:
             conn = self._conn
             if conn is None:
-                raise sqlite3.ProgrammingError("journal is closed")
+                raise JournalError(self.path, "restore", sqlite3.ProgrammingError("journal is closed"))
             try:
                 for seq, kind, body, crc in conn.execute("SELECT seq, kind, body, crc FROM records ORDER BY seq"):
-                    if seq != expected:
-                        skipped.append(SkippedRecord(expected, seq - 1, "missing records (sequence gap)"))
-                    expected = seq + 1
+                    if seq <= through:
+                        below += 1
+                    else:
+                        if seq != expected:
+                            skipped.append(SkippedRecord(expected, seq - 1, "missing records (sequence gap)"))
+                        expected = seq + 1
                     if _crc(seq, kind, body) != crc:
                         skipped.append(SkippedRecord(seq, seq, f"checksum mismatch ({kind!r})"))
+                        index.append((seq, 0.0, "corrupt", ()))
                         continue
                     try:
                         now, raw = json.loads(body)
                         payload = _decode(kind, raw)
                     except (ValueError, TypeError, KeyError, IndexError) as exc:
                         skipped.append(SkippedRecord(seq, seq, f"undecodable {kind!r} record: {exc}"))
+                        index.append((seq, 0.0, "corrupt", ()))
                         continue
                     if kind == "config":
                         last_config = len(records)
                     records.append((seq, kind, float(now), payload))
+                    index.append((seq, float(now), kind, _payload_keys(kind, payload)))
                 high_water = self._high_water(conn)
+                if below != self._compacted_kept:
+                    skipped.append(SkippedRecord(
+                        1, through, f"{self._compacted_kept - below} record(s) missing below the compaction mark"))
                 if high_water >= expected:
                     skipped.append(SkippedRecord(expected, high_water, "missing records at the end (lost tail)"))
             except sqlite3.DatabaseError as exc:
                 skipped.append(SkippedRecord(expected, expected, f"database error, later records unreadable: {exc}"))
+        self._config_seq = 0
+        for entry in index:
+            if entry[2] == "config":
+                self._config_seq = entry[0]
+        self._index = index
+        self._index_after_compaction = sum(1 for e in index if e[0] <= through)
         config = TrackerConfig()
         if last_config >= 0:
             config = records[last_config][3]
@@ -300,6 +565,8 @@ class Journal:
         tracker = OrderTracker(clock=clock, **attrs.asdict(config))
         sent: dict[str, Submission] = {}
         highest: dict[str, int] = {}
+        fences: dict[str, int] = {}
+        tracked_at: dict[str, int] = {}
         replayed = 0
         for seq, kind, now, payload in records:
             if kind == "sending":
@@ -309,6 +576,12 @@ class Journal:
                     sent[cid] = submission
                 highest[signer] = max(highest.get(signer, nonce), nonce)
                 continue
+            if kind == "fence":
+                signer, nonce = payload
+                fences[signer] = max(fences.get(signer, nonce), nonce)
+                continue
+            if kind == "track":
+                tracked_at[payload[0]] = seq
             replayed += 1
             try:
                 tracker.replay(kind, now, payload)
@@ -321,10 +594,53 @@ class Journal:
         unanswered = (OrderState.PENDING_CREATE, OrderState.UNKNOWN)
         submissions = {o.client_order_id: sent[o.client_order_id] for o in tracker.active_orders()
                        if o.state in unanswered and o.client_order_id in sent}
-        return RestoreResult(tracker, corruption, replayed, submissions, highest)
+        # Never sent: tracked after sending records became trustworthy, still PENDING_CREATE, named by none.  A
+        # corrupt journal proves nothing of the kind (the missing record may be the "sending" one).
+        never_sent = () if corruption is not None else tuple(
+            o.client_order_id for o in tracker.active_orders()
+            if o.state is OrderState.PENDING_CREATE and o.client_order_id not in sent
+            and tracked_at.get(o.client_order_id, 0) > self._sending_since
+        )
+        return RestoreResult(tracker, corruption, replayed, submissions, highest, never_sent, fences)
 
 
 # ---------------------------------------------------------------------- encoding
+
+
+def _payload_keys(kind: str, payload: Any) -> tuple[str, ...]:
+    """The ids (client order ids, exchange ids; a fence's signer) a record is about, for compaction."""
+    if kind in ("order", "trade"):
+        return tuple(k for k in (payload.client_order_id, payload.exchange_order_id) if k is not None)
+    if kind == "track":
+        return (payload[0],) if payload[10] is None else (payload[0], payload[10])
+    if kind in ("not_found", "cancel"):
+        return (payload,)
+    if kind in ("cancel_rejected", "modify_rejected"):
+        return (payload[0],)
+    if kind == "sending":
+        return tuple(payload[0])
+    if kind == "fence":
+        return (payload[0],)
+    return ()
+
+
+def _raw_keys(kind: str, raw: Any) -> tuple[str, ...]:
+    """``_payload_keys`` of a stored (encoded) record, without decoding its numbers."""
+    if kind == "trade":
+        return tuple(str(k) for k in (raw[7], raw[8]) if k is not None)
+    if kind == "order":
+        return tuple(str(k) for k in (raw[3], raw[4]) if k is not None)
+    if kind == "track":
+        return (str(raw[0]),) if raw[10] is None else (str(raw[0]), str(raw[10]))
+    if kind in ("not_found", "cancel"):
+        return (str(raw),)
+    if kind in ("cancel_rejected", "modify_rejected"):
+        return (str(raw[0]),)
+    if kind == "sending":
+        return tuple(str(c) for c in raw[0])
+    if kind == "fence":
+        return (str(raw[0]),)
+    return ()
 
 
 def _crc(seq: int, kind: str, body: str) -> int:
@@ -362,6 +678,9 @@ def _encode(kind: str, payload: Any) -> Any:
     if kind == "sending":
         cids, nonce, signer = payload
         return [list(cids), nonce, signer]
+    if kind == "fence":
+        signer, nonce = payload
+        return [signer, nonce]
     if kind == "config":
         return payload
     raise ValueError(f"unknown journal record kind {kind!r}")
@@ -401,6 +720,11 @@ def _decode(kind: str, raw: Any) -> Any:
                 or not isinstance(signer, str)):
             raise TypeError(f"expected [client order ids, nonce, signer], got {raw!r}")
         return (tuple(cids), nonce, signer)
+    if kind == "fence":
+        signer, nonce = raw
+        if not isinstance(signer, str) or type(nonce) is not int:
+            raise TypeError(f"expected [signer, nonce], got {raw!r}")
+        return (signer, nonce)
     if kind == "config":
         return TrackerConfig(**raw)
     raise ValueError(f"unknown record kind {kind!r}")

@@ -85,6 +85,10 @@ class ConnectorConfig:
     #: Dead-man's switch: keep the venue's ``scheduleCancel`` at now + this many seconds while healthy, so a hung
     #: or partitioned process gets its orders cancelled by the venue.  None (default) leaves it off.
     dead_mans_switch_s: float | None = None
+    #: After a restart, orders the journal proves never left the process (no write-ahead ``"sending"`` record) are
+    #: FAILED with reason "never sent" (default), or - when True - sent now, as the user asked before the crash
+    #: (limit orders only: a market order's price or a trigger's parameters are not journaled; those are FAILED).
+    resend_unsent_on_restart: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):

@@ -40,6 +40,8 @@ from trio_hl.core.book import OrderBook
 from trio_hl.core.connector import Balance, Connector, Position, PublicTrade, VenueOrderStatus
 from trio_hl.core.events import (
     Event,
+    HealthChanged,
+    HealthIssue,
     OrderCancelled,
     OrderCreated,
     OrderFailed,
@@ -58,6 +60,7 @@ from trio_hl.errors import (
     AmbiguousOutcomeError,
     ConfigError,
     InvalidOrderError,
+    JournalError,
     ProtocolError,
     TransportError,
     TrioHLError,
@@ -76,10 +79,11 @@ from trio_hl.hyperliquid.messages import (
     parse_trades,
 )
 from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
-from trio_hl.hyperliquid.nonce import MAX_NONCE_LEAD_MS, NonceService
+from trio_hl.hyperliquid.nonce import MAX_NONCE_LEAD_MS, STORED_NONCES, NonceService
 from trio_hl.hyperliquid.order_probe import venue_order_status
 from trio_hl.hyperliquid.orders import order_to_wire, prepare_order
 from trio_hl.hyperliquid.rest import InfoClient, RestClients, open_rest_clients
+from trio_hl.hyperliquid.settle import SettleReport, settle_restored
 from trio_hl.hyperliquid.signing import LocalSigner, Signer, sign_l1_action
 from trio_hl.hyperliquid.statuses import ActionErrorKind, classify_action_error
 from trio_hl.hyperliquid.streams import StreamCounters, consume_book, consume_user_channel, gap_fill
@@ -98,6 +102,9 @@ _FILLS_REMEMBERED = 100_000
 _REPLACED_IDS_KEPT = 8
 #: Tries of the startup identity check before a transient venue failure fails ``open_connector``.
 _IDENTITY_ATTEMPTS = 6
+#: After a storage failure, orders not confirmed cancelled are left to a ``scheduleCancel`` this far ahead (the
+#: venue refuses one less than 5 s ahead).
+_WIND_DOWN_SCHEDULE_MS = 10_000
 _TERMINAL_EVENTS = (OrderFilled, OrderCancelled, OrderFailed)
 
 
@@ -167,6 +174,8 @@ class HyperliquidConnector:
         nonces: NonceService | None = None,
         submissions: dict[str, Submission] | None = None,
         clock_check: ClockCheck | None = None,
+        never_sent: Sequence[str] = (),
+        fences: dict[str, int] | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -189,6 +198,16 @@ class HyperliquidConnector:
         self._nonces = nonces if nonces is not None else NonceService(lambda: int(clock() * 1000))
         #: Journaled submissions of the restored orders still without an answer (used once, at startup).
         self._restored_submissions = submissions or {}
+        #: Restored orders the journal proves never left the process, and the nonces already fenced (journal).
+        self._never_sent = tuple(never_sent)
+        self._fences = fences or {}
+        #: Set once the orders restored without an answer are settled (at once when there were none).
+        self.restore_settled = trio.Event()
+        self.restore_report: SettleReport | None = None
+        #: The journal could not be written: no new orders; what rests is cancelled (see ``_storage_failed``).
+        self.storage_error: JournalError | None = None
+        #: Leave the venue's scheduleCancel armed on exit (a storage failure left orders it must cancel).
+        self.keep_dead_mans_switch = False
         self._submit_tx, submit_rx = trio.open_memory_channel[SubmitRequest](config.submit_queue_size)
         self._trigger_info: dict[str, tuple[Decimal | None, Any, bool]] = {}
         self._session: WsSession | None = None
@@ -314,6 +333,7 @@ class HyperliquidConnector:
         ended the order (Hyperliquid's modify is cancel + place: a post-only re-price that would cross leaves
         no order at all): the order's terminal event (``OrderFailed``, the venue's status as reason).
         """
+        self._refuse_if_storage_failed()
         order = self._tracker.get(client_order_id)
         live = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
         if order is None or order.state not in live or order.exchange_order_id is None:
@@ -558,6 +578,7 @@ class HyperliquidConnector:
         return self._track_and_queue(side, params, asset, prep)
 
     def _track_and_queue(self, side: Side, params: OrderParams, asset: AssetInfo, prep: Any) -> str:
+        self._refuse_if_storage_failed()
         cid = params.client_order_id
         if cid is None:
             cid = wire.new_cloid()
@@ -789,8 +810,36 @@ class HyperliquidConnector:
         )
 
     async def _flush_journal(self) -> None:
+        """Commit the journal (the submit worker calls this right before every send).  A failure raises
+        ``JournalError``: an order action is then not sent (its write-ahead record is not on disk), a cancel goes
+        out anyway; and the connector winds down (``_storage_failed``)."""
         if self._journal is not None:
-            self._journal.flush()
+            try:
+                self._journal.flush()
+            except JournalError as exc:
+                self._storage_failed(exc)
+                raise
+
+    def _refuse_if_storage_failed(self) -> None:
+        error = self.storage_error
+        if error is not None:
+            raise JournalError(error.path, error.action, error.cause,
+                               " - no new orders or modifies are accepted; resting orders are being cancelled")
+
+    def _storage_failed(self, error: JournalError) -> None:
+        """The journal cannot be written: refuse new orders at once, say so on the event channel, cancel what
+        rests.  ``_flush_forever`` then waits for the cancels and ends the connector with the error."""
+        if self.storage_error is not None:
+            return
+        self.storage_error = error
+        logger.critical("%s; refusing new orders and cancelling %d live order(s)", error,
+                        len(self._tracker.active_orders()))
+        ws = self._session.statistics() if self._session is not None else None
+        self._fanout.publish([HealthChanged(
+            timestamp=self._clock(), trading_ready=False, issues=(HealthIssue.JOURNAL_UNWRITABLE,),
+            stale_pairs=(), ws_reconnects=ws.reconnects if ws else 0,
+        )])
+        self.cancel_all()
 
     def _journal_sending(self, cids: Sequence[str], nonce: int) -> None:
         """The submit worker is about to send an order action (it flushes the journal next, then sends)."""
@@ -865,13 +914,14 @@ class HyperliquidConnector:
         self._last_fill_ms = max(self._last_fill_ms, since)
         self._ws_generation_seen = session.generation
         await self._gap_fill_until_done()
+        resent = self._settle_never_sent()
         unknown = {o.client_order_id: o.pair for o in self._tracker.needs_resolution()}
-        pending = [o for o in restored if o.state is OrderState.PENDING_CREATE]
+        pending = [o for o in restored if o.state is OrderState.PENDING_CREATE and o.client_order_id not in resent]
         for o in pending:  # intent journaled, never answered: its fate is as open as an UNKNOWN's
             unknown[o.client_order_id] = o.pair
             self._feed("order", OrderUpdate(pair=o.pair, new_state=OrderState.UNKNOWN, timestamp=self._clock(),
                                             client_order_id=o.client_order_id, reason="restored without an answer"))
-        self._resolve_restored(unknown)
+        to_settle = self._resolve_restored(unknown)
         # A cancel the user asked for before the restart may never have been sent (or its answer was lost with
         # the process): the intent is journaled, so send it again.  Cancelling an order that is already gone
         # only earns a harmless "already canceled" refusal.
@@ -882,6 +932,10 @@ class HyperliquidConnector:
         nursery.start_soon(self._watch_connection, events)
         await nursery.start(self.submit.run)
         await nursery.start(self.submit.resolve_forever)
+        if to_settle:
+            nursery.start_soon(self._settle_restored_forever, to_settle)
+        else:
+            self.restore_settled.set()
         nursery.start_soon(self._reconcile_forever)
         if self._journal is not None:
             nursery.start_soon(self._flush_forever)
@@ -897,24 +951,95 @@ class HyperliquidConnector:
             await nursery.start(self.dead_mans_switch.run)
         await nursery.start(self.health_monitor.run)
 
-    def _resolve_restored(self, unknown: dict[str, str]) -> None:
-        """Hand the orders restored without an answer to the resolver: grouped by the journaled nonce of the
-        action that carried them when this signer signed it (probed like a live ambiguous action), the rest
-        (no ``"sending"`` record: an older journal, or a crash before its flush; another signer's nonce) to be
+    def _settle_never_sent(self) -> set[str]:
+        """Restored orders the journal proves never left the process: FAILED "never sent", or - with
+        ``resend_unsent_on_restart`` - queued again (limit orders; returned).  Never UNKNOWN: nothing to ask."""
+        resent: set[str] = set()
+        now = self._clock()
+        for cid in self._never_sent:
+            order = self._tracker.get(cid)
+            if order is None or order.state is not OrderState.PENDING_CREATE:
+                continue
+            if (self.config.resend_unsent_on_restart and not order.cancel_requested and order.price is not None
+                    and order.order_type in (OrderType.LIMIT, OrderType.LIMIT_MAKER)):
+                asset = self.registry.by_pair(order.pair)
+                self.submit.requeue(PlaceRequest(cid, order.pair, order_to_wire(order, asset, None, None, False)))
+                self.submit.note_placing(cid)
+                resent.add(cid)
+                continue
+            self._feed("order", OrderUpdate(pair=order.pair, new_state=OrderState.FAILED, timestamp=now,
+                                            client_order_id=cid, reason="never sent", venue_status="rejected"))
+        if self._never_sent:
+            logger.info("restored %d order(s) that never left the process: %d sent now, the rest FAILED",
+                        len(self._never_sent), len(resent))
+        self._never_sent = ()
+        return resent
+
+    def _resolve_restored(self, unknown: dict[str, str]) -> dict[str, Submission]:
+        """Split the orders restored without an answer: those whose submission this signer journaled are returned,
+        to be settled in bulk (``trio_hl.hyperliquid.settle``); the rest (no ``"sending"`` record: an older
+        journal, or one whose tail a power loss may have taken; another signer's nonce) go to the resolver, to be
         resolved by asking only."""
         me = self.signer_address.lower()
-        by_nonce: dict[int, dict[str, str]] = {}
+        settle: dict[str, Submission] = {}
         unprobed: dict[str, str] = {}
         for cid, pair in unknown.items():
             submission = self._restored_submissions.get(cid)
             if submission is not None and submission.signer == me:
-                by_nonce.setdefault(submission.nonce, {})[cid] = pair
+                settle[cid] = submission
             else:
                 unprobed[cid] = pair
         self._restored_submissions = {}
         self.submit.add_unresolved(unprobed)
-        for nonce, cids in by_nonce.items():
-            self.submit.add_unresolved(cids, nonce=nonce)
+        return settle
+
+    async def _settle_restored_forever(self, orders: dict[str, Submission]) -> None:
+        """Settle the restored maybe-sent orders (see ``settle_restored``), retrying until the venue answers."""
+        pair_of = {cid: order.pair for cid in orders if (order := self._tracker.get(cid)) is not None}
+        orders = {cid: s for cid, s in orders.items() if cid in pair_of}
+        delay = 0.25
+        while True:
+            try:
+                self.restore_report = await settle_restored(
+                    orders, pair_of=pair_of, info=self._rest.info, user=self.user,
+                    fenced_through=self._fences.get(self.signer_address.lower()), fence=self._fence,
+                    feed=self._feed, coin_to_pair=self.registry.coin_to_pair,
+                    now_ms=lambda: int(self._clock() * 1000), still_open=self._awaits_answer,
+                )
+                break
+            except (TransportError, ProtocolError, VenueRejectedError) as exc:
+                logger.warning("settling restored orders failed, retrying in %.2fs: %s", delay, exc)
+                await trio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.restore_settled.set()
+
+    def _awaits_answer(self, cid: str) -> bool:
+        order = self._tracker.get(cid)
+        return order is not None and order.state in (OrderState.PENDING_CREATE, OrderState.UNKNOWN)
+
+    async def _fence(self, nonce: int) -> None:
+        """Make every action of ours with a nonce at or below ``nonce`` unacceptable to the venue: have
+        ``STORED_NONCES`` noops with higher nonces accepted (the venue keeps only the 100 highest and refuses
+        anything not above the smallest; PROTOCOL §8.1), then journal it so a later restart does not repeat it."""
+        self._nonces.advance_past(nonce)
+        accepted = 0
+        delay = 0.1
+        while accepted < STORED_NONCES:
+            try:
+                await self.submit.send_single(wire.noop_action())
+            except (TransportError, AmbiguousOutcomeError, VenueRejectedError) as exc:
+                # (an ambiguous noop may or may not count: only answered ones are counted)
+                logger.info("fence noop failed (%d of %d accepted), retrying in %.2fs: %s", accepted,
+                            STORED_NONCES, delay, exc)
+                await trio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            accepted += 1
+        signer = self.signer_address.lower()
+        self._fences[signer] = max(self._fences.get(signer, nonce), nonce)
+        if self._journal is not None:
+            self._journal.append_fence(self._clock(), signer, nonce)
+            await self._flush_journal()
 
     async def _send_schedule_cancel(self, time_ms: int | None) -> None:
         await self.submit.send_single(wire.schedule_cancel_action(time_ms))
@@ -1037,9 +1162,43 @@ class HyperliquidConnector:
             )
 
     async def _flush_forever(self) -> None:
-        while True:
+        """Commit the journal every 50 ms and compact it every ``compact_every`` records; on a write failure, wind
+        down (see ``_wind_down``) and end the connector with the ``JournalError``."""
+        journal = self._journal
+        assert journal is not None
+        while self.storage_error is None:
             await trio.sleep(0.05)
-            await self._flush_journal()
+            try:
+                await self._flush_journal()
+                if journal.needs_compaction():
+                    journal.compact(self._tracker, self._clock())
+            except JournalError as exc:
+                self._storage_failed(exc)
+        error = self.storage_error
+        await self._wind_down()
+        raise error
+
+    async def _wind_down(self) -> None:
+        """After a storage failure: wait (up to ``request_timeout`` x 3) for every live order to be cancelled.  If
+        some remain, arm the venue's ``scheduleCancel`` (the dead-man's switch) a little ahead, so they are
+        cancelled even though this process stops managing them; it stays armed when the connector exits."""
+        with trio.move_on_after(self.config.request_timeout * 3):
+            while self._tracker.active_orders():
+                self.cancel_all()  # (orders that came back from an unresolved state since)
+                await trio.sleep(0.1)
+        left = self._tracker.active_orders()
+        if not left:
+            logger.critical("storage failure: every order is cancelled")
+            return
+        self.keep_dead_mans_switch = True
+        try:
+            with trio.fail_after(self.config.request_timeout):
+                await self._send_schedule_cancel(int(self._clock() * 1000) + _WIND_DOWN_SCHEDULE_MS)
+            logger.critical("storage failure: %d order(s) not confirmed cancelled; the venue cancels them all at "
+                            "the scheduleCancel deadline in %d s", len(left), _WIND_DOWN_SCHEDULE_MS // 1000)
+        except (TrioHLError, trio.TooSlowError) as exc:
+            logger.critical("storage failure: %d order(s) not confirmed cancelled and scheduleCancel failed (%s); "
+                            "a dead-man's switch armed earlier is the only protection left", len(left), exc)
 
 
 async def _load_registry(rest: RestClients) -> AssetRegistry:
@@ -1160,6 +1319,8 @@ async def open_connector(
             check_skew(clock_check)  # raises ClockSkewError: outside the nonce window nothing could trade
         nonces = NonceService(lambda: int(clock() * 1000))
         submissions: dict[str, Submission] = {}
+        never_sent: tuple[str, ...] = ()
+        fences: dict[str, int] = {}
         journal: Journal | None = None
         if config.journal_path is not None:
             journal = Journal(config.journal_path)
@@ -1172,21 +1333,27 @@ async def open_connector(
                     logger.error("journal %s: %s", config.journal_path, restored.corruption)
                 tracker = restored.tracker
                 submissions = restored.submissions
+                never_sent = restored.never_sent
+                fences = restored.fences
                 _continue_nonces(nonces, restored.highest_nonces.get(signer.address.lower()))
+                # Drop what the restore did not need (finished orders): the next restore reads only open orders.
+                journal.compact(tracker, clock())
         else:
             tracker = OrderTracker(clock=clock, not_found_limit=config.not_found_limit)
+        conn: HyperliquidConnector | None = None
         try:
             if check_identity:
                 await _check_identity(rest, signer, config, user, nonces)
             async with trio.open_nursery() as nursery:
                 conn = HyperliquidConnector(config, rest=rest, registry=registry, signer=signer, user=user,
                                             tracker=tracker, journal=journal, clock=clock, risk=risk,
-                                            nonces=nonces, submissions=submissions, clock_check=clock_check)
+                                            nonces=nonces, submissions=submissions, clock_check=clock_check,
+                                            never_sent=never_sent, fences=fences)
                 await conn._start(nursery, ws_settings, rng)
                 try:
                     yield conn
                 finally:
-                    if conn.dead_mans_switch is not None:
+                    if conn.dead_mans_switch is not None and not conn.keep_dead_mans_switch:
                         # A clean exit unsets the schedule (a crash leaves it armed, which is the point).
                         with trio.move_on_after(config.request_timeout) as scope:
                             scope.shield = True
@@ -1198,8 +1365,12 @@ async def open_connector(
                     nursery.cancel_scope.cancel()
         finally:
             if journal is not None:
-                journal.flush()
-                journal.close()
+                try:
+                    journal.close()
+                except JournalError as exc:
+                    if conn is None or conn.storage_error is None:
+                        raise
+                    logger.error("%s (at close, after the storage failure)", exc)
 
 
 

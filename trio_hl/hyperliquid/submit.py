@@ -81,6 +81,7 @@ from trio_hl.core.types import OrderState
 from trio_hl.core.updates import OrderUpdate
 from trio_hl.errors import (
     AmbiguousOutcomeError,
+    JournalError,
     ProtocolError,
     RateLimitedError,
     TransportError,
@@ -497,6 +498,11 @@ class SubmitWorker:
             except _NotSent as exc:
                 self._fail_all(batch, f"not sent: {exc}")
                 return
+            except JournalError as exc:
+                # The write-ahead records could not be committed, so the action was not sent (never send what a
+                # restart could not account for); the connector winds down.
+                self._fail_all(batch, f"not sent: {exc}")
+                return
             except ProtocolError as exc:
                 self._mark_ambiguous(batch, 0, f"unreadable answer: {exc}")
                 return
@@ -561,7 +567,12 @@ class SubmitWorker:
 
     async def _send_cancels(self, batch: list[CancelRequest]) -> None:
         await self.budget.acquire(len(batch), cancel=True)
-        await self._before_send()
+        try:
+            await self._before_send()
+        except JournalError as exc:
+            # A cancel goes out even when the journal cannot be written: taking orders off the book is exactly
+            # what a storage failure calls for, and a restart learns their end from the venue.
+            logger.error("journal not written before a cancel (sending it anyway): %s", exc)
         action = wire.cancel_by_cloid_action([(r.asset, r.cid) for r in batch])
         try:
             # A rate limit is not retried in a burst here: the venue lets a limited address through once per
@@ -624,7 +635,13 @@ class SubmitWorker:
             if placing is not None:
                 await placing.wait()
         await self.budget.acquire(len(batch))
-        await self._before_send()
+        try:
+            await self._before_send()
+        except JournalError as exc:
+            for r in batch:
+                self._modify_over(r, done)
+                self._reject_modify(r, f"modify not sent: {exc}")
+            return
         action = wire.batch_modify_action([(r.cid, r.order) for r in batch])
         try:
             envelope, _ = await self._sign_and_send(action)
