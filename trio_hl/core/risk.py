@@ -397,6 +397,8 @@ class RiskManager:
         now: float,
         order_type: OrderType = OrderType.LIMIT,
         account_notional: Decimal | None = None,
+        unknown_orders_pair: int = 0,
+        unknown_orders_total: int = 0,
     ) -> None:
         """Raise :class:`RiskBreachError` if the order breaches a limit; otherwise count it as accepted.
 
@@ -404,9 +406,12 @@ class RiskManager:
         this pair's open orders on ``side``; ``open_orders_*`` count open orders *before* this one;
         ``reference_price`` is the mid (or None when unknown); ``now`` is a monotonic clock in seconds;
         ``account_notional`` is the account's gross exposure in quote units before this order (only needed
-        when ``max_account_notional`` is set).
+        when ``max_account_notional`` is set).  ``unknown_orders_*``: how many of the open orders counted (on this
+        pair, on the account) are UNKNOWN - submissions awaiting resolution, counted as open because they may
+        be - so that a refusal says why a strategy that sees no such orders on the book is blocked.
         """
         self._checks += 1
+        note_pair, note_total = _unknown_note(unknown_orders_pair), _unknown_note(unknown_orders_total)
         compiled = self._compiled
         lim = compiled.by_pair.get(pair, compiled.default)
         notional_price = price if price is not None else reference_price
@@ -429,21 +434,21 @@ class RiskManager:
                 )
 
         self._check_position(lim, pair, side, amount, notional, reduce_only, position, pending_same_side_amount,
-                             account_notional, now, "order")
+                             account_notional, now, "order", note_pair, note_total)
 
         count_cap = lim.max_open_orders
         if count_cap is not None and open_orders_pair >= count_cap:
             self._refuse(
                 LimitName.MAX_OPEN_ORDERS, count_cap, open_orders_pair + 1, now, pair, side,
                 f"max_open_orders breached: {open_orders_pair + 1} open orders on {pair} with this one "
-                f"> limit {count_cap}",
+                f"> limit {count_cap}{note_pair}",
             )
         count_cap = compiled.limits.max_open_orders
         if count_cap is not None and open_orders_total >= count_cap:
             self._refuse(
                 LimitName.MAX_OPEN_ORDERS_ACCOUNT, count_cap, open_orders_total + 1, now, pair, side,
                 f"max_open_orders_account breached: {open_orders_total + 1} open orders on the account with "
-                f"this one > limit {count_cap}",
+                f"this one > limit {count_cap}{note_total}",
             )
 
         recent = self._recent
@@ -524,7 +529,8 @@ class RiskManager:
 
     def _check_position(self, lim: PairLimits, pair: str, side: Side, amount: Decimal, notional: Decimal | None,
                         reduce_only: bool, position: Decimal, pending_same_side_amount: Decimal,
-                        account_notional: Decimal | None, now: float, what: str) -> None:
+                        account_notional: Decimal | None, now: float, what: str, note_pair: str = "",
+                        note_total: str = "") -> None:
         """The exposure limits (``max_position``, ``max_account_notional``), relaxed for reducing orders."""
         cap = lim.max_position
         acct_cap = self._compiled.limits.max_account_notional
@@ -542,7 +548,8 @@ class RiskManager:
                     self._refuse(
                         LimitName.MAX_POSITION, cap, projected, now, pair, side,
                         f"max_position breached: position {projected} if this {what} and the {side.value} orders "
-                        f"resting ({pending_same_side_amount}) fill > limit {cap} (current position {position})",
+                        f"resting ({pending_same_side_amount}) fill > limit {cap} (current position {position})"
+                        f"{note_pair}",
                     )
             if acct_cap is not None:
                 if notional is None or account_notional is None:
@@ -561,7 +568,7 @@ class RiskManager:
                         self._refuse(
                             LimitName.MAX_ACCOUNT_NOTIONAL, acct_cap, total, now, pair, side,
                             f"max_account_notional breached: account notional {total} with this {what} > limit "
-                            f"{acct_cap}",
+                            f"{acct_cap}{note_total}",
                         )
 
     def _refuse(
@@ -585,3 +592,7 @@ class RiskManager:
             timestamp=now,
         )
         raise RiskBreachError(breach)
+
+
+def _unknown_note(count: int) -> str:
+    return f" (includes {count} UNKNOWN order{'s' if count != 1 else ''} awaiting resolution)" if count else ""

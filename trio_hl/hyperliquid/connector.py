@@ -7,9 +7,18 @@ the submit gate ⇒ gap-fill ⇒ reopen), the submit worker, the UNKNOWN resolve
 and the event pump.  Leaving the block cancels them all and flushes the journal.
 
 Nonces: one ``NonceService`` per connector signs everything, the identity noop included, and continues after the
-highest nonce the journal recorded for the signer.  Orders restored without an answer are resolved with the
-journaled nonce of the action that carried them where there is one (a noop probe, as for a live ambiguous
-action; see ``trio_hl.hyperliquid.submit``), by asking otherwise.
+highest nonce the journal recorded for the signer.
+
+Restart (issue 17): orders the journal proves never left the process (no write-ahead ``"sending"`` record) are
+FAILED "never sent" at once (or sent now: ``resend_unsent_on_restart``); those that may have left are settled in
+bulk behind a nonce fence (``trio_hl.hyperliquid.settle``; ``conn.restore_settled`` is set when done); orders
+without a usable journaled nonce are resolved by asking (``trio_hl.hyperliquid.submit``).  The journal is
+compacted after the restore and every ``compact_every`` records.
+
+Storage failure: when the journal cannot be written, ``buy``/``sell``/``modify`` raise ``JournalError`` (naming the
+file), the order action whose write-ahead record failed is not sent (FAILED "not sent"), cancels still go out, a
+``HealthChanged`` with ``JOURNAL_UNWRITABLE`` is published, everything live is cancelled, and the connector ends
+with the ``JournalError``; orders not confirmed cancelled by then are left to a ``scheduleCancel`` that stays armed.
 
 ``buy()``/``sell()``/``cancel()`` are plain methods: validate and quantize (raising before anything is tracked),
 track and journal, queue, return.  They never await, so a strategy's hot path never yields to the scheduler.
@@ -756,11 +765,19 @@ class HyperliquidConnector:
                 now=trio.current_time(), order_type=params.order_type,
                 account_notional=(self.account_notional() if self.risk.limits.max_account_notional is not None
                                   else None),
+                **self._unknown_counts(pair),
             )
         except RiskBreachError as exc:
             self.risk_breaches.append(exc.breach)
             del self.risk_breaches[:-1000]
             raise
+
+    def _unknown_counts(self, pair: str) -> dict[str, int]:
+        """UNKNOWN orders (on ``pair``, on the account) for the risk check's refusal message: they count as open."""
+        unknown = self._tracker.needs_resolution()
+        if not unknown:
+            return {}
+        return {"unknown_orders_pair": sum(1 for o in unknown if o.pair == pair), "unknown_orders_total": len(unknown)}
 
     def kill(self, reason: str) -> int:
         """Kill switch: refuse every new order (until ``risk.release_kill_switch()``) and cancel everything live.

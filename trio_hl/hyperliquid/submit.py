@@ -26,17 +26,13 @@ Rules followed (PROTOCOL §4, §8; DESIGN §3):
   own probes was ambiguous (it may be the one that used the nonce): then the original can no longer land and
   the venue has no record, so the orders are sent again.  Refused as too low ⇒ the nonce fell out of the
   venue's window, so the original can no longer land either ⇒ sent again.
-* **Orders restored from the journal without an answer** (:meth:`SubmitWorker.add_unresolved`) get the same
-  resolution when the nonce of their last submission was journaled by this signer and is still well inside
-  the venue's window (``within_window``, with ``PROBE_WINDOW_MARGIN_MS`` to spare): asked, then probed - an
-  accepted noop fails them at once (a restored order has no request to send again; the restarted strategy
-  decides), "already used" means they landed (asked ``landed_polls`` more times).  A restored probe refused as
-  too low says less than a live one: the nonce may have dropped below the venue's 100 highest because more
-  actions followed it before the crash, so whether the original landed first is left to asking
-  (``landed_polls`` rounds; it can no longer land meanwhile).  Without a usable nonce (an older journal,
-  another signer, a nonce too old to probe, a crash before the record was flushed) they are resolved by asking
-  only: ``landed_polls`` not-found rounds, then FAILED - slower, and wrong if the venue processes the original
-  after that.
+* **Orders restored from the journal without an answer**: the connector settles those whose submission this
+  signer journaled in bulk, behind a nonce fence (``trio_hl.hyperliquid.settle``).  The others - an older
+  journal, another signer - come here (:meth:`SubmitWorker.add_unresolved`) and are resolved by asking only:
+  ``landed_polls`` not-found rounds, then FAILED.  ``add_unresolved`` with a ``nonce`` still gets the live
+  probe treatment (asked, then a noop of that nonce if it is well inside the venue's window: accepted fails
+  them at once, "already used" means they landed; a probe refused as too low leaves it to asking, since the
+  nonce may only have dropped below the venue's 100 highest).
 * **Unsure cancels** - ambiguous, never sent, or refused for a passing reason (a rate limit, a nonce race) - are
   checked with ``orderStatus`` one resolve period later and sent again while the order is still open, for as
   long as that takes (the stream alone would never report a cancel that did not land, and a kill switch must
