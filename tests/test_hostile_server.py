@@ -29,8 +29,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_hl.emulator import Emulator, Limits, ServerLimits, open_emulator
-from trio_hl.emulator._asgi_server import ServerStatistics
+from trio_hl.emulator import Emulator, Limits, ServerLimits, ServerStatistics, open_emulator
 
 MiB = 1 << 20
 CAP = ServerLimits().max_body_bytes
@@ -234,15 +233,13 @@ async def test_bodies_stalled_at_the_cap_cost_at_most_2_mib_per_connection() -> 
     head = b"POST /info HTTP/1.1\r\nHost: emu\r\nContent-Length: %d\r\n\r\n" % CAP
     body = b"x" * (CAP - 1)
     async with emulator() as emu:
-        server = emu._server
-        assert server is not None
         streams = [await connect(emu) for _ in range(n)]
-        await settle(lambda: len(server.connections) == n)
+        await settle(lambda: stats(emu).open_connections == n)
         gc.collect()
         rss0 = rss_bytes()
         for stream in streams:
             await stream.send_all(head + body)
-        await settle(lambda: sum(len(c.buf) for c in server.connections) == n * (CAP - 1))
+        await settle(lambda: stats(emu).buffered_bytes == n * (CAP - 1))
         growth = rss_bytes() - rss0
         assert growth / n <= 2 * MiB, f"{growth / n / MiB:.2f} MiB per connection"
         assert emu.statistics().http_requests == 0  # all still waiting for their last byte
@@ -455,11 +452,9 @@ async def test_a_client_that_never_reads_its_answers_is_closed_after_the_send_ti
 # --------------------------------------------------------------------------------------------- connections
 async def test_the_connection_cap_answers_503_and_recovers_when_connections_go() -> None:
     async with emulator(max_connections=8) as emu:
-        server = emu._server
-        assert server is not None
         held = [await connect(emu) for _ in range(7)]
         ws, _ = await open_ws(emu)  # a WebSocket counts too: 8 open
-        await settle(lambda: len(server.connections) == 8)
+        await settle(lambda: stats(emu).open_connections == 8)
         refused = [await connect(emu) for _ in range(3)]
         for stream in refused:
             answer = await read_until_closed(stream)
@@ -468,7 +463,7 @@ async def test_the_connection_cap_answers_503_and_recovers_when_connections_go()
         assert stats(emu).over_capacity == 3
         for stream in held[:2]:
             await stream.aclose()
-        await settle(lambda: len(server.connections) == 6)
+        await settle(lambda: stats(emu).open_connections == 6)
         fresh, buf = await connect(emu), bytearray()
         await fresh.send_all(info_request())
         assert (await read_answer(fresh, buf))[0] == 200

@@ -5,6 +5,7 @@
 injected.  From a shell: ``trio-hl emulator --port 3001``.
 """
 
+from trio_hl.emulator._asgi_server import ServerStatistics
 from trio_hl.emulator._ratelimit import Limits
 from trio_hl.emulator._server_limits import ServerLimits
 from trio_hl.emulator.app import AutoFund
@@ -20,6 +21,7 @@ __all__ = [
     "FaultRecord",
     "Limits",
     "ServerLimits",
+    "ServerStatistics",
     "open_emulator",
     "serve_emulator",
 ]

@@ -140,13 +140,17 @@ class _PeerGone(Exception):
 
 @attrs.frozen
 class ServerStatistics:
-    """What the server has refused so far (each also logged at DEBUG: a hostile client must not flood the
-    log): ``over_capacity`` connections answered 503 (or dropped) past ``max_connections``, ``timed_out``
-    connections closed by a timeout, ``refused`` requests answered 4xx/5xx before the app saw them (of which
-    ``too_large`` were 413/431), ``ws_protocol_errors`` WebSockets closed for a protocol violation or a
-    message over the cap."""
+    """The server's load and what it has refused so far (each refusal is also logged at DEBUG: a hostile
+    client must not flood the log).
+
+    ``buffered_bytes``: request bytes read and not yet handed to the app, over all connections (a stalled body
+    counts here until its request timeout); ``over_capacity``: connections answered 503 (or dropped) past
+    ``max_connections``; ``timed_out``: connections closed by a timeout; ``refused``: requests answered
+    4xx/5xx before the app saw them (of which ``too_large`` were 413/431); ``ws_protocol_errors``: WebSockets
+    closed for a protocol violation or a message over the cap."""
 
     open_connections: int
+    buffered_bytes: int
     accepted: int
     over_capacity: int
     timed_out: int
@@ -188,7 +192,8 @@ class AsgiServer:
 
     def statistics(self) -> ServerStatistics:
         return ServerStatistics(
-            open_connections=len(self.connections), accepted=self.accepted, over_capacity=self.over_capacity,
+            open_connections=len(self.connections), buffered_bytes=sum(len(c.buf) for c in self.connections),
+            accepted=self.accepted, over_capacity=self.over_capacity,
             timed_out=self.timed_out, refused=self.refused, too_large=self.too_large,
             ws_protocol_errors=self.ws_protocol_errors,
         )
