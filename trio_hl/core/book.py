@@ -22,10 +22,11 @@ so values stay exact while the per-block cost is that of the check.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from operator import attrgetter
-from typing import overload
+from typing import Final, overload
 
 import attrs
 
@@ -42,6 +43,13 @@ class BookLevel:
 
 
 _PRICE = attrgetter("price")
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+_UNSET: Final = _Unset.UNSET
 
 
 class BookSide(Sequence[BookLevel]):
@@ -119,7 +127,7 @@ class BookStats:
 class OrderBook:
     """The latest L2 snapshot of one pair.  Bids are sorted best (highest) first, asks best (lowest) first."""
 
-    __slots__ = ("_applied", "_asks", "_bids", "_ignored", "_received_at", "_timestamp", "pair")
+    __slots__ = ("_applied", "_asks", "_bids", "_ignored", "_mid", "_received_at", "_timestamp", "pair")
 
     def __init__(self, pair: str) -> None:
         self.pair = pair
@@ -128,6 +136,8 @@ class OrderBook:
         self._asks: Sequence[BookLevel] = ()
         self._timestamp: float | None = None
         self._received_at: float | None = None
+        #: The mid of the held snapshot, computed on first read (every order's risk check reads it).
+        self._mid: Decimal | _Unset | None = _UNSET
         self._applied = 0
         self._ignored = 0
 
@@ -152,6 +162,7 @@ class OrderBook:
             asks = tuple(sorted(asks, key=_PRICE))
         self._bids = bids
         self._asks = asks
+        self._mid = _UNSET
         if timestamp is not None:
             self._timestamp = timestamp
         self._received_at = received_at if received_at is not None else timestamp
@@ -187,9 +198,10 @@ class OrderBook:
     @property
     def mid(self) -> Decimal | None:
         """Midpoint of the best bid and ask; None when either side is empty."""
-        if not self._bids or not self._asks:
-            return None
-        return (self._bids[0].price + self._asks[0].price) / 2
+        mid = self._mid
+        if mid is _UNSET:
+            mid = self._mid = (self._bids[0].price + self._asks[0].price) / 2 if self._bids and self._asks else None
+        return mid
 
     @property
     def spread(self) -> Decimal | None:

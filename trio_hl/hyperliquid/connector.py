@@ -159,10 +159,13 @@ class _WallClock:
     """Unix seconds that follow the Trio clock (wall-anchored, so journal times survive a restart; MockClock-able)."""
 
     def __init__(self) -> None:
-        self._base = time.time() - trio.current_time()
+        # The run's clock object itself: ``trio.current_time()`` reaches it through two more Python frames, and
+        # this is read twice per order on the buy() path.  A Trio run keeps one clock for its whole life.
+        self._read = trio.lowlevel.current_clock().current_time
+        self._base = time.time() - self._read()
 
     def __call__(self) -> float:
-        return self._base + trio.current_time()
+        return self._base + self._read()
 
 
 class HyperliquidConnector:
@@ -418,11 +421,12 @@ class HyperliquidConnector:
             yield book
 
     def mid(self, pair: str) -> Decimal | None:
-        asset = self.registry.by_pair(pair)
+        return self._mid_of(self.registry.by_pair(pair))
+
+    def _mid_of(self, asset: AssetInfo) -> Decimal | None:
         book = self._books.get(asset.name)
-        if book is not None and book.mid is not None:
-            return book.mid
-        return self._mids.get(asset.coin)
+        mid = book.mid if book is not None else None
+        return mid if mid is not None else self._mids.get(asset.coin)
 
     async def user_state(self) -> dict[str, Any]:
         """The venue's ``clearinghouseState`` of the account (positions, margin)."""
@@ -759,7 +763,7 @@ class HyperliquidConnector:
         try:
             self.risk.check(
                 pair=pair, side=side, amount=prep.amount, price=prep.price, reduce_only=params.reduce_only,
-                reference_price=self.mid(pair), position=self._positions.get(pair, _ZERO),
+                reference_price=self._mid_of(asset), position=self._positions.get(pair, _ZERO),
                 open_orders_pair=self._open_by_pair[pair], open_orders_total=len(self._counted),
                 pending_same_side_amount=self._pending_amount.get((pair, side), _ZERO),
                 now=trio.current_time(), order_type=params.order_type,

@@ -20,10 +20,10 @@ programming error into an asynchronous ``OrderFailed`` and burns rate-limit budg
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from trio_hl.core.order import InFlightOrder
-from trio_hl.core.types import OrderParams, OrderType, Side, TriggerKind
+from trio_hl.core.types import OrderParams, OrderType, Side, TimeInForce, TriggerKind
 from trio_hl.errors import InvalidOrderError, WireFormatError
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.meta import AssetInfo
@@ -108,6 +108,12 @@ def _check_notional(amount: Decimal, price: Decimal, asset: AssetInfo) -> None:
         )
 
 
+#: One ``{"limit": {"tif": ...}}`` per time in force, shared by every order wire dict built here: those dicts are
+#: only ever packed (msgpack, JSON), never mutated, and two fewer container allocations per order keep the
+#: garbage collector's young generation from filling once every hundred ``buy()`` calls (its pause was the p99).
+_LIMIT_TYPES: Final = {tif: wire.limit_order_type(tif) for tif in TimeInForce}
+
+
 def order_to_wire(
     order: InFlightOrder, asset: AssetInfo, trigger_price: Decimal | None, trigger_kind: TriggerKind | None,
     trigger_is_market: bool,
@@ -117,7 +123,7 @@ def order_to_wire(
         assert trigger_price is not None and trigger_kind is not None
         order_type = wire.trigger_order_type(trigger_price, trigger_is_market, trigger_kind)
     else:
-        order_type = wire.limit_order_type(order.tif)
+        order_type = _LIMIT_TYPES[order.tif]
     assert order.price is not None
     return wire.order_wire(
         asset.asset_id,

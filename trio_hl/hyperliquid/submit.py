@@ -265,7 +265,9 @@ class SubmitWorker:
         self._resolve_interval = resolve_interval
         self._landed_polls = landed_polls
         self._carry: SubmitRequest | None = None
-        self._placing: dict[str, trio.Event] = {}
+        #: Placements sent or queued and not yet answered; the event is made only when a cancel or modify has to
+        #: wait for the answer (most never do: no per-order Event allocated on the buy() path).
+        self._placing: dict[str, trio.Event | None] = {}
         self._ambiguous: list[_Ambiguous] = []
         #: Cancels whose answer was lost: checked by ``orderStatus`` and re-sent while the order is still open.
         self._unsure_cancels: dict[str, CancelRequest] = {}
@@ -307,7 +309,7 @@ class SubmitWorker:
 
     def note_placing(self, cid: str) -> None:
         """Called by ``buy()``: the order's cancel must wait for the placement's answer."""
-        self._placing[cid] = trio.Event()
+        self._placing.setdefault(cid, None)  # a waiter's event, if any, is kept: the answer sets it
 
     # ------------------------------------------------------------------------------------------- tasks
 
@@ -551,15 +553,21 @@ class SubmitWorker:
         if ready:
             await self._send_cancels(ready)
         for r in waiting:
-            placing = self._placing.get(r.cid)
-            if placing is not None:
-                await placing.wait()
+            await self._placed(r.cid)
         if waiting:
             await self._send_cancels(waiting)
 
     def _placing_open(self, cid: str) -> bool:
-        placing = self._placing.get(cid)
-        return placing is not None and not placing.is_set()
+        return cid in self._placing  # answered placements leave the dict when their event is set
+
+    async def _placed(self, cid: str) -> None:
+        """Wait until the placement of ``cid`` is answered (at once if it is not under way)."""
+        if cid not in self._placing:
+            return
+        event = self._placing[cid]
+        if event is None:
+            event = self._placing[cid] = trio.Event()
+        await event.wait()
 
     async def _send_cancels(self, batch: list[CancelRequest]) -> None:
         await self.budget.acquire(len(batch), cancel=True)
@@ -627,9 +635,7 @@ class SubmitWorker:
 
     async def _modify_batch(self, batch: list[ModifyRequest], done: set[int]) -> None:
         for r in batch:
-            placing = self._placing.get(r.cid)
-            if placing is not None:
-                await placing.wait()
+            await self._placed(r.cid)
         await self.budget.acquire(len(batch))
         try:
             await self._before_send()
