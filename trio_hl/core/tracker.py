@@ -738,7 +738,12 @@ class OrderTracker:
             if others is None:
                 order.other_fees = others = {}
             others[t.fee_asset] = others.get(t.fee_asset, _ZERO) + t.fee
-        executed = order.executed_amount + amount
+        prior = order.executed_amount
+        executed = prior + amount
+        if not prior and executed.as_tuple() == amount.as_tuple():
+            # A first fill keeps the fill's own Decimal when the sum is it to the digit (sign, digits, exponent):
+            # one Decimal (104 B) less per filled order held by the tracker.
+            executed = amount
         if executed > order.amount:
             excess = executed - order.amount
             order.overfill_amount += excess
