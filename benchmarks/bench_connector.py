@@ -1,16 +1,16 @@
 """Connector figures against the in-process emulator on loopback (one run, printed).
 
 - ``buy()`` return latency: the synchronous call a strategy makes (validate, quantize, track, journal-append,
-  queue) — p50/p99 over 20 000 calls (4 000 with ``--quick``).  Goals: p50 ≤ 15 µs, p99 ≤ 50 µs.
+  queue) — p50/p99 over 20 000 calls (4 000 with ``--quick``).  Goals: p50 ≤ 10 µs, p99 ≤ 40 µs.
 - submit → ack: ``buy()`` to the ``OrderCreated`` event (sign, WS post, emulator match, answer, tracker), one order
-  at a time, 300 orders (100 with ``--quick``).  Goal: p50 ≤ 2 ms.
+  at a time, 300 orders (100 with ``--quick``).  Goal: p50 ≤ 1 ms.
 - SDK peer (only when ``hyperliquid-python-sdk`` is importable, as in ``nox -s bench``): the official SDK's
   ``Exchange.order`` (build, sign, blocking HTTP POST, parse the answer) against the *same* emulator, one order
   at a time, interleaved with ours (it runs in a worker thread while the emulator is served by the Trio loop,
   and is timed inside that thread).  The SDK has no event stream, so its "ack" is the HTTP answer; ours is the
   ``OrderCreated`` event.  ``peer_ratio`` = SDK latency / ours (> 1: we are faster).
 - sustained throughput: 5 000 orders (1 000 with ``--quick``) queued as fast as ``buy()`` allows, until all are
-  acknowledged (batching 40 orders per signed action).  Goal: ≥ 2 000 orders/s.
+  acknowledged (batching 40 orders per signed action).  Goal: ≥ 10 000 orders/s.
 
 The latency samples are exported (``SAMPLES``) for ``run_all.py``'s distribution plot.
 
@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     SDK_AVAILABLE = False
 
 D = Decimal
-GOALS = {"buy_p50_us": 15.0, "buy_p99_us": 50.0, "ack_p50_ms": 2.0, "orders_per_s": 2_000}
+GOALS = {"buy_p50_us": 10.0, "buy_p99_us": 40.0, "ack_p50_ms": 1.0, "orders_per_s": 10_000}
 #: Raw latency samples of the last run, for run_all.py's plots: name -> {"unit", "label", "values"}.
 SAMPLES: dict[str, dict[str, Any]] = {}
 
@@ -170,13 +170,13 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "connector (in-process emulator, loopback)",
         f"  buy() return          p50 {results['buy_p50_us']:7.1f} us   p99 {results['buy_p99_us']:7.1f} us"
-        f"   (goal p50 <= 15, p99 <= 50)",
+        f"   (goal p50 <= 10, p99 <= 40)",
         f"  submit -> ack         p50 {results['ack_p50_ms']:7.2f} ms   p99 {results['ack_p99_ms']:7.2f} ms"
-        f"   (goal p50 <= 2)",
+        f"   (goal p50 <= 1)",
         *([f"  SDK Exchange.order    p50 {results['sdk_ack_p50_ms']:7.2f} ms   p99 {results['sdk_ack_p99_ms']:7.2f} ms"
            "   (same emulator, interleaved)"] if "sdk_ack_p50_ms" in results else []),
         f"  sustained             {results['sustained_orders_per_s']:9.0f} orders/s in "
-        f"{results['sustained_actions']} signed actions   (goal >= 2000)",
+        f"{results['sustained_actions']} signed actions   (goal >= 10000)",
     ]
     return "\n".join(lines)
 
