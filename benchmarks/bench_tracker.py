@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import importlib.util
 import os
 import random
@@ -194,6 +195,106 @@ def bench_mixed_pair(n: int) -> tuple[float, float]:
     return best_ours, best_naive
 
 
+def bench_vs_hummingbot(n: int, repeats: int = 3) -> tuple[float, float]:
+    """Ours and Hummingbot's ``ClientOrderTracker`` on the same mixed workload of ``n`` orders, interleaved.
+
+    Smaller than the other workloads on purpose: Hummingbot's ``all_fillable_orders`` merges its active and
+    cached orders into a new dict on every fill, so its cost per update grows with the orders it holds (that is
+    the finding; at 20 000 orders one run would take minutes).  Outcomes must agree (Hummingbot keeps only its
+    last 1 000 finished orders: those are compared)."""
+    best_ours = best_hb = 0.0
+    for _ in range(repeats):
+        orders, messages = _workload(n)
+        tracker = OrderTracker(clock=_clock)
+        for o in orders:
+            tracker.start_tracking(o)
+        gc.collect()
+        best_ours = max(best_ours, len(messages) / _run_messages(tracker, messages))
+        gc.collect()
+        rate, outcome = _run_hummingbot(orders, messages)
+        best_hb = max(best_hb, rate)
+        ours_outcome = _outcome_ours(tracker)
+        if not outcome or any(ours_outcome[cid] != v for cid, v in outcome.items()):
+            raise AssertionError("hummingbot's tracker and ours disagree on the workload's outcome")
+    return best_ours, best_hb
+
+
+try:  # Hummingbot (``nox -s bench_peers`` only): its ClientOrderTracker and the types it takes
+    from hummingbot.connector.client_order_tracker import ClientOrderTracker as HB_TRACKER
+    from hummingbot.core.data_type import common as hb_common
+    from hummingbot.core.data_type import in_flight_order as hb_order
+    from hummingbot.core.data_type.trade_fee import AddedToCostTradeFee, TokenAmount
+except Exception:  # not installed, or one of its imports failing
+    HB_TRACKER = None
+
+
+HB_PAIR = "BTC-USDC"  # Hummingbot splits its pairs on "-"
+
+
+class _HbConnectorStub:
+    """What ClientOrderTracker calls on its connector: a clock and ``trigger_event`` (events counted)."""
+
+    current_timestamp = 0.0
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def trigger_event(self, tag: Any, event: Any) -> None:
+        self.events += 1
+
+
+def _run_hummingbot(orders: list[InFlightOrder], messages: list[OrderUpdate | TradeUpdate]
+                    ) -> tuple[float, dict[str, tuple[OrderState, Decimal]]]:
+    """The same workload through Hummingbot's ClientOrderTracker: its own InFlightOrder, OrderUpdate and
+    TradeUpdate values (built before the clock starts).  ``process_order_update`` only schedules
+    ``_process_order_update`` as an asyncio task; the bench awaits that coroutine directly, which spares
+    Hummingbot the task creation and loop round trip per update (in its favour)."""
+    import asyncio
+
+    states = {OrderState.OPEN: hb_order.OrderState.OPEN, OrderState.FILLED: hb_order.OrderState.FILLED,
+              OrderState.CANCELED: hb_order.OrderState.CANCELED}
+    by_cid = {o.client_order_id: o for o in orders}
+    eid_to_cid: dict[str, str] = {}
+    hb_messages: list[Any] = []
+    for m in messages:
+        if type(m) is TradeUpdate:
+            cid = m.client_order_id or eid_to_cid[m.exchange_order_id or ""]
+            fee = AddedToCostTradeFee(flat_fees=[TokenAmount(m.fee_asset, m.fee)])
+            hb_messages.append(hb_order.TradeUpdate(m.trade_id, cid, m.exchange_order_id or "", HB_PAIR, m.timestamp,
+                                                    m.fill_price, m.fill_amount, m.fill_price * m.fill_amount, fee))
+        else:
+            u: OrderUpdate = m  # type: ignore[assignment]
+            if u.client_order_id is not None and u.exchange_order_id is not None:
+                eid_to_cid[u.exchange_order_id] = u.client_order_id
+            hb_messages.append(hb_order.OrderUpdate(HB_PAIR, u.timestamp, states[u.new_state], u.client_order_id,
+                                                    u.exchange_order_id))
+
+    async def drive() -> tuple[float, Any]:
+        stub = _HbConnectorStub()
+        tracker = HB_TRACKER(stub)  # type: ignore[arg-type]
+        for o in by_cid.values():
+            tracker.start_tracking_order(hb_order.InFlightOrder(
+                o.client_order_id, HB_PAIR, hb_common.OrderType.LIMIT,
+                hb_common.TradeType.BUY if o.side is Side.BUY else hb_common.TradeType.SELL, o.amount, 0.0,
+                price=o.price,
+            ))
+        on_order, on_trade = tracker._process_order_update, tracker.process_trade_update
+        trade_type = hb_order.TradeUpdate
+        started = time.perf_counter()
+        for m in hb_messages:
+            if type(m) is trade_type:
+                on_trade(m)
+            else:
+                await on_order(m)
+        return time.perf_counter() - started, tracker
+
+    elapsed, tracker = asyncio.run(drive())
+    names = {hb_order.OrderState.FILLED: OrderState.FILLED, hb_order.OrderState.CANCELED: OrderState.CANCELED}
+    outcome = {cid: (names.get(o.current_state, OrderState.OPEN), o.executed_amount_base)
+               for cid, o in tracker.all_orders.items()}
+    return len(hb_messages) / elapsed, outcome
+
+
 def bench_mixed(n: int, journal: bool) -> float:
     best = 0.0
     for _ in range(3):
@@ -345,8 +446,6 @@ def bench_lifecycle_vs_nautilus(n: int, repeats: int) -> list[dict[str, Any]]:
     built).  NautilusTrader: ``OrderFactory.limit`` + ``Order.apply`` of ``OrderSubmitted``, ``OrderAccepted`` and
     ``OrderFilled``.  Both sides' updates/events are built before the clock starts; the two take turns per repeat.
     ``start_tracking`` is compared with NautilusTrader's ``Cache.add_order`` (its order registry)."""
-    import importlib.metadata
-
     from nautilus_trader.cache.cache import Cache
     from nautilus_trader.common.component import TestClock
     from nautilus_trader.common.factories import OrderFactory
@@ -424,6 +523,17 @@ def run(quick: bool) -> list[dict[str, Any]]:
     else:
         rows.append({"name": "order lifecycle vs nautilus_trader", "value": None, "unit": "",
                      "note": "nautilus_trader not importable here: `nox -s bench_peers` installs it"})
+    if HB_TRACKER is not None:
+        hb_name = f"hummingbot {importlib.metadata.version('hummingbot')} ClientOrderTracker"
+        for size in (200, 2_000):
+            ours_small, hb = bench_vs_hummingbot(size)
+            rows.append({"name": f"{hb_name}: mixed updates, {size:,} orders", "value": round(hb),
+                         "unit": "updates/s"})
+            rows.append({"name": f"tracker: mixed updates, {size:,} orders (vs hummingbot)", "unit": "updates/s",
+                         "value": round(ours_small), "peer_ratio": round(ours_small / hb, 1), "peer": hb_name})
+    else:
+        rows.append({"name": "tracker vs hummingbot ClientOrderTracker", "value": None, "unit": "",
+                     "note": "hummingbot not importable here: `nox -s bench_peers` compares it"})
     ours, naive = bench_mixed_pair(n // 5)
     rows.append({"name": "tracker: mixed order/trade updates, no journal", "value": round(ours),
                  "unit": "updates/s", "goal": f">= {GOAL_UPDATES_PER_S}", "peer_ratio": round(ours / naive, 2),
