@@ -1,30 +1,26 @@
-"""Order book: snapshot apply and ``l2Book`` frame parse + apply, against a naive baseline and peers.
+"""Order book: snapshot apply and ``l2Book`` frame text -> book, against Hummingbot, NautilusTrader and a baseline.
 
 Hyperliquid's ``l2Book`` channel pushes a complete snapshot (at most 20 levels a side) per block, so the only
 book operation on the hot path is "replace the book with this snapshot" (see ``trio_hl/core/book.py``).
-Measured, single-threaded, best of several timed repeats, 20 + 20 levels:
+Measured single-threaded, best of several repeats, every contender taking turns within each repeat, 20 + 20 levels:
 
-* ``apply_snapshot``: ``trio_hl.core.book.OrderBook.apply_snapshot`` on pre-parsed ``BookLevel`` tuples;
-* ``baseline``: a naive dict-of-levels book doing the same job on the same input (rebuild ``{price: level}``
-  per side, then ``sorted`` into best-first lists) — what a straightforward implementation does; it is ours,
-  written here, and labelled "naive baseline", not a peer;
-* ``hummingbot``: ``hummingbot.core.data_type.order_book.OrderBook.apply_snapshot`` (Cython, C++ ``std::set``,
-  float prices) on ``OrderBookRow`` lists — only when the ``hummingbot`` package is importable here; the check
-  is made at run time and the rows say what it found;
-* the official SDK keeps no book: its websocket manager ``json.loads`` each frame and hands the raw dict to the
-  callback.  So there is no SDK apply to compare; the ``json.loads`` of one frame is shown as a reference
-  floor for the decode-side figures;
-* ``frame parse + apply``: books/s from a decoded ``l2Book`` data dict (``parse_l2_book`` + ``apply_snapshot``)
-  and from the WS frame text (``safejson.loads`` + the same), i.e. what ``consume_book`` does per push.
+* apply only: ours on what the parser hands it (``BookSide`` s, order verified: stored, levels built when read) and
+  on ``BookLevel`` tuples (sorted on apply); a naive dict-of-levels rebuild + ``sorted`` written here (labelled
+  "naive baseline", not a peer); Hummingbot's ``OrderBook.apply_snapshot`` (Cython, C++ ``std::set``, float
+  prices) on ``OrderBookRow`` lists; NautilusTrader's ``OrderBook.apply_deltas`` (Rust, L2_MBP) on a CLEAR + 40 ADD
+  ``OrderBookDeltas`` batch.  Apply-only figures compare different amounts of work; the frame rows are the fair
+  comparison;
+* frame text -> book, what runs per push, each followed by reading the best bid and ask: ours
+  (``parse_l2_book_frame``: typed msgspec decode + whole-side checks, then ``apply_snapshot``); Hummingbot's
+  Hyperliquid connector path (``json.loads``, ``HyperliquidOrderBook.snapshot_message_from_exchange``,
+  ``restore_from_snapshot_and_diffs``); NautilusTrader's Python-adapter pattern (``json.loads``, Price/Quantity
+  from the strings into ``OrderBookDeltas``, ``apply_deltas``); and ``json.loads`` of the same frame as the
+  reference floor (all the official SDK does: it keeps no book).  Goals: >= 1x Hummingbot, >= 0.6x ``json.loads``;
+* the REST path: a decoded ``l2Book`` answer -> ``parse_l2_book`` -> apply.
 
-``peer_ratio`` = ours / other (> 1: we are faster).
-
-Getting hummingbot (checked 2026-12-01 on CPython 3.11, not re-checked by this script): ``pip install
-hummingbot`` does not resolve — hummingbot 20260922 requires ``pandas-ta>=0.4.71b``, whose releases need
-Python >= 3.12, and pip then backtracks through older hummingbot sdists, building each one's Cython metadata.
-What works for this benchmark, in a throwaway virtualenv: ``pip install --no-deps hummingbot`` (builds its
-C++ extensions; about 15 minutes on 2 busy CPUs), then ``pip install numpy pandas cachetools aiohttp ujson``
-and ``pip install -e <trio-hl checkout>``; its ``OrderBook`` then imports and the hummingbot rows appear.
+The peers are importable only in ``nox -s bench_peers`` (Python 3.12: Hummingbot built from its sdist with
+``--no-deps`` plus what its order book imports; NautilusTrader's wheel); elsewhere their rows are skipped and a
+note says so.  ``peer_ratio`` = ours / theirs (> 1: we are faster).
 
     python benchmarks/bench_book.py [--quick]
 """

@@ -17,12 +17,12 @@ Measures (pure Python, one core, updates pre-built so only the tracker is timed)
 * ``baseline``: the same mixed workload and scaling through ``NaiveTracker`` below — a dict-of-dicts tracker
   doing only the id indexing, fill de-duplication and executed/notional/fee accounting, with no transition
   table, no anomaly detection, no fill-wait, no orphan buffering, no eviction and tuples for events.  It is
-  written here, not a peer: it shows what the safety machinery costs over the bare bookkeeping.  Hummingbot's
-  ``ClientOrderTracker`` would be the natural peer, but it is not compared here: ``run_all.py`` reports at run
-  time whether ``hummingbot`` is importable at all, and even where it is, its ``process_order_update`` schedules
-  an asyncio task per update (``safe_ensure_future``) and reports through a ``ConnectorBase`` (clock,
-  ``trigger_event``), so a like-for-like figure would need an asyncio loop and a connector stub (hummingbot
-  source of 2026-09-22).
+  written here, not a peer: it shows what the safety machinery costs over the bare bookkeeping;
+* ``hummingbot`` (``nox -s bench_peers`` only): the same mixed workload through Hummingbot's
+  ``ClientOrderTracker`` (its InFlightOrder/OrderUpdate/TradeUpdate, a connector stub counting events), at 200 and
+  2 000 orders, interleaved with ours (see ``bench_vs_hummingbot``);
+* ``nautilus_trader`` (``nox -s bench_peers`` only): an order's lifecycle (create -> accepted -> complete fill)
+  vs ``OrderFactory.limit`` + ``Order.apply``, and ``start_tracking`` vs ``Cache.add_order``.
 
     python benchmarks/bench_tracker.py [--quick]
 """
