@@ -21,11 +21,10 @@ import msgspec
 #: Deepest nesting accepted.  Far above anything the venue sends, far below what overflows a C stack.
 MAX_DEPTH = 64
 
-#: Keeps brackets and quotes (and every non-ASCII character, which the string pass then removes).
-_KEEP_STRUCTURE = str.maketrans("", "", "".join(chr(i) for i in range(128) if chr(i) not in '[]{}"'))
-_STRINGS = re.compile(r'"[^"]*"')
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
-_LEAF_PAIRS = re.compile(r"\[\]|\{\}")
+#: Every byte but brackets and quotes (UTF-8 multi-byte sequences never contain an ASCII byte, so dropping
+#: the bytes >= 0x80 can never drop or invent a bracket or a quote).
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_LEAF_PAIRS = re.compile(rb"\[\]|\{\}")
 
 
 class TooDeepError(ValueError):
@@ -40,30 +39,37 @@ def check_depth(text: str | bytes | bytearray | memoryview, limit: int = MAX_DEP
     depth *d* empties in exactly *d* passes, so we stop after ``limit`` passes and refuse if pairs remain;
     unmatched openers (truncated input) count as depth too: the decoder descends into them before it fails.
     Malformed documents that are not too deep pass: the decoder reports those with its own message.
-    Cost: nothing for documents with at most ``limit`` openers (every book frame); ~1.5x a ``json.loads`` for a
-    600 kB fills snapshot.
+    Cost: nothing for documents with at most ``limit`` openers (every book frame); a fraction of the decode
+    otherwise (bytes-level passes in C).
     """
     if isinstance(text, str):
         if text.count("[") + text.count("{") <= limit:
             return
-        skeleton = text
+        data = text.encode("utf-8", "surrogatepass")
     else:
         data = bytes(text)
         if data.count(b"[") + data.count(b"{") <= limit:
             return
-        skeleton = data.decode("utf-8", "replace")
     # Escaped backslashes go first so that an escaped quote can never be mistaken for a string's end; what
-    # remains are plain `"..."` literals (str.replace and str.translate run in C: ~1 ms for a 600 kB snapshot).
-    skeleton = skeleton.replace("\\\\", "").replace('\\"', "").translate(_KEEP_STRUCTURE)
-    skeleton = _NOT_BRACKETS.sub("", _STRINGS.sub("", skeleton))
+    # remains are plain `"..."` literals.  All on bytes: bytes.translate with a deletion table is a table scan in
+    # C, where str.translate with a mapping looked each character up (~60 ns a character: 0.6 ms for the 10 kB
+    # orderUpdates frame of a 40-order batch, twice the time of decoding it).
+    skeleton = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    # String literals out: split on the quotes and keep the even pieces (what a left-to-right ``"[^"]*"`` removal
+    # keeps, in one C pass instead of a regex substitution per literal); after an unmatched quote the rest is kept.
+    pieces = skeleton.split(b'"')
+    outside = pieces[::2]
+    if len(pieces) % 2 == 0:
+        outside.append(pieces[-1])
+    skeleton = b"".join(outside)
     for passes in range(limit + 1):
         if not skeleton:
             return
-        skeleton, removed = _LEAF_PAIRS.subn("", skeleton)
+        skeleton, removed = _LEAF_PAIRS.subn(b"", skeleton)
         if not removed:
             # Only unmatched brackets are left (a malformed document).  The decoder would still recurse into
             # every unmatched opener before failing, so those count toward the depth too.
-            if passes + skeleton.count("[") + skeleton.count("{") <= limit:
+            if passes + skeleton.count(b"[") + skeleton.count(b"{") <= limit:
                 return
             break
     raise TooDeepError(f"JSON nested deeper than {limit} levels")
