@@ -333,10 +333,15 @@ def bench_start_tracking(n: int, journal: bool) -> float:
     return best * 1e6
 
 
+#: Who holds a filled order's bytes, by the file that allocated them (bench_memory at the largest size).
+MEMORY_BY_FILE: dict[str, float] = {}
+
+
 def bench_memory(n: int) -> tuple[float, float]:
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
+    before = tracemalloc.take_snapshot()
     tracker = OrderTracker(clock=_clock)
     for i, o in enumerate(_orders(n)):
         tracker.start_tracking(o)
@@ -349,6 +354,11 @@ def bench_memory(n: int) -> tuple[float, float]:
                                                  o.exchange_order_id))
     gc.collect()
     filled_bytes = (tracemalloc.get_traced_memory()[0] - base) / n
+    MEMORY_BY_FILE.clear()
+    for stat in tracemalloc.take_snapshot().compare_to(before, "filename"):
+        name = os.path.basename(stat.traceback[0].filename)
+        if name != "tracemalloc.py" and stat.size_diff / n >= 1:
+            MEMORY_BY_FILE[name] = MEMORY_BY_FILE.get(name, 0.0) + stat.size_diff / n
     tracemalloc.stop()
     assert len(tracker) == n
     return open_bytes, filled_bytes
@@ -574,6 +584,17 @@ def run(quick: bool) -> list[dict[str, Any]]:
         rows.append({"name": f"{BASELINE}: memory per open order at {resident:,} orders", "value": round(naive_b),
                      "unit": "bytes/order", "plot": _plot(resident, f"{BASELINE}, open")})
     return rows
+
+
+def notes() -> list[str]:
+    """Where a filled order's bytes are, measured in this run (the largest memory run), by allocating file."""
+    if not MEMORY_BY_FILE:
+        return []
+    labels = {"order.py": "InFlightOrder objects", "tracker.py": "the tracker (indexes, fills dict, summed Decimals)",
+              "bench_tracker.py": "the caller's ids, Decimals and the TradeUpdate handed in (kept in fills)"}
+    parts = [f"{labels.get(name, name)} {size:,.0f} B" for name, size in
+             sorted(MEMORY_BY_FILE.items(), key=lambda kv: -kv[1])]
+    return [f"memory per filled order at {RESIDENT[-1]:,} orders by allocating file: " + "; ".join(parts)]
 
 
 def main() -> None:
