@@ -98,7 +98,7 @@ class PaperConnector:
     """A simulated-fill connector (module doc).  Built by :func:`open_paper_connector`."""
 
     def __init__(self, source: MarketSource, rules: Mapping[str, TradingRule], *, fill_model: FillModel,
-                 tracker: OrderTracker, journal: Journal | None, clock: Callable[[], float],
+                 tracker: OrderTracker, journal: Journal | None, clock: _PaperClock,
                  risk: RiskLimits | None = None, seed: int | None = None, event_buffer: int = 10_000,
                  market_slippage: Decimal = Decimal("0.05"), initial_balance: Decimal = Decimal(100_000),
                  max_pending: int = 10_000) -> None:
@@ -513,6 +513,7 @@ class PaperConnector:
             async for frame in frames:
                 if self._anchor is None:
                     self._anchor = (trio.current_time(), frame.timestamp)
+                    self._clock.anchor(*self._anchor)
                 start, first = self._anchor
                 await self._serve_requests_until(start + max(0.0, frame.timestamp - first))
                 await self._settle(self._apply_frame(frame))
@@ -564,19 +565,17 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-class _Clock:
-    """Seconds for the tracker and events: wall-anchored, following the Trio clock (MockClock-able); in replay,
-    re-anchored on the recording's first frame so event times are the market's times."""
+class _PaperClock:
+    """Seconds for the tracker and events: wall-anchored and following the Trio clock (so MockClock-able); a
+    replay re-anchors it on the recording's first frame (:meth:`anchor`) so event times are the market's."""
 
     def __init__(self) -> None:
         self._base = time.time() - trio.current_time()
-        self.conn: PaperConnector | None = None
+
+    def anchor(self, trio_time: float, market_time: float) -> None:
+        self._base = market_time - trio_time
 
     def __call__(self) -> float:
-        conn = self.conn
-        if conn is not None and conn._anchor is not None:
-            start, first = conn._anchor
-            return first + (trio.current_time() - start)
         return self._base + trio.current_time()
 
 
@@ -600,7 +599,7 @@ async def open_paper_connector(
     none within 30 s: returns anyway, ``health().trading_ready`` False) or the source ended."""
     if not rules:
         raise InvalidOrderError("open_paper_connector needs the trading rule of at least one pair")
-    clock = _Clock()
+    clock = _PaperClock()
     journal: Journal | None = None
     if journal_path is not None:
         journal = Journal(journal_path)
@@ -619,7 +618,6 @@ async def open_paper_connector(
             conn = PaperConnector(source, rules, fill_model=fill_model or FillModel(), tracker=tracker,
                                   journal=journal, clock=clock, risk=risk, seed=seed, event_buffer=event_buffer,
                                   market_slippage=market_slippage, initial_balance=initial_balance)
-            clock.conn = conn
             await conn._start(nursery)
             try:
                 yield conn
