@@ -78,6 +78,16 @@ async def test_market_maker_quotes_trades_and_leaves_nothing_open(emu: Emulator)
     assert Decimal(truth["positions"].get("ETH", "0")) == state["position"]
 
 
+async def test_market_maker_paper_mode_runs_the_same_strategy_and_sends_nothing(emu: Emulator) -> None:
+    """``--paper``: the same ``run_quotes`` on a paper connector fed by the venue's live data."""
+    signer = LocalSigner.generate()
+    with trio.fail_after(30):
+        state = await load("market_maker").main(emu.url, duration=3.0, private_key=signer.export_private_key_hex(),
+                                                paper=True)
+    truth = emu.engine.ground_truth(signer.address)
+    assert state["placed"] >= 2 and truth["orders"] == [] and truth["fills"] == []
+
+
 async def test_consume_events_takes_profit_or_closes(emu: Emulator) -> None:
     with trio.fail_after(30):
         steps = await load("consume_events").main(emu.url, patience=0.5)
