@@ -485,15 +485,24 @@ _ITEM_REQUIRED: Final[Mapping[str, tuple[Any, ...]]] = {
 }
 
 
+#: Fields a fill may lack or send as null (the venue's older fills have no ``tid``; a trade id is derived from
+#: the fill's own fields), but that must still be refused when present with the wrong type.
+_FILL_OPTIONAL: Final = frozenset({"tid"})
+
+
 @st.composite
-def _corrupt(draw: st.DrawFn, obj: Mapping[str, Any], required: Mapping[str, tuple[Any, ...]]) -> dict[str, Any]:
-    """``obj`` with one required key deleted or replaced by a value its parser must refuse."""
+def _corrupt(draw: st.DrawFn, obj: Mapping[str, Any], required: Mapping[str, tuple[Any, ...]],
+             optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``obj`` with one required key deleted or replaced by a value its parser must refuse (keys in
+    ``optional`` are only replaced: their absence is valid)."""
     out = dict(obj)
     key = draw(st.sampled_from(sorted(required)))
-    if draw(st.booleans()):
+    if key not in optional and draw(st.booleans()):
         del out[key]
     else:
-        out[key] = copy.deepcopy(draw(st.sampled_from((*_COMMON_JUNK, *required[key]))))
+        # (an optional key's null is its absence: valid, so not junk for it)
+        junk = [v for v in _COMMON_JUNK if key not in optional or v is not None]
+        out[key] = copy.deepcopy(draw(st.sampled_from((*junk, *required[key]))))
     return out
 
 
@@ -503,7 +512,7 @@ def _corrupt_fills(draw: st.DrawFn, msg: Mapping[str, Any]) -> dict[str, Any]:
     fills = out.get("fills")
     if isinstance(fills, list) and fills and draw(st.booleans()):
         i = draw(st.integers(0, len(fills) - 1))
-        fills[i] = draw(_corrupt(fills[i], _FILL_REQUIRED))
+        fills[i] = draw(_corrupt(fills[i], _FILL_REQUIRED, _FILL_OPTIONAL))
         return out
     required: dict[str, tuple[Any, ...]] = {"fills": ({}, "fills")}
     if "user" in out:
