@@ -21,7 +21,7 @@ import importlib
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from decimal import ROUND_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -40,8 +40,8 @@ from trio_hl.core.events import (
     OrderModified,
     OrderPartiallyFilled,
 )
-from trio_hl.demo.runner import DemoOptions, DemoSummary, _decimal_arg
-from trio_hl.demo.strategy import Inventory, QuoteParams
+from trio_hl.demo.runner import DemoOptions, DemoSummary, _decimal_arg, quote_params
+from trio_hl.demo.strategy import Inventory
 from trio_hl.errors import ConfigError
 
 __all__ = ["BacktestResult", "SessionLedger", "Strategy", "backtest", "load_strategy", "run_backtest",
@@ -117,19 +117,6 @@ class SessionLedger:
 
     async def wait_changed(self) -> None:
         await self._changed.wait()
-
-
-def quote_params(opts: DemoOptions, conn: Connector) -> QuoteParams:
-    """The demo's quote parameters (size from ``notional`` at the first mid when not given)."""
-    size = opts.size
-    if size is None:
-        mid = conn.mid(opts.pair)
-        if mid is None:
-            raise ConfigError(f"no mid price for {opts.pair}; pass --size")
-        size = (opts.notional / mid).quantize(conn.trading_rule(opts.pair).size_step, rounding=ROUND_UP)
-    return QuoteParams(size=size, spread_bps=opts.spread_bps,
-                       max_position=opts.max_position if opts.max_position is not None else size * 5,
-                       skew_bps=opts.skew_bps, requote_bps=opts.requote_bps)
 
 
 async def trade_session(conn: Connector, factory: Callable[..., Strategy], opts: DemoOptions, *, venue: str,

@@ -161,7 +161,8 @@ async def _venue(opts: DemoOptions) -> AsyncIterator[tuple[str, str, bool | None
     yield base_url, key, is_mainnet, base_url
 
 
-def _quote_params(opts: DemoOptions, conn: Connector) -> QuoteParams:
+def quote_params(opts: DemoOptions, conn: Connector) -> QuoteParams:
+    """The demo's quote parameters on ``conn`` (size: ``notional`` worth at the current mid when not given)."""
     size = opts.size
     if size is None:
         mid = conn.mid(opts.pair)
@@ -218,7 +219,7 @@ async def run_demo(
                 publisher = stack.enter_context(ZmqPublisher(opts.zmq, snapshot=conn.order_snapshots))
             except zmq.ZMQError as exc:  # e.g. address in use: trade anyway, and say so
                 print(f"trio-hl demo: ZMQ publisher not started on {opts.zmq}: {exc}", file=sys.stderr)
-        mm = MarketMaker(trader, opts.pair, _quote_params(opts, trader), requote_mode=opts.requote_mode)
+        mm = MarketMaker(trader, opts.pair, quote_params(opts, trader), requote_mode=opts.requote_mode)
         await mm.load_position()
         strategy_events = trader.events()
         publisher_events = trader.events() if publisher is not None else None
@@ -328,6 +329,7 @@ def view_state(conn: HyperliquidConnector, mm: MarketMaker, opts: DemoOptions, v
                publisher: ZmqPublisher | None, elapsed: float) -> ViewState:
     book = conn.book(mm.pair)
     health = conn.health()
+    acks = mm.conn.health()  # the connector the strategy trades on (``--paper``: the paper connector's acks)
     bb, ba = book.best_bid, book.best_ask
     mid = book.mid
     inv = mm.inventory
@@ -342,8 +344,8 @@ def view_state(conn: HyperliquidConnector, mm: MarketMaker, opts: DemoOptions, v
         orders_placed=mm.stats.orders_placed, modifies=mm.stats.modifies, cancels=mm.stats.cancels,
         rejected=mm.stats.rejected, ws_connected=health.ws_connected, trading_ready=health.trading_ready,
         reconnects=health.ws_reconnects, user_stream_age=health.user_stream_age,
-        book_age=health.book_ages.get(mm.pair), ack_p50_ms=health.ack_latency_p50_ms,
-        ack_p99_ms=health.ack_latency_p99_ms, ack_max_ms=mm.stats.ack_latency_max_ms,
+        book_age=health.book_ages.get(mm.pair), ack_p50_ms=acks.ack_latency_p50_ms,
+        ack_p99_ms=acks.ack_latency_p99_ms, ack_max_ms=mm.stats.ack_latency_max_ms,
         zmq_endpoint=pstats.endpoint if pstats else None, zmq_published=pstats.published if pstats else 0,
         zmq_subscribers=pstats.subscriptions if pstats else 0,
     )
