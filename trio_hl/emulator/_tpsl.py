@@ -12,7 +12,8 @@ cancels its siblings (``siblingFilledCanceled``, a venue status).
 
 Decisions where the venue is undocumented (UNSURE): a parent refused outright leaves its children unplaced,
 each child's status repeating the parent's error; a partially filled parent that stays open keeps its children
-waiting (they arm when it completes or is canceled).
+waiting (they arm when it completes or is canceled); modifying a parent that has not filled cancels its children
+(the emulator's modify cancels the order and places a new one, which no group points to).
 
 Alternative rejected: placing the children as independent triggers at once (the emulator's behaviour before):
 a stop-loss under a parent that never filled could fire and, being reduce-only, be refused or, worse, close
