@@ -341,8 +341,8 @@ def test_cli_demo_needs_a_key_for_a_real_venue(capsys: pytest.CaptureFixture[str
     from trio_hl.cli import main
 
     monkeypatch.delenv("TRIO_HL_PRIVATE_KEY", raising=False)
-    assert main(["demo", "--base-url", "http://127.0.0.1:9", "--no-zmq"]) == 1
+    assert main(["demo", "--base-url", "http://127.0.0.1:9", "--no-zmq"]) == 2  # the command line must change
     assert "TRIO_HL_PRIVATE_KEY" in capsys.readouterr().err
     monkeypatch.setenv("TRIO_HL_PRIVATE_KEY", LocalSigner.generate().export_private_key_hex())
-    assert main(["demo", "--base-url", "https://api.hyperliquid.xyz", "--no-zmq"]) == 1
+    assert main(["demo", "--base-url", "https://api.hyperliquid.xyz", "--no-zmq"]) == 2
     assert "--allow-mainnet" in capsys.readouterr().err

@@ -7,6 +7,7 @@ must be able to do so without importing httpx, trio-websocket or knowing venue s
 ├── ``InvalidOrderError`` (also a ``ValueError``) — the caller's arguments are wrong; raised at the call,
 │   before anything is tracked or sent.  ``WireFormatError`` and ``RiskLimitError`` refine it.
 ├── ``ConfigError`` — the connector is mis-configured (identity, URLs, unknown pair).
+│   └── ``UnknownPairError``
 ├── ``TransportError`` — we could not talk to the venue (connect, read, 5xx, 429).  Transient by nature.
 │   ├── ``RateLimitedError``
 │   └── ``ServerError``
@@ -41,6 +42,20 @@ class RiskLimitError(InvalidOrderError):
 
 class ConfigError(TrioHLError):
     """The connector configuration is inconsistent (identity, pairs, URLs)."""
+
+
+class UnknownPairError(ConfigError):
+    """A pair in ``ConnectorConfig.pairs`` is not listed by the venue's meta.
+
+    ``pair`` is the name asked for; ``suggestions`` the closest names the venue does list (or a few of them when
+    nothing is close), so a command line can say what to type instead.
+    """
+
+    def __init__(self, pair: str, suggestions: tuple[str, ...] = ()) -> None:
+        hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
+        super().__init__(f"pair {pair!r} is not listed by the venue{hint}")
+        self.pair = pair
+        self.suggestions = suggestions
 
 
 class TransportError(TrioHLError):

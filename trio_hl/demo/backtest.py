@@ -29,6 +29,13 @@ import attrs
 import trio
 import trio.testing
 
+from trio_hl.cli_args import (
+    decimal_arg,
+    non_negative_decimal_arg,
+    non_negative_float_arg,
+    positive_decimal_arg,
+    positive_float_arg,
+)
 from trio_hl.core.connector import Connector
 from trio_hl.core.events import (
     Event,
@@ -40,7 +47,7 @@ from trio_hl.core.events import (
     OrderModified,
     OrderPartiallyFilled,
 )
-from trio_hl.demo.runner import DemoOptions, DemoSummary, _decimal_arg, quote_params
+from trio_hl.demo.runner import DemoOptions, DemoSummary, quote_params
 from trio_hl.demo.strategy import Inventory
 from trio_hl.errors import ConfigError
 
@@ -218,19 +225,25 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", default=DEFAULT_STRATEGY,
                         help=f"module:Class constructed as Class(conn, pair, QuoteParams) (default {DEFAULT_STRATEGY})")
     parser.add_argument("--pair", default="BTC", help="pair to trade (default BTC)")
-    parser.add_argument("--spread-bps", type=_decimal_arg, default=Decimal(3), help="full quoted spread (default 3)")
-    parser.add_argument("--size", type=_decimal_arg, help="quote size in base units (default: --notional worth)")
-    parser.add_argument("--notional", type=_decimal_arg, default=Decimal(100),
+    parser.add_argument("--spread-bps", type=positive_decimal_arg, default=Decimal(3),
+                        help="full quoted spread (default 3)")
+    parser.add_argument("--size", type=positive_decimal_arg,
+                        help="quote size in base units (default: --notional worth)")
+    parser.add_argument("--notional", type=positive_decimal_arg, default=Decimal(100),
                         help="quote size in quote currency when --size is not given (default 100)")
-    parser.add_argument("--max-position", type=_decimal_arg, help="absolute position limit (default 5 x size)")
-    parser.add_argument("--skew-bps", type=_decimal_arg, default=Decimal(3), help="reservation skew (default 3)")
-    parser.add_argument("--requote-bps", type=_decimal_arg, default=Decimal(1), help="re-quote threshold (default 1)")
-    parser.add_argument("--requote-mode", choices=("modify", "cancel"), default="modify")
-    parser.add_argument("--taker-fee", type=_decimal_arg, default=Decimal("0.00045"),
+    parser.add_argument("--max-position", type=positive_decimal_arg, help="absolute position limit (default 5 x size)")
+    parser.add_argument("--skew-bps", type=non_negative_decimal_arg, default=Decimal(3),
+                        help="reservation skew (default 3)")
+    parser.add_argument("--requote-bps", type=non_negative_decimal_arg, default=Decimal(1),
+                        help="re-quote threshold (default 1)")
+    parser.add_argument("--requote-mode", choices=("modify", "cancel"), default="modify",
+                        help="move live quotes with modify (default) or cancel + replace")
+    parser.add_argument("--taker-fee", type=decimal_arg, default=Decimal("0.00045"),
                         help="taker fee, fraction of notional (default 0.00045)")
-    parser.add_argument("--maker-fee", type=_decimal_arg, default=Decimal("0.00015"),
+    parser.add_argument("--maker-fee", type=decimal_arg, default=Decimal("0.00015"),
                         help="maker fee, fraction of notional; negative = rebate (default 0.00015)")
-    parser.add_argument("--latency-ms", type=float, default=50.0, help="one-way order latency (default 50)")
+    parser.add_argument("--latency-ms", type=non_negative_float_arg, default=50.0,
+                        help="one-way order latency (default 50)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the paper connector's order ids")
 
 
@@ -256,7 +269,8 @@ def backtest_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def add_capture_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="capture file to write (JSON lines)")
     parser.add_argument("--pair", default="BTC", help="pair to record (default BTC)")
-    parser.add_argument("--seconds", type=float, default=3600.0, help="how much market to record (default 3600)")
+    parser.add_argument("--seconds", type=positive_float_arg, default=3600.0,
+                        help="how much market to record (default 3600)")
     parser.add_argument("--base-url", help="record this venue's live data (no key needed: public channels only)")
     parser.add_argument("--testnet", action="store_true", help="record Hyperliquid testnet's live data")
     parser.add_argument("--seed", type=int, default=0,

@@ -25,6 +25,7 @@ import attrs
 import trio
 import zmq
 
+from trio_hl.cli_args import duration_arg, non_negative_decimal_arg, port_arg, positive_decimal_arg
 from trio_hl.core.connector import Connector
 from trio_hl.core.events import Event
 from trio_hl.core.secret import Secret, optional_secret
@@ -38,10 +39,20 @@ from trio_hl.hyperliquid.connector import HyperliquidConnector, open_connector
 from trio_hl.hyperliquid.rest import open_rest_clients
 from trio_hl.hyperliquid.signing import LocalSigner
 
-__all__ = ["DemoOptions", "DemoSummary", "add_demo_arguments", "demo_main", "run_demo"]
+__all__ = ["DemoOptionError", "DemoOptions", "DemoSummary", "add_demo_arguments", "demo_main", "run_demo"]
 
 DEFAULT_ZMQ = "tcp://127.0.0.1:5557"
 KEY_ENV = "TRIO_HL_PRIVATE_KEY"
+
+
+class DemoOptionError(ConfigError):
+    """An option of the demo cannot work with this venue (a size below the lot size, an order value below the
+    venue's minimum...).  ``todo`` says what to change; raised before the first quote is placed."""
+
+    def __init__(self, what: str, todo: str) -> None:
+        super().__init__(f"{what} ({todo})")
+        self.what = what
+        self.todo = todo
 
 
 @attrs.frozen(kw_only=True)
@@ -114,6 +125,8 @@ class DemoSummary:
     zmq_endpoint: str | None
     zmq_published: int
     clean_shutdown: bool
+    #: The run was ended by Ctrl-C (the CLI then exits 130, after the same clean shutdown).
+    interrupted: bool = False
 
     def render(self) -> str:
         def ms(x: float | None) -> str:
@@ -162,13 +175,30 @@ async def _venue(opts: DemoOptions) -> AsyncIterator[tuple[str, str, bool | None
 
 
 def quote_params(opts: DemoOptions, conn: Connector) -> QuoteParams:
-    """The demo's quote parameters on ``conn`` (size: ``notional`` worth at the current mid when not given)."""
+    """The strategy's parameters, checked against the venue's rules for the pair (known once meta is loaded):
+    a size the venue would round away or refuse is an error here, before anything is quoted, not a demo that
+    runs its whole duration placing nothing."""
     size = opts.size
+    rule = conn.trading_rule(opts.pair)
+    mid = conn.mid(opts.pair)
     if size is None:
-        mid = conn.mid(opts.pair)
         if mid is None:
-            raise ConfigError(f"no mid price for {opts.pair}; pass --size")
-        size = (opts.notional / mid).quantize(conn.trading_rule(opts.pair).size_step, rounding=ROUND_UP)
+            raise DemoOptionError(f"no mid price for {opts.pair} to size quotes from --notional", "pass --size")
+        size = (opts.notional / mid).quantize(rule.size_step, rounding=ROUND_UP)
+    elif size < rule.min_size or size % rule.size_step:
+        below = size < rule.min_size
+        raise DemoOptionError(
+            f"--size {size} is {'below' if below else 'not a multiple of'} {opts.pair}'s lot size {rule.size_step}",
+            f"use a multiple of {rule.size_step}" + (f", at least {rule.min_size}" if below else ""),
+        )
+    if mid is not None and rule.min_notional and size * mid < rule.min_notional:
+        least = (rule.min_notional / mid).quantize(rule.size_step, rounding=ROUND_UP)
+        raise DemoOptionError(
+            f"--size {size} {opts.pair} is worth {size * mid:.2f}, below the venue's minimum order value "
+            f"{rule.min_notional}", f"use --size {least} or more")
+    if opts.max_position is not None and opts.max_position < size:
+        raise DemoOptionError(f"--max-position {opts.max_position} is below the quote size {size}",
+                              "raise --max-position to at least the size, or lower --size")
     return QuoteParams(
         size=size,
         spread_bps=opts.spread_bps,
@@ -224,6 +254,7 @@ async def run_demo(
         strategy_events = trader.events()
         publisher_events = trader.events() if publisher is not None else None
         stop = trio.Event()
+        interrupted = trio.Event()
         clean = True
         async with trio.open_nursery() as nursery:
             if publisher is not None and publisher_events is not None:
@@ -235,7 +266,7 @@ async def run_demo(
                 except OSError as exc:  # e.g. address in use: trade anyway, and say so (as for ZMQ)
                     print(f"trio-hl demo: metrics not served on port {opts.metrics_port}: {exc}", file=sys.stderr)
             if handle_sigint:
-                nursery.start_soon(_watch_sigint, stop)
+                await nursery.start(_watch_sigint, stop, interrupted)  # installed before we say "quoting"
             nursery.start_soon(mm.consume_events, strategy_events)
             quoting = trio.CancelScope()
 
@@ -244,8 +275,12 @@ async def run_demo(
                     await mm.quote_on_book()
 
             nursery.start_soon(quote)
-            nursery.start_soon(_show, conn, mm, opts, venue, publisher, out, ui, started)
+            nursery.start_soon(_show, conn, mm, opts, venue, publisher, out, ui, started, stop)
             task_status.started(mm)
+            if not ui:  # (the live screen says it itself) - also the line a script waits for before a Ctrl-C
+                print(f"trio-hl demo: quoting {mm.pair} on {venue} "
+                      f"({'until Ctrl-C' if not opts.duration else f'{opts.duration:g} s, Ctrl-C stops'})",
+                      file=out, flush=True)
             with trio.move_on_after(opts.duration if opts.duration > 0 else math.inf):
                 await stop.wait()
 
@@ -278,16 +313,24 @@ async def run_demo(
             ack_latency_p99_ms=health.ack_latency_p99_ms, open_orders_left=len(mm.our_open_orders()),
             venue_open_orders=venue_open, zmq_endpoint=stats.endpoint if stats else None,
             zmq_published=stats.published if stats else 0, clean_shutdown=clean,
+            interrupted=interrupted.is_set(),
         )
     print(summary.render(), file=out, flush=True)
     return summary
 
 
-async def _watch_sigint(stop: trio.Event) -> None:
+class ShutdownAborted(KeyboardInterrupt):
+    """A second Ctrl-C cut the clean shutdown short: orders may still rest on the venue."""
+
+
+async def _watch_sigint(stop: trio.Event, interrupted: trio.Event,
+                        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     with trio.open_signal_receiver(signal.SIGINT) as signals:
+        task_status.started()
         async for _ in signals:
-            if stop.is_set():
-                raise KeyboardInterrupt  # second Ctrl-C: abort the clean shutdown
+            if interrupted.is_set():
+                raise ShutdownAborted  # second Ctrl-C: abort the clean shutdown
+            interrupted.set()
             stop.set()
 
 
@@ -352,49 +395,39 @@ def view_state(conn: HyperliquidConnector, mm: MarketMaker, opts: DemoOptions, v
 
 
 async def _show(conn: HyperliquidConnector, mm: MarketMaker, opts: DemoOptions, venue: str,
-                publisher: ZmqPublisher | None, out: TextIO, ui: bool, started: float) -> None:
+                publisher: ZmqPublisher | None, out: TextIO, ui: bool, started: float, stop: trio.Event) -> None:
     interval = opts.refresh_interval if ui else opts.log_interval
     while True:
         await trio.sleep(interval)
         state = view_state(conn, mm, opts, venue, publisher, trio.current_time() - started)
-        out.write(render_screen(state) if ui else render_line(state) + "\n")
-        out.flush()
+        try:
+            out.write(render_screen(state) if ui else render_line(state) + "\n")
+            out.flush()
+        except BrokenPipeError:
+            # The reader went away (``trio-hl demo --no-ui | head``): stop as for Ctrl-C, so every order is
+            # cancelled; the summary's own write then fails the same way and the CLI exits quietly (141).
+            stop.set()
+            return
 
 
 # ====================================================================================== CLI
 
 
-def _decimal_arg(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except ArithmeticError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
-
-
-def _port_arg(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {port}")
-    return port
-
-
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pair", default="BTC", help="pair to quote (default BTC)")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds to trade; 0 = until Ctrl-C (default 30)")
-    parser.add_argument("--spread-bps", type=_decimal_arg, default=Decimal(3), help="full quoted spread (default 3)")
-    parser.add_argument("--size", type=_decimal_arg, help="quote size in base units (default: --notional worth)")
-    parser.add_argument("--notional", type=_decimal_arg, default=Decimal(100),
+    parser.add_argument("--duration", type=duration_arg, default=30.0,
+                        help="seconds to trade; 0 = until Ctrl-C (default 30)")
+    parser.add_argument("--spread-bps", type=positive_decimal_arg, default=Decimal(3),
+                        help="full quoted spread in basis points (default 3)")
+    parser.add_argument("--size", type=positive_decimal_arg,
+                        help="quote size in base units, a multiple of the pair's lot size (default: --notional worth)")
+    parser.add_argument("--notional", type=positive_decimal_arg, default=Decimal(100),
                         help="quote size in quote currency when --size is not given (default 100)")
-    parser.add_argument("--max-position", type=_decimal_arg, help="absolute position limit (default 5 x size)")
-    parser.add_argument("--skew-bps", type=_decimal_arg, default=Decimal(3),
+    parser.add_argument("--max-position", type=positive_decimal_arg,
+                        help="absolute position limit in base units (default 5 x size)")
+    parser.add_argument("--skew-bps", type=non_negative_decimal_arg, default=Decimal(3),
                         help="reservation price shift at a full position (default 3)")
-    parser.add_argument("--requote-bps", type=_decimal_arg, default=Decimal(1),
+    parser.add_argument("--requote-bps", type=non_negative_decimal_arg, default=Decimal(1),
                         help="re-quote when the mid moves more than this (default 1)")
     parser.add_argument("--requote-mode", choices=("modify", "cancel"), default="modify",
                         help="move live quotes with modify (default) or cancel + replace")
@@ -407,7 +440,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-mainnet", action="store_true", help="allow --base-url to be the mainnet URL")
     parser.add_argument("--zmq", default=DEFAULT_ZMQ, help=f"event publisher endpoint (default {DEFAULT_ZMQ})")
     parser.add_argument("--no-zmq", action="store_true", help="do not publish events over ZMQ")
-    parser.add_argument("--metrics-port", type=_port_arg, metavar="N",
+    parser.add_argument("--metrics-port", type=port_arg, metavar="N",
                         help="serve Prometheus metrics on http://127.0.0.1:N/metrics (0 = any free port; default off)")
     parser.add_argument("--no-ui", action="store_true", help="print a status line every few seconds instead")
     parser.add_argument("--seed", type=int, default=0, help="seed of the embedded emulator's market")
@@ -427,19 +460,74 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
     )
 
 
+def check_options(opts: DemoOptions) -> None:
+    """What can be checked before anything starts (no emulator, no connection): the key, mainnet, the sizes
+    against each other.  Raises ``CliError`` (exit 2: the command line must change)."""
+    from trio_hl.cli_errors import EXIT_USAGE, CliError
+
+    if opts.base_url is not None or opts.testnet:
+        url = opts.base_url or TESTNET_API_URL
+        if not (opts.private_key or os.environ.get(KEY_ENV)):
+            raise CliError(f"a private key is needed to trade on {url}",
+                           f"set {KEY_ENV}, or pass --private-key", status=EXIT_USAGE)
+        if url.rstrip("/") == MAINNET_API_URL and not opts.testnet and not opts.allow_mainnet:
+            raise CliError(f"{url} is mainnet: real money", "add --allow-mainnet if that is what you mean",
+                           status=EXIT_USAGE)
+    if opts.size is not None and opts.max_position is not None and opts.max_position < opts.size:
+        raise CliError(f"--max-position {opts.max_position} is below --size {opts.size}: no quote would fit",
+                       "raise --max-position to at least the size, or lower --size", status=EXIT_USAGE)
+
+
+def explain_error(opts: DemoOptions, exc: BaseException) -> Any:
+    """The one-line form of a failure that is the user's (or the venue's) doing, for ``run_command``."""
+    from trio_hl.cli_errors import EXIT_USAGE, CliError
+    from trio_hl.errors import UnknownPairError
+
+    venue = opts.base_url or (TESTNET_API_URL if opts.testnet else "the embedded emulator")
+    if isinstance(exc, DemoOptionError):
+        return CliError(exc.what, exc.todo, status=EXIT_USAGE)
+    if isinstance(exc, UnknownPairError):
+        listed = ", ".join(exc.suggestions)
+        return CliError(f"pair {exc.pair!r} is not listed by {venue}",
+                        f"pass --pair with one it lists, e.g. {listed}" if listed else "check --pair",
+                        status=EXIT_USAGE)
+    if isinstance(exc, TransportError):
+        reason = exc.__cause__ if exc.__cause__ is not None else exc  # httpx's words, not our wrapper's
+        return CliError(f"cannot reach the venue at {venue}: {reason}",
+                        "check --base-url and your network; is the venue up?")
+    if isinstance(exc, ConfigError):
+        return CliError(str(exc), "check --private-key, --account-address and --vault-address; "
+                                  "see `trio-hl demo --help`")
+    return None
+
+
+def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_contains(e, kind) for e in exc.exceptions)
+    return isinstance(exc, kind)
+
+
 def demo_main(args: argparse.Namespace) -> int:
-    """``trio-hl demo``: exit 0 after a clean shutdown, 1 on a configuration error or an unclean one."""
+    """``trio-hl demo``: 0 after a clean shutdown, 1 after an unclean one, 130 after a Ctrl-C (once everything is
+    cancelled and the summary printed); a user's mistake is one line (see ``trio_hl.cli_errors``)."""
+    from trio_hl.cli_errors import EXIT_INTERRUPTED, is_interrupt, run_command
+
     opts = options_from_args(args)
 
     async def main() -> DemoSummary:
         return await run_demo(opts, handle_sigint=True)
 
-    try:
-        summary: Any = trio.run(main)
-    except ConfigError as exc:
-        print(f"trio-hl demo: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("trio-hl demo: aborted (orders may still be open)", file=sys.stderr)
-        return 130
-    return 0 if summary.clean_shutdown else 1
+    def body() -> int:
+        check_options(opts)
+        try:
+            summary: Any = trio.run(main)
+        except BaseException as exc:
+            if is_interrupt(exc) and _contains(exc, ShutdownAborted):
+                print("trio-hl demo: interrupted during shutdown (orders may still be open on the venue)",
+                      file=sys.stderr)
+            raise
+        if summary.interrupted:
+            return EXIT_INTERRUPTED
+        return 0 if summary.clean_shutdown else 1
+
+    return run_command("demo", body, lambda exc: explain_error(opts, exc))

@@ -120,6 +120,52 @@ def _positive_or_none(_instance: Any, attribute: attrs.Attribute[Any], value: fl
         raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
 
 
+# Help of each ``--fault-*`` flag (``FaultPlan.add_cli_arguments``); a test checks every field has one.
+_CLI_HELP: dict[str, str] = {
+    "http_latency_s": "seconds added before every HTTP request (and WS post) is processed",
+    "http_latency_jitter_s": "extra uniform random latency, 0..N s, on top of --fault-http-latency-s",
+    "http_5xx_prob": "probability (0..1) that a request is answered with --fault-http-5xx-status, unprocessed",
+    "http_5xx_count": "answer the next N requests with --fault-http-5xx-status, unprocessed",
+    "http_5xx_status": "HTTP status of the injected server errors (default 502)",
+    "http_429_prob": "probability (0..1) that a request is answered 429 (rate limited), unprocessed",
+    "http_429_count": "answer the next N requests 429, unprocessed",
+    "accept_then_timeout_prob": "probability (0..1) that an action is applied but its answer never comes",
+    "accept_then_timeout_count": "apply the next N actions and never answer them",
+    "accept_then_timeout_hold_s": "seconds a swallowed HTTP answer holds the connection, then a bare 500 (default 120)",
+    "ws_latency_s": "seconds every outbound WS frame waits (order kept)",
+    "ws_disconnect_every_s": "close each WS connection N s after it opened",
+    "ws_disconnect_at_message": "close a WS connection instead of sending its Nth outbound frame",
+    "ws_stall_every_s": "every N s of a WS connection's life, go silent (see --fault-ws-stall-duration-s)",
+    "ws_stall_duration_s": "how long each WS stall lasts (frames held, socket open)",
+    "ws_duplicate_prob": "probability (0..1) that a stream data message is sent twice",
+    "ws_delay_prob": "probability (0..1) that a stream data message is held back while later ones pass it",
+    "ws_delay_s": "how long a delayed stream message is held back (default 0.5)",
+    "ws_reorder_prob": "probability (0..1) that a stream data message is swapped with the next one",
+}
+
+
+def _checked(kind: Callable[[str], Any], field: attrs.Attribute[Any]) -> Callable[[str], Any]:
+    """An argparse type that parses with ``kind`` and applies the field's validator, so a bad value is a usage
+    error naming the flag (``argument --fault-ws-duplicate-prob: ...``) rather than a traceback at start-up."""
+
+    def parse(text: str) -> Any:
+        import argparse
+
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if field.validator is not None:
+            try:
+                field.validator(None, field, value)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc).replace(f"{field.name} must", "must")) from None
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
 @attrs.define(on_setattr=attrs.setters.validate)
 class FaultPlan:
     """What to inject; all off by default.  Mutable at run time (validated on every assignment).
@@ -244,7 +290,8 @@ class FaultPlan:
                 continue
             flag = "--fault-" + field.name.replace("_", "-")
             kind: Callable[[str], Any] = int if field.name.endswith(("_count", "_status", "_message")) else float
-            group.add_argument(flag, type=kind, default=None, dest="fault_" + field.name, metavar="N")
+            group.add_argument(flag, type=_checked(kind, field), default=None, dest="fault_" + field.name,
+                               metavar="N", help=_CLI_HELP.get(field.name))
         group.add_argument("--fault-seed", type=int, default=None, dest="fault_seed", metavar="N",
                            help="seed of the fault RNG (default: the emulator seed)")
 

@@ -20,7 +20,6 @@ reads the tables back.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -34,6 +33,7 @@ import attrs
 import trio
 import zmq
 
+from trio_hl.cli_errors import EXIT_INTERRUPTED, is_interrupt
 from trio_hl.core.types import OrderState
 from trio_hl.errors import ProtocolError
 from trio_hl.events.core import int_option, readable
@@ -658,9 +658,15 @@ def record_main(connect: Sequence[str], db_path: str | os.PathLike[str], *, rcvh
             log.info("recording %s into %s (Ctrl-C to stop)", ", ".join(recorder.endpoints), store.path)
             await recorder.serve()
 
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a recording ends; the store commits
+        interrupted = False
+        try:
             trio.run(run)
+        except BaseException as exc:
+            if not is_interrupt(exc):
+                raise
+            interrupted = True  # Ctrl-C is how a recording ends; the store commits
         stats = store.statistics()
     print(f"recorded {stats.recorded} events ({stats.duplicates} duplicates, {stats.malformed} malformed, "
           f"{stats.fills} fills) from {stats.publishers} publishers; {stats.gaps} gaps, {stats.missing} missing")
-    return 0
+    # 130 like any command stopped by Ctrl-C (the shell's convention), after the summary above.
+    return EXIT_INTERRUPTED if interrupted else 0

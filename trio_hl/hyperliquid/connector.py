@@ -30,6 +30,7 @@ cancels the connector loudly, out of the ``async with``.  Nothing is swallowed.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import random
@@ -73,6 +74,7 @@ from trio_hl.errors import (
     ProtocolError,
     TransportError,
     TrioHLError,
+    UnknownPairError,
     VenueRejectedError,
 )
 from trio_hl.hyperliquid import wire
@@ -1222,6 +1224,12 @@ class HyperliquidConnector:
                             "a dead-man's switch armed earlier is the only protection left", len(left), exc)
 
 
+def _pair_suggestions(registry: AssetRegistry, pair: str) -> tuple[str, ...]:
+    """Names the venue lists that look like ``pair`` (or its first few, when none does): what to type instead."""
+    listed = registry.pairs()
+    return tuple(difflib.get_close_matches(str(pair), listed, n=3, cutoff=0.5) or listed[:4])
+
+
 async def _load_registry(rest: RestClients) -> AssetRegistry:
     info = rest.info
     meta = await info.meta()
@@ -1334,7 +1342,7 @@ async def open_connector(
             try:
                 registry.by_pair(pair)
             except (KeyError, ValueError, ConfigError) as exc:
-                raise ConfigError(f"pair {pair!r} is not listed by the venue") from exc
+                raise UnknownPairError(pair, _pair_suggestions(registry, pair)) from exc
         clock_check = await _measure_clock(rest, registry, config.pairs, clock)
         if clock_check is not None:
             check_skew(clock_check)  # raises ClockSkewError: outside the nonce window nothing could trade
