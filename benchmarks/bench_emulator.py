@@ -3,7 +3,8 @@
 Setup: the emulator runs as its own process (``python -m trio_hl.cli emulator --port 0 --no-rate-limit``,
 i.e. ``Limits.unlimited()``; the simulated market on, ticking every 50 ms), a fresh one per client kind.
 Orders are signed before the clock starts (signing is measured in ``bench_signing.py``): each is a resting
-``Gtc`` SOL bid far below the market, from one signer per concurrent connection with increasing nonces.
+``Gtc`` SOL bid far below the market (inside the venue's 80 % price band), from a fresh signer per 1 000 orders
+(the venue's open-order cap) on each concurrent connection, with increasing nonces.
 Every answer is checked: HTTP status 200 / a ``post`` answer of type ``action``, ``"status":"ok"`` and
 ``statuses[0]`` ``resting``.  Anything else (a refusal, an error channel message, a malformed or unexpected
 frame, a closed connection, 30 s without an answer) fails the run with the offending answer; nothing is
@@ -108,9 +109,18 @@ def idle_cpu_rate(pid: int, seconds: float = 1.0) -> float:
     return 0.0 if before is None or after is None else (after - before) / seconds
 
 
-def signed_orders(signer: LocalSigner, count: int, nonce0: int) -> list[bytes]:
+#: The venue's open-order cap (``emulator/_rules.py``): a signer never holds more resting orders than this.
+OPEN_ORDER_CAP = 1000
+
+
+def signed_orders(count: int, nonce0: int) -> list[bytes]:
+    """``count`` resting bids, signed by a fresh signer every ``OPEN_ORDER_CAP`` orders (one account may hold
+    at most that many open orders, as on the venue)."""
     bodies = []
+    signer = LocalSigner.generate()
     for i in range(count):
+        if i and i % OPEN_ORDER_CAP == 0:
+            signer = LocalSigner.generate()
         px = f"{50 + (i % 5000) / 100:.2f}".rstrip("0").rstrip(".")
         action = {"type": "order", "orders": [{"a": SOL, "b": True, "p": px, "s": "1", "r": False,
                                                "t": {"limit": {"tif": "Gtc"}}}], "grouping": "na"}
@@ -360,9 +370,8 @@ def main() -> None:
     for client in clients:
         inputs[client] = []
         for _ in range(args.runs):
-            signers = [LocalSigner.generate() for _ in range(args.workers + 1)]
-            inputs[client].append(RunInput([signed_orders(s, per_worker_n, nonce0) for s in signers[:-1]],
-                                           signed_orders(signers[-1], n, nonce0)))
+            inputs[client].append(RunInput([signed_orders(per_worker_n, nonce0) for _ in range(args.workers)],
+                                           signed_orders(n, nonce0)))
     print(f"pre-signed {(per_worker_n * args.workers + n) * args.runs * len(clients)} orders in "
           f"{time.perf_counter() - t:.1f} s (cpu count {os.cpu_count()}, emulator server: "
           f"{args.server or 'default'})")

@@ -501,7 +501,7 @@ def test_server_frame_lengths(payload: bytes) -> None:
 @pytest.mark.parametrize("server", ["trio", "hypercorn"])
 async def test_the_emulator_answers_the_same_under_both_servers(server: Any) -> None:
     signer = LocalSigner.generate()
-    action = {"type": "order", "orders": [{"a": 0, "b": True, "p": "10000", "s": "0.01", "r": False,
+    action = {"type": "order", "orders": [{"a": 0, "b": True, "p": "50000", "s": "0.01", "r": False,
                                            "t": {"limit": {"tif": "Gtc"}}}], "grouping": "na"}
     nonce = 1_700_000_000_000
     body = exchange_body(action, nonce, sign_l1_action(signer, action, None, nonce, None, False), None, None)

@@ -171,8 +171,9 @@ def test_an_agent_spends_its_masters_budget_and_a_sub_account_has_its_own() -> N
     assert ok(agent.act(NOOP))  # the throttled slot
     assert agent.act(NOOP) == refusal(5, 3)
     assert alice.act(NOOP) == refusal(5, 3)  # the same budget
-    assert ok(alice.act(NOOP, vault=CAROL))  # a sub-account / vault counts as its own user
-    assert Client(e, CAROL).limit()["nRequestsUsed"] == 1
+    sub = e.create_sub_account(ALICE, "carol").address
+    assert ok(alice.act(NOOP, vault=sub))  # a sub-account / vault counts as its own user
+    assert Client(e, sub).limit()["nRequestsUsed"] == 1
 
 
 def test_without_the_rule_requests_are_counted_and_never_refused() -> None:

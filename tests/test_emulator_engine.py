@@ -143,7 +143,7 @@ def test_alo_that_would_cross_names_the_bbo(e: Engine, alice: Client, bob: Clien
     (ETH, "3000", "0.00001", "Order has invalid size. asset=1"),
     (PURR, "0.2", "100.5", "Order has invalid size. asset=10000"),
     (ETH, "0", "1", "Order has invalid price. asset=1"),
-    (ETH, "3000", "0", "Order has invalid size. asset=1"),
+    (ETH, "3000", "0", "Order has zero size. asset=1"),
     (7, "3000", "1", "Order has invalid asset. asset=7"),
     (ETH, "3000", "1000", "Insufficient margin to place order. asset=1"),
     (HFUN, "5", "100000", "Order has insufficient spot balance to trade. asset=10001"),

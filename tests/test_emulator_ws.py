@@ -311,7 +311,7 @@ async def test_order_updates_follow_the_live_subscriptions() -> None:
             await send(ws, {"method": "post", "id": post_id, "request": {"type": "action", "payload": body}})
             return await until_pong(ws)
 
-        order = {"type": "order", "orders": [{"a": 2, "b": True, "p": "1", "s": "20", "r": False,
+        order = {"type": "order", "orders": [{"a": 2, "b": True, "p": "100", "s": "1", "r": False,
                                               "t": {"limit": {"tif": "Gtc"}}}], "grouping": "na"}
         (placed,) = await post(1, order)
         oid = placed["data"]["response"]["payload"]["response"]["data"]["statuses"][0]["resting"]["oid"]

@@ -64,11 +64,13 @@ class Account:
         "funded",
         "fundings",
         "history",
+        "kind",
         "ledger",
         "leverage",
         "margin_hold",
         "master",
         "n_requests",
+        "name",
         "open_orders",
         "positions",
         "schedule_count",
@@ -76,6 +78,7 @@ class Account:
         "schedule_time",
         "spot",
         "spot_hold",
+        "sub_accounts",
         "unlimited",
         "usdc",
     )
@@ -105,8 +108,13 @@ class Account:
         self.schedule_time: int | None = None
         self.schedule_day = -1
         self.schedule_count = 0
+        #: ``"user"`` (a master account, which signs), ``"subAccount"`` or ``"vault"`` (no keys: their master /
+        #: leader, ``master``, or its agents act for them; rules in ``_authz.py``).
+        self.kind = "user"
         self.master: str | None = None
-        self.agents: dict[str, str] = {}  # agent name ("" = unnamed) -> agent address
+        self.name = ""  # a sub-account's name
+        self.sub_accounts: list[str] = []  # a master's sub-accounts, in creation order
+        self.agents: dict[str, str] = {}  # agent name ("" = unnamed) -> agent address (see ``_authz.py``)
         self.funded = False
         #: The simulated market's own accounts: no margin or balance checks.
         self.unlimited = unlimited

@@ -9,8 +9,8 @@ answer is the one the venue gives an account that never used the feature: empty 
 ``"default"`` abstraction, ``{"role": "missing"}`` for an address nobody funded.  Never a 422: a client that
 calls these at start-up must not fail against the emulator.
 
-Decisions where the venue is undocumented (UNSURE): a named agent's ``validUntil`` is its approval time plus
-180 days (the venue lets the approver choose; recordings show dates months ahead); ``portfolio`` knows only
+Decisions where the venue is undocumented (UNSURE): a named agent's ``validUntil`` is the one the authorization
+layer keeps (``_authz.py``: approval + 90 days, or the approver's ``valid_until``); ``portfolio`` knows only
 two points per period, the account's first deposit (when inside the period) and now, since the emulator
 keeps no value history; its ``pnlHistory`` is value minus net deposits; spot tokens other than USDC are valued
 at their USDC pair's mid, and tokens credited from outside count as deposited at today's mid (so holding them
@@ -34,7 +34,6 @@ __all__ = ["ACCOUNT_INFO"]
 
 ZERO: Final = Decimal(0)
 DAY_MS: Final = 86_400_000
-AGENT_VALIDITY_MS: Final = 180 * DAY_MS
 #: The venue's portfolio periods, in its order; ``None`` = all time.
 PERIODS: Final = (("day", DAY_MS), ("week", 7 * DAY_MS), ("month", 30 * DAY_MS), ("allTime", None))
 REFERRAL_VOLUME: Final = Decimal(10_000)  # volume an account trades before it may create a referral code
@@ -45,9 +44,9 @@ def _acct(engine: Engine, user: str) -> Account | None:
 
 
 def _user_role(engine: Engine, user: str, now: int) -> Any:
-    master = engine.agents.get(user)
-    if master is not None:
-        return {"role": "agent", "data": {"user": master}}
+    agent = engine.auth.agents.get(user)
+    if agent is not None and now < agent.valid_until:
+        return {"role": "agent", "data": {"user": agent.owner}}
     acct = engine.accounts.get(user)
     if acct is None or not acct.funded or acct.unlimited:
         return {"role": "missing"}
@@ -60,9 +59,8 @@ def _extra_agents(engine: Engine, user: str, now: int) -> Any:
     acct = _acct(engine, user)
     if acct is None:
         return []
-    return [{"name": name, "address": address,
-             "validUntil": engine.agent_approved_ms.get(address, now) + AGENT_VALIDITY_MS}
-            for name, address in acct.agents.items() if name]
+    return [{"name": agent.name, "address": agent.address, "validUntil": agent.valid_until}
+            for agent in engine.auth.agents_of(acct.address, now) if agent.name]
 
 
 def _spot_value(engine: Engine, tokens: dict[int, Decimal]) -> Decimal:

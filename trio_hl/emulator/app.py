@@ -3,9 +3,13 @@
 Rule followed: this layer does exactly what the venue's front end does before an action reaches the
 matching engine — parse (malformed → HTTP 422 plain text), charge the IP rate weight (→ 429), recover the
 signer from the signature (L1 phantom-agent or user-signed EIP-712, testnet parameters unless
-``is_mainnet``), check ``expiresAfter``, the acting address's action budget (``Engine.address_refusal``;
-rules in ``_ratelimit.py``) and the signer's nonce set — and then hands the engine a verified
-``(signer, action, nonce)``.  The engine (``engine.py``) is pure and synchronous; everything that waits
+``is_mainnet``), check ``expiresAfter``, whether the signer may act for that account
+(``Engine.authorization_refusal``; the one decision point is ``_authz.py``), the acting address's action
+budget (``Engine.address_refusal``; rules in ``_ratelimit.py``) and the signer's nonce set — and then hands
+the engine a verified ``(signer, action, nonce)``.  A batch of more than ``_rules.SLICE`` items is parsed and
+applied in slices with checkpoints between them (:meth:`EmulatorApp.exchange`), so other clients' reads are
+served while a 10 000-order action is applied; other actions and ticks wait for it, so it stays one action.
+The engine (``engine.py``) is pure and synchronous; everything that waits
 (sockets, timers, faults) lives here, and every stream message the engine produces is routed from one
 place (:meth:`EmulatorApp.publish`) to the WebSocket connections subscribed to its ``(channel, key)``.
 
@@ -30,12 +34,14 @@ Decisions where the venue is undocumented (PROTOCOL appendix, UNSURE):
 from __future__ import annotations
 
 import enum
+import gc
 import json
 import logging
 import math
+import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Container, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Container, Generator, Iterable, MutableMapping
 from typing import Any, Final, Protocol
 
 import attrs
@@ -51,6 +57,7 @@ from trio_hl.emulator._ratelimit import (
     info_base_weight,
     info_extra_weight,
 )
+from trio_hl.emulator._rules import SLICE, batch_length
 from trio_hl.emulator.faults import FaultKind, FaultLog, FaultPlan, HttpFault
 from trio_hl.errors import ProtocolError
 from trio_hl.hyperliquid.nonce import NonceRegistry, NonceRejected
@@ -81,6 +88,8 @@ DESERIALIZE_ERROR: Final = "Failed to deserialize the JSON body into the target 
 WELCOME_TEXT: Final = "Websocket connection established."
 PONG_FRAME: Final = '{"channel":"pong"}'
 MAX_BODY_BYTES: Final = 1 << 20
+#: Bodies above this size are decoded with checkpoints around the (millisecond-long) steps (see ``_http``).
+_LARGE_BODY: Final = 64 << 10
 #: Granularity of the WS idle deadline (see ``EmulatorApp._ws_reader``).
 _IDLE_PUSH_S: Final = 0.25
 _REASONS: Final = {422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
@@ -96,6 +105,41 @@ def _decode(body: str | bytes | bytearray) -> Any:
     """Decode a request body, refusing hostile nesting first (see :mod:`trio_hl.core.safejson`)."""
     safejson.check_depth(body)
     return _msgspec_decode(body)
+
+
+def _stack_depth() -> int:
+    frame = sys._getframe(1)
+    depth = 1
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return depth
+
+
+def _decode_large(body: bytes | bytearray) -> Any:
+    """Decode a large body (a 10 000-order batch is ~0.9 MB) in one step no longer than the decoding itself.
+
+    The hostile-nesting guard is the interpreter's recursion limit, lowered to about
+    ``safejson.MAX_DEPTH`` levels above the current stack while msgspec decodes (it counts its nesting against
+    that limit; the process-wide limit is what ``py_ecc`` raises to 100 000, which lets ``[`` * 10^5 overflow
+    the C stack - see :mod:`trio_hl.core.safejson`).  Documents nested deeper raise ``TooDeepError`` exactly
+    as after ``safejson.check_depth``; the bound is a few levels looser than its exact 64, never tighter.
+    Why not ``check_depth`` here: its regex passes over the whole body cost more than the decoding (~15 ms
+    for 10 000 orders on an idle box, ~50 ms on a loaded one) in one more step other clients wait behind.
+    Nothing else runs meanwhile (msgspec holds the GIL), and the limit is restored before returning.  The
+    decoding allocates ~100 000 objects, enough to set off a full collection: the caller pauses the collector
+    until its next checkpoint so the two never add up in one step."""
+    old = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(_stack_depth() + safejson.MAX_DEPTH + 8)
+    except RecursionError:  # a stack deeper than measured: fall back to the scan
+        return _decode(body)
+    try:
+        return _msgspec_decode(body)
+    except RecursionError:
+        raise safejson.TooDeepError(f"JSON nested deeper than {safejson.MAX_DEPTH} levels") from None
+    finally:
+        sys.setrecursionlimit(old)
 
 
 class StreamMessageLike(Protocol):
@@ -117,6 +161,11 @@ class EngineAPI(Protocol):
     def action(self, *, signer: str, action: dict[str, Any], nonce: int, vault_address: str | None,
                now_ms: int, user_signed: bool = False) -> dict[str, Any]: ...
     def acting_user(self, signer: str, vault_address: str | None) -> str | None: ...
+    def authorization_refusal(self, signer: str, vault_address: str | None, action: dict[str, Any],
+                              now_ms: int) -> str | None: ...
+    def action_steps(self, *, signer: str, action: dict[str, Any], nonce: int, vault_address: str | None,
+                     now_ms: int, user_signed: bool = False, slice_size: int = ...,
+                     ) -> Generator[None, None, dict[str, Any]]: ...
     #: The per-address action budget the engine enforces; this layer sets it from its ``Limits``.
     address_rule: AddressRule | None
     def address_refusal(self, signer: str, vault_address: str | None, action: dict[str, Any],
@@ -379,6 +428,9 @@ class EmulatorApp:
         self._rate_limited = 0
         self._address_limited = 0
         self._published = 0
+        #: Held while a batch larger than ``SLICE`` is applied in slices (:meth:`exchange`): other actions and
+        #: clock ticks wait for it (fair, in arrival order), reads do not.
+        self._engine_lock = trio.Lock()
 
     # ------------------------------------------------------------------------------------ public helpers
     def now_ms(self) -> int:
@@ -409,7 +461,11 @@ class EmulatorApp:
         task_status.started()
         while True:
             await trio.sleep(self.tick_interval_s)
-            self.tick()
+            if self._engine_lock.locked():
+                async with self._engine_lock:
+                    self.tick()
+            else:
+                self.tick()
 
     def tick(self) -> None:
         self.engine.tick(self._clock_ms())
@@ -480,12 +536,24 @@ class EmulatorApp:
             return
         ip = self._client_ip(scope)
         try:
-            request = _decode(body)
+            if len(body) > _LARGE_BODY:
+                # A large batch (the rest is sliced in ``exchange``): decoded in one step, without the separate
+                # depth scan (see ``_decode_large``), then a checkpoint before signer recovery.
+                collecting = gc.isenabled()
+                gc.disable()
+                try:
+                    request = _decode_large(body)
+                    await trio.lowlevel.checkpoint()
+                finally:
+                    if collecting:
+                        gc.enable()
+            else:
+                request = _decode(body)
         except (msgspec.DecodeError, UnicodeDecodeError, safejson.TooDeepError) as exc:
             await _respond(send, _Answer.unprocessable(str(exc)))
             return
         if is_action:
-            answer = self.handle_exchange(request, ip, charge_rest=True)
+            answer = await self.exchange(request, ip, charge_rest=True)
         else:
             answer, _ = self.handle_info(request, ip, charge_rest=True)
         if fault is HttpFault.ACCEPT_THEN_TIMEOUT and answer.status == 200:
@@ -558,8 +626,57 @@ class EmulatorApp:
         return _Answer(200, answer), req_type
 
     # --------------------------------------------------------------------------------------- exchange
+    def _needs_engine_lock(self, request: Any) -> bool:
+        """True when this action must go through :meth:`exchange`'s locked path: a sliced batch is being
+        applied, or the action is itself a batch larger than ``SLICE``."""
+        if self._engine_lock.locked():
+            return True
+        action = request.get("action") if isinstance(request, dict) else None
+        return isinstance(action, dict) and batch_length(action) > SLICE
+
+    async def exchange(self, request: Any, ip: str, *, charge_rest: bool) -> _Answer:
+        """:meth:`handle_exchange`, except that a batch of more than ``SLICE`` items is applied a slice at a time
+        with a checkpoint between slices, so reads from other clients (``/info``, WS info posts, market data)
+        keep being served during a 10 000-order batch.  Other actions and ticks wait until it is done, in
+        arrival order, so the batch is still one action to everybody else; it is shielded from cancellation
+        (an accepted action is applied whole, as on the venue)."""
+        if not self._needs_engine_lock(request):
+            return self.handle_exchange(request, ip, charge_rest=charge_rest)
+        async with self._engine_lock:
+            with trio.CancelScope(shield=True):
+                answer = await self._apply_in_slices(request, ip, charge_rest=charge_rest)
+        return answer
+
+    async def _apply_in_slices(self, request: Any, ip: str, *, charge_rest: bool) -> _Answer:
+        admitted = self._admit_exchange(request, ip, charge_rest=charge_rest)
+        if isinstance(admitted, _Answer):
+            return admitted
+        await trio.lowlevel.checkpoint()  # signer recovery hashed the whole batch: let others in
+        steps = self.engine.action_steps(**admitted, slice_size=SLICE)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: dict[str, Any] = done.value
+                break
+            self.publish(self.engine.drain_messages())
+            await trio.lowlevel.checkpoint()
+        self.publish(self.engine.drain_messages())
+        return _Answer(200, result)
+
     def handle_exchange(self, request: Any, ip: str, *, charge_rest: bool) -> _Answer:
-        """Verify and apply one action (HTTP body or WS post payload)."""
+        """Verify and apply one action (HTTP body or WS post payload), all at once (see :meth:`exchange`)."""
+        admitted = self._admit_exchange(request, ip, charge_rest=charge_rest)
+        if isinstance(admitted, _Answer):
+            return admitted
+        result = self.engine.action(**admitted)
+        self.publish(self.engine.drain_messages())
+        return _Answer(200, result)
+
+    def _admit_exchange(self, request: Any, ip: str, *, charge_rest: bool) -> _Answer | dict[str, Any]:
+        """Everything before the engine applies an action: parse, IP weight, signer recovery, expiry, the
+        authorization layer (``_authz.py``), the address budget, the nonce.  A refusal (an ``_Answer``) or the
+        keyword arguments of ``Engine.action``."""
         if not isinstance(request, dict):
             return _Answer.unprocessable("expected an object")
         action = request.get("action")
@@ -606,7 +723,11 @@ class EmulatorApp:
         ):
             return _err(f"User or API Wallet {signer} does not exist.")
         vault_address = vault.lower() if isinstance(vault, str) else None
-        # the address budget before the nonce: a refused action leaves its nonce unused (see _ratelimit.py)
+        # who may act for whom, then the address budget, before the nonce: a refused action leaves its nonce
+        # unused (see _authz.py, _ratelimit.py)
+        denied = self.engine.authorization_refusal(signer, vault_address, action, now)
+        if denied is not None:
+            return _err(denied)
         refusal = self.engine.address_refusal(signer, vault_address, action, now)
         if refusal is not None:
             self._address_limited += 1
@@ -616,16 +737,8 @@ class EmulatorApp:
             self.nonces.accept(signer, nonce, now)
         except NonceRejected as exc:
             return _err(str(exc))
-        result = self.engine.action(
-            signer=signer,
-            action=action,
-            nonce=nonce,
-            vault_address=vault_address,
-            now_ms=now,
-            user_signed=user_signed,
-        )
-        self.publish(self.engine.drain_messages())
-        return _Answer(200, result)
+        return {"signer": signer, "action": action, "nonce": nonce, "vault_address": vault_address, "now_ms": now,
+                "user_signed": user_signed}
 
     # ----------------------------------------------------------------------------------------- publish
     def publish(self, messages: Iterable[StreamMessageLike]) -> None:
@@ -824,7 +937,11 @@ class EmulatorApp:
                         text = raw.decode()
                     except UnicodeDecodeError:
                         text = repr(raw[:200])
-                self._on_ws_message(conn, text)
+                deferred = self._on_ws_message(conn, text)
+                if deferred is not None:
+                    # an action that must wait for (or is) a sliced batch: this connection's later frames wait
+                    # behind it, so its actions keep their order; other connections are served meanwhile
+                    await deferred()
         if idle.cancelled_caught:
             self._record(FaultKind.WS_IDLE_CLOSE, conn=conn.id, idle_s=self.idle_timeout_s)
             conn.close(1000, "idle timeout")
@@ -832,11 +949,12 @@ class EmulatorApp:
     def _ws_error(self, conn: _WsConnection, text: str) -> None:
         self._push(conn, _encode({"channel": "error", "data": text}).decode())
 
-    def _on_ws_message(self, conn: _WsConnection, text: str) -> None:
+    def _on_ws_message(self, conn: _WsConnection, text: str) -> Callable[[], Awaitable[None]] | None:
+        """Handle one client frame; returns the rest of its handling when that must wait (see ``_on_post``)."""
         if self._ws_buckets is not None and not self._ws_buckets.try_take(conn.ip, 1):
             self._rate_limited += 1
             self._ws_error(conn, f"Cannot send more than {self.limits.ws_messages_per_minute} messages per minute.")
-            return
+            return None
         try:
             request = _decode(text)
         except (msgspec.DecodeError, safejson.TooDeepError):
@@ -849,9 +967,10 @@ class EmulatorApp:
             self._on_subscription(conn, method, request.get("subscription"))
         elif method == "post":
             assert isinstance(request, dict)
-            self._on_post(conn, request, text)
+            return self._on_post(conn, request, text)
         else:
             self._ws_error(conn, f"Error parsing JSON into valid websocket request: {text[:1000]}")
+        return None
 
     def _on_subscription(self, conn: _WsConnection, method: str, raw: Any) -> None:
         sub = _parse_subscription(raw)
@@ -913,45 +1032,64 @@ class EmulatorApp:
                     del self._ip_users[conn.ip]
 
     # ------------------------------------------------------------------------------------------- post
-    def _on_post(self, conn: _WsConnection, request: dict[str, Any], text: str) -> None:
+    def _on_post(self, conn: _WsConnection, request: dict[str, Any], text: str,
+                 ) -> Callable[[], Awaitable[None]] | None:
         post_id = request.get("id")
         body = request.get("request")
         kind = body.get("type") if isinstance(body, dict) else None
         if type(post_id) is not int or kind not in ("info", "action") or not isinstance(body, dict):
             self._ws_error(conn, f"Error parsing JSON into valid websocket request: {text[:1000]}")
-            return
+            return None
         cap = self.limits.ws_inflight_posts
         if cap is not None and conn.inflight_posts >= cap:
             self._ws_error(conn, f"too many pending post requests id={post_id}")
-            return
+            return None
+        payload = body.get("payload")
+        if kind == "action" and self._no_request_latency() and self._needs_engine_lock(payload):
+            fault = self._draw_request_fault(is_action=True, via="ws")
+
+            async def locked() -> None:
+                answer = None if isinstance(fault, _Answer) else await self.exchange(payload, conn.ip,
+                                                                                     charge_rest=False)
+                self._answer_post(conn, post_id, kind, payload, fault, answer)
+
+            return locked
         if self._no_request_latency():
             # Nothing to wait for, so answer here in the reader: a task per post (spawn, schedule, a
             # coroutine that never suspends) cost ~15-20 µs of a post's ~400 µs of server CPU, and the answer
             # is queued exactly as the task would queue it (after the engine's stream messages).
             fault = self._draw_request_fault(is_action=kind == "action", via="ws")
-            self._answer_post(conn, post_id, kind, body.get("payload"), fault)
-            return
+            self._answer_post(conn, post_id, kind, payload, fault)
+            return None
         assert conn.nursery is not None
         conn.inflight_posts += 1
-        conn.nursery.start_soon(self._ws_post, conn, post_id, kind, body.get("payload"))
+        conn.nursery.start_soon(self._ws_post, conn, post_id, kind, payload)
+        return None
 
     async def _ws_post(self, conn: _WsConnection, post_id: int, kind: str, payload: Any) -> None:
         """A post that waits (injected latency) first; it counts toward ``ws_inflight_posts`` meanwhile."""
         try:
             fault = await self._pre_request_faults(is_action=kind == "action", via="ws")
-            self._answer_post(conn, post_id, kind, payload, fault)
+            answer = None
+            if kind == "action" and not isinstance(fault, _Answer) and self._needs_engine_lock(payload):
+                answer = await self.exchange(payload, conn.ip, charge_rest=False)
+            self._answer_post(conn, post_id, kind, payload, fault, answer)
         finally:
             conn.inflight_posts -= 1
 
     def _answer_post(
-        self, conn: _WsConnection, post_id: int, kind: str, payload: Any, fault: _Answer | HttpFault | None
+        self, conn: _WsConnection, post_id: int, kind: str, payload: Any, fault: _Answer | HttpFault | None,
+        applied: _Answer | None = None,
     ) -> None:
-        """Apply one post (unless ``fault`` answers it) and queue its ``post`` answer frame."""
+        """Apply one post (unless ``fault`` answers it, or it was ``applied`` already) and queue its ``post``
+        answer frame."""
         is_action = kind == "action"
         if isinstance(fault, _Answer):
             response: dict[str, Any] = {"type": "error", "payload": fault.mirror()}
         else:
-            if is_action:
+            if applied is not None:
+                answer, req_type = applied, ""
+            elif is_action:
                 answer = self.handle_exchange(payload, conn.ip, charge_rest=False)
                 req_type = ""
             else:

@@ -36,6 +36,12 @@ Decisions where the venue is undocumented (PROTOCOL appendix, UNSURE), fixed her
 - The per-address action budget (PROTOCOL §8.3) is enforced here, per acting user (an agent's master, a
   ``vaultAddress`` sub-account), when :attr:`Engine.address_rule` is set (``EmulatorApp`` sets it from its
   ``Limits``; a bare engine counts requests but refuses none).  Its rule and UNSURE choices: ``_ratelimit.py``.
+- Who may act for whom (signer, agent, ``vaultAddress`` sub-account or vault, agent approval) is decided in
+  one place, ``_authz.py``; the venue's order and account rules (price band, minimum/maximum value, open-order
+  cap, batch size, transfer amounts, sub-account names, scheduleCancel bounds) are listed in ``_rules.py``.
+  Sub-accounts come from ``createSubAccount`` (or :meth:`Engine.create_sub_account`) and are funded with
+  ``subAccountTransfer``; vaults from :meth:`Engine.create_vault` (the venue's ``createVault`` is not emulated).
+  Auto-funding funds master accounts only, never a sub-account, vault or agent address.
 - Native TWAP (``twapOrder``/``twapCancel``, info ``userTwapSliceFills``/``twapHistory``): the slicer and its
   own undocumented-venue choices are in ``_twap.py``; :meth:`Engine.tick` runs the due suborders.
 
@@ -45,22 +51,38 @@ unknown signer on its first action), ``with_market`` (run :class:`~trio_hl.emula
 ``taker_fee``/``maker_fee`` (perp, 0.00045/0.00015; negative maker = rebate), ``spot_taker_fee``/
 ``spot_maker_fee`` (0.0007/0.0004), ``funding_rate`` (per interval, 0.0000125), ``funding_interval_ms``
 (3 600 000; 0 disables), ``default_leverage`` (20, capped at the asset's maximum),
-``schedule_cancel_min_volume`` (0), ``market_options`` (keyword arguments of ``SimulatedMarket``).
+``schedule_cancel_min_volume`` (0), ``sub_account_min_volume`` (0; the venue asks $100 000), ``market_options``
+(keyword arguments of ``SimulatedMarket``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Container
+import re
+from collections.abc import Callable, Container, Generator, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Final
 
 from trio_hl.emulator._accounts import Account, Position, q6, q8
+from trio_hl.emulator._authz import Authority
 from trio_hl.emulator._book import Book, Order
 from trio_hl.emulator._candles import CandleStore
 from trio_hl.emulator._info import InfoRequestError, answer_info, subscription_snapshot
 from trio_hl.emulator._markets import MARKETS, SPOT_TOKENS, MarketSpec
 from trio_hl.emulator._ratelimit import CANCEL_ACTIONS, AddressRule, address_requests
+from trio_hl.emulator._rules import (
+    MAX_ORDER_VALUE,
+    MAX_SUB_ACCOUNTS,
+    OPEN_ORDERS_BASE,
+    PRICE_BAND,
+    SCHEDULE_MAX_AHEAD_MS,
+    SLICE,
+    SPOT_PRICE_BAND,
+    batch_refusal,
+    open_order_cap,
+    sub_account_name_ok,
+    transfer_amount_ok,
+)
 from trio_hl.emulator._stream import StreamMessage, num, short_order, trigger_fires_above
 from trio_hl.emulator._tpsl import TpslGroups
 from trio_hl.emulator._twap import TwapDesk
@@ -150,6 +172,7 @@ class Engine:
         funding_interval_ms: int = 3_600_000,
         default_leverage: int = 20,
         schedule_cancel_min_volume: Decimal | int | str = 0,
+        sub_account_min_volume: Decimal | int | str = 0,
         market_options: dict[str, Any] | None = None,
     ) -> None:
         self.seed = seed
@@ -169,12 +192,16 @@ class Engine:
         self.funding_interval_ms = funding_interval_ms
         self.default_leverage = default_leverage
         self.schedule_cancel_min_volume = _dec(schedule_cancel_min_volume)
+        #: Traded volume a master needs before ``createSubAccount`` (the venue asks $100 000; 0 here by default).
+        self.sub_account_min_volume = _dec(sub_account_min_volume)
 
         self.specs: dict[int, MarketSpec] = {m.asset: m for m in MARKETS}
         self.spec_by_coin: dict[str, MarketSpec] = {m.coin: m for m in MARKETS}
         self.books: dict[int, Book] = {m.asset: Book(m.coin) for m in MARKETS}
         self.accounts: dict[str, Account] = {}
-        self.agents: dict[str, str] = {}  # agent address -> master address
+        #: Who may act for whom: approved agents and the single decision point (``_authz.py``).
+        self.auth = Authority(self.accounts)
+        self._sub_counter = 0
         #: The per-address action budget (PROTOCOL §8.3, rules in ``_ratelimit.py``); ``None`` = not enforced
         #: (requests are still counted).  ``EmulatorApp`` sets it from its ``Limits``; a bare engine has none.
         self.address_rule: AddressRule | None = None
@@ -222,8 +249,6 @@ class Engine:
         #: user -> spot tokens credited to it from outside (auto-funding, ``deposit``), which have no ledger entry
         #: (``portfolio`` counts them as deposited).
         self.credited_spot: dict[str, dict[int, Decimal]] = {}
-        #: agent address -> when it was approved (``extraAgents`` reports a validity from it).
-        self.agent_approved_ms: dict[str, int] = {}
         self.market: SimulatedMarket | None = None
         if with_market:
             self.market = SimulatedMarket(self, seed=seed, now_ms=now_ms, **(market_options or {}))
@@ -272,16 +297,59 @@ class Engine:
             acct.ledger.append({"time": self.now_ms, "hash": self._hash, "delta": {"type": "deposit",
                                                                                 "usdc": num(usdc)}})
 
+    def create_sub_account(self, master: str, name: str) -> Account:
+        """A new (empty) sub-account of ``master``, as ``createSubAccount`` makes one; its address is derived from
+        the seed, the master and a counter (sub-accounts have no keys).  No name or count checks: tests' path."""
+        master = master.lower()
+        self._sub_counter += 1
+        digest = hashlib.sha256(f"{self.seed}:sub:{master}:{self._sub_counter}".encode()).hexdigest()
+        acct = self._account("0x" + digest[:40])
+        acct.kind, acct.master, acct.funded = "subAccount", master, True
+        acct.name = name
+        self._account(master).sub_accounts.append(acct.address)
+        return acct
+
+    def create_vault(self, leader: str, usdc: Decimal | int | str = 0) -> Account:
+        """A new vault led by ``leader`` holding ``usdc`` (tests and embedders; the venue's ``createVault`` is
+        not emulated).  Only the leader and its agents may act for it (``_authz.py``)."""
+        leader = leader.lower()
+        self._sub_counter += 1
+        digest = hashlib.sha256(f"{self.seed}:vault:{leader}:{self._sub_counter}".encode()).hexdigest()
+        acct = self._account("0x" + digest[:40])
+        acct.kind, acct.master = "vault", leader
+        self._credit(acct, _dec(usdc), {})
+        return acct
+
+    def _admit_signer(self, signer: str) -> None:
+        """Auto-funding (``auto_fund``): a signer the venue does not know yet, or an unfunded master, is created
+        and funded on its first action.  Never an agent's address (even an expired one) or a sub-account."""
+        if not self.auto_fund or signer in self.auth.agents:
+            return
+        acct = self.accounts.get(signer)
+        if acct is None or (acct.master is None and not acct.funded):
+            self._auto_funded(signer)
+
     def acting_user(self, signer: str, vault_address: str | None) -> str | None:
-        """The account an action of ``signer`` applies to: the vault/sub-account if given, the master of an
-        approved agent, the signer itself if it has an account; ``None`` for an address the venue does not know."""
+        """The account an action of ``signer`` for ``vault_address`` applies to, when the authorization layer
+        admits it (``_authz.py``); ``None`` for an unknown signer or one that may not act for that account."""
+        grant = self.auth.decide(signer.lower(), vault_address.lower() if vault_address else None, "noop", {},
+                                 self.now_ms)
+        return None if isinstance(grant, str) else grant.user
+
+    def authorization_refusal(self, signer: str, vault_address: str | None, action: dict[str, Any], now_ms: int,
+                              ) -> str | None:
+        """The refusal text if ``signer`` may not send ``action`` for that account (``_authz.py``) or the action is
+        larger than a batch may be (:data:`~trio_hl.emulator._rules.MAX_BATCH`), else None.  The app asks before
+        it records the nonce, so a refused action leaves it unused; :meth:`action` asks again.  Only side
+        effect: auto-funding a new signer (as its first action would)."""
         signer = signer.lower()
-        master = self.agents.get(signer)
-        if master is None:
-            master = signer if signer in self.accounts else None
-        if master is None:
-            return None
-        return vault_address.lower() if vault_address else master
+        self._admit_signer(signer)
+        kind = action.get("type")
+        grant = self.auth.decide(signer, vault_address.lower() if vault_address else None,
+                                 kind if isinstance(kind, str) else "", action, now_ms)
+        if isinstance(grant, str):
+            return grant
+        return batch_refusal(action)
 
     # =================================================================================== address budget
     def address_refusal(self, signer: str, vault_address: str | None, action: dict[str, Any], now_ms: int,
@@ -292,9 +360,11 @@ class Engine:
         consume it; :meth:`action` asks again and counts."""
         if self.address_rule is None:
             return None
-        user = self.acting_user(signer, vault_address)
-        if user is None:
-            user = (vault_address or signer).lower()
+        signer = signer.lower()
+        vault = vault_address.lower() if vault_address else None
+        kind = action.get("type")
+        grant = self.auth.decide(signer, vault, kind if isinstance(kind, str) else "", action, now_ms)
+        user = (vault or signer) if isinstance(grant, str) else grant.user
         return self._address_verdict(user, self.accounts.get(user), action, now_ms)[1]
 
     def _address_verdict(self, user: str, acct: Account | None, action: dict[str, Any], now: int,
@@ -322,21 +392,65 @@ class Engine:
         """Apply one verified action; the full ``/exchange`` answer."""
         self._begin(now_ms, f"{signer}:{nonce}")
         try:
-            return self._dispatch(signer.lower(), action, vault_address, now_ms, user_signed)
+            result = self._dispatch(signer.lower(), action, vault_address, now_ms, user_signed)
+            if not isinstance(result, _Batch):
+                return result
+            try:
+                result.parse_slice(0, len(result))
+            except ProtocolError as exc:
+                return _err(f"{_DESERIALIZE}: {exc}")
+            return result.refusal() or result.answer(result.apply(0, len(result)))
+        finally:
+            self._flush_user_messages()
+
+    def action_steps(self, *, signer: str, action: dict[str, Any], nonce: int, vault_address: str | None,
+                     now_ms: int, user_signed: bool = False, slice_size: int = SLICE,
+                     ) -> Generator[None, None, dict[str, Any]]:
+        """:meth:`action` in slices: a generator that applies a batch ``slice_size`` items at a time, yielding
+        between slices (each slice's stream messages are ready for :meth:`drain_messages` at the yield), and
+        returns the same answer :meth:`action` would.  The caller (``EmulatorApp``) lets other clients' reads
+        run at the yields and keeps every other action and tick out until the generator is exhausted, so the
+        batch is still applied as one action (one transaction hash, nothing interleaved)."""
+        self._begin(now_ms, f"{signer}:{nonce}")
+        try:
+            result = self._dispatch(signer.lower(), action, vault_address, now_ms, user_signed)
+            if not isinstance(result, _Batch):
+                return result
+            n = len(result)
+            for start in range(0, n, slice_size):  # parse every item first: a malformed one refuses them all
+                try:
+                    result.parse_slice(start, min(start + slice_size, n))
+                except ProtocolError as exc:
+                    return _err(f"{_DESERIALIZE}: {exc}")
+                yield
+            refusal = result.refusal()
+            if refusal is not None:
+                return refusal
+            statuses: list[Any] = []
+            for start in range(0, n, slice_size):
+                statuses += result.apply(start, min(start + slice_size, n))
+                if start + slice_size < n:
+                    self._flush_user_messages()
+                    yield
+            return result.answer(statuses)
         finally:
             self._flush_user_messages()
 
     def _dispatch(self, signer: str, action: dict[str, Any], vault: str | None, now: int,
-                  user_signed: bool) -> dict[str, Any]:
-        user = self.acting_user(signer, vault)
-        if user is None:
-            if not self.auto_fund:
-                return _err(f"User or API Wallet {signer} does not exist.")
-            user = vault.lower() if vault else signer
-            self._auto_funded(signer)
-        acct = self._auto_funded(user) if self.auto_fund else self._account(user)
-        if not acct.funded:
-            return _err(f"Must deposit before performing actions. User: {user}")
+                  user_signed: bool) -> dict[str, Any] | _Batch:
+        self._admit_signer(signer)
+        kind = action.get("type")
+        grant = self.auth.decide(signer, vault.lower() if vault else None, kind if isinstance(kind, str) else "",
+                                 action, now)
+        if isinstance(grant, str):
+            return _err(grant)
+        principal = self.accounts[grant.principal]
+        if not principal.funded:
+            return _err(f"Must deposit before performing actions. User: {grant.principal}")
+        acct = self.accounts[grant.user]
+        too_big = batch_refusal(action)
+        if too_big is not None:
+            return _err(too_big)
         throttled, refusal = self._address_verdict(acct.address, acct, action, now)
         if refusal is not None:
             return _err(refusal)
@@ -355,27 +469,42 @@ class Engine:
             return _err(f"{_DESERIALIZE}: {exc}")
 
     # ------------------------------------------------------------------------------------------ order
-    def _act_order(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
-        parsed = parse_order_action(action)
-        if not parsed.orders:
+    def _act_order(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any] | _Batch:
+        raw = action.get("orders")
+        if not isinstance(raw, list):
+            parse_order_action(action)  # raises the parser's own error for a missing / malformed list
+            raise ProtocolError("action.orders: expected an array")
+        if not raw:
+            parse_order_action(action)
             return _err("Order list cannot be empty.")
+        head = parse_order_action({**action, "orders": []})  # grouping and builder; orders are parsed by slices
         builder_rate = ZERO
-        if parsed.builder_fee is not None:
-            builder_rate = Decimal(parsed.builder_fee) / Decimal(100_000)
-        position_tpsl = parsed.grouping == "positionTpsl"
-        if parsed.grouping in ("normalTpsl", "positionTpsl"):
-            for w in parsed.orders[1 if parsed.grouping == "normalTpsl" else 0:]:
-                if w.is_trigger and not w.reduce_only:
-                    return _err("TP/SL orders must be reduce only.")
-        if parsed.grouping == "normalTpsl" and len(parsed.orders) > 1 and not parsed.orders[0].is_trigger:
-            statuses: list[Any] = self.tpsl.place(
-                acct, parsed.orders, now, lambda w: self._place(acct, w, now, builder_rate=builder_rate))
-        else:
-            statuses = [
-                self._place(acct, w, now, builder_rate=builder_rate, position_tpsl=position_tpsl and w.is_trigger)
-                for w in parsed.orders
-            ]
-        return {"status": "ok", "response": {"type": "order", "data": {"statuses": statuses}}}
+        if head.builder_fee is not None:
+            builder_rate = Decimal(head.builder_fee) / Decimal(100_000)
+        position_tpsl = head.grouping == "positionTpsl"
+
+        def check(orders: list[WireOrder]) -> dict[str, Any] | None:
+            if head.grouping in ("normalTpsl", "positionTpsl"):
+                for w in orders[1 if head.grouping == "normalTpsl" else 0:]:
+                    if w.is_trigger and not w.reduce_only:
+                        return _err("TP/SL orders must be reduce only.")
+            return None
+
+        if head.grouping == "normalTpsl" and len(raw) > 1:
+            # a parent with its TP/SL children is one group (``_tpsl.py``), placed whole, never sliced
+            orders = parse_order_action(action).orders
+            refusal = check(list(orders))
+            if refusal is not None:
+                return refusal
+            if not orders[0].is_trigger:
+                statuses: list[Any] = self.tpsl.place(
+                    acct, orders, now, lambda w: self._place(acct, w, now, builder_rate=builder_rate))
+                return {"status": "ok", "response": {"type": "order", "data": {"statuses": statuses}}}
+
+        def place(w: WireOrder) -> dict[str, Any]:
+            return self._place(acct, w, now, builder_rate=builder_rate, position_tpsl=position_tpsl and w.is_trigger)
+
+        return _Batch("order", action, "orders", lambda a: parse_order_action(a).orders, place, check)
 
     def _place(self, acct: Account, w: WireOrder, now: int, *, builder_rate: Decimal = ZERO,
                position_tpsl: bool = False, cloid: str | None = None) -> dict[str, Any]:
@@ -384,10 +513,15 @@ class Engine:
         spec = self.specs.get(a)
         if spec is None:
             return {"error": f"Order has invalid asset.{sfx}"}
-        if w.size <= 0 or not _valid_size(w.size, spec.sz_decimals):
+        if w.size == 0:
+            return {"error": f"Order has zero size.{sfx}"}
+        if w.size < 0 or not _valid_size(w.size, spec.sz_decimals):
             return {"error": f"Order has invalid size.{sfx}"}
         if w.price <= 0:
             return {"error": f"Order has invalid price.{sfx}"}
+        refusal = self._order_rule_refusal(acct, spec, w)
+        if refusal is not None:
+            return {"error": f"{refusal}{sfx}"}
         order = Order(
             oid=self._new_oid(), user=acct.address, asset=a, coin=spec.coin, is_buy=w.is_buy, limit_px=w.price,
             sz=w.size, tif=w.tif, reduce_only=w.reduce_only and not spec.is_spot, cloid=w.cloid or cloid,
@@ -432,6 +566,24 @@ class Engine:
         filled, notional = self._match(order, now)
         # Nothing filled: same position, same size, so the margin need just checked is the one to hold.
         return self._after_match(acct, order, filled, notional, now, sfx, margin if filled == 0 else None)
+
+    def _order_rule_refusal(self, acct: Account, spec: MarketSpec, w: WireOrder) -> str | None:
+        """The venue's order rules that refuse an order before it gets an oid (values and why: ``_rules.py``)."""
+        if w.trigger_price is not None and spec.is_spot:
+            return "Placing trigger orders is not enabled on spot trading yet."
+        ref = self.oracle[spec.asset]
+        band = SPOT_PRICE_BAND if spec.is_spot else PRICE_BAND
+        if abs(w.price - ref) > band * ref:
+            return f"Order price cannot be more than {band * 100:.0f}% away from the reference price"
+        if w.price * w.size > MAX_ORDER_VALUE:
+            return f"Order value too large. Max is ${MAX_ORDER_VALUE}."
+        n_open = len(acct.open_orders)
+        if n_open >= OPEN_ORDERS_BASE and not acct.unlimited:
+            cap = open_order_cap(acct.cum_vlm)
+            may_rest = w.trigger_price is not None or w.tif in ("Gtc", "Alo")
+            if (may_rest and n_open >= cap) or w.reduce_only or w.trigger_price is not None:
+                return f"Too many open orders. Max is {cap if n_open >= cap else OPEN_ORDERS_BASE}."
+        return None
 
     def _after_match(self, acct: Account, order: Order, filled: Decimal, notional: Decimal, now: int,
                      sfx: str, margin_need: Decimal | None = None) -> dict[str, Any]:
@@ -783,13 +935,13 @@ class Engine:
         self._finish(order, "canceled", now)
         return "success"
 
-    def _act_cancel(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
-        statuses = [self._cancel_one(acct, a, oid, now) for a, oid in parse_cancel_action(action)]
-        return {"status": "ok", "response": {"type": "cancel", "data": {"statuses": statuses}}}
+    def _act_cancel(self, acct: Account, action: dict[str, Any], now: int) -> _Batch:
+        return _Batch("cancel", action, "cancels", parse_cancel_action,
+                      lambda item: self._cancel_one(acct, item[0], item[1], now))
 
-    def _act_cancel_by_cloid(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
-        statuses = [self._cancel_one(acct, a, c, now) for a, c in parse_cancel_by_cloid_action(action)]
-        return {"status": "ok", "response": {"type": "cancel", "data": {"statuses": statuses}}}
+    def _act_cancel_by_cloid(self, acct: Account, action: dict[str, Any], now: int) -> _Batch:
+        return _Batch("cancel", action, "cancels", parse_cancel_by_cloid_action,
+                      lambda item: self._cancel_one(acct, item[0], item[1], now))
 
     # ---------------------------------------------------------------------------------------- modifies
     def _modify_one(self, acct: Account, ref: int | str, w: WireOrder, now: int) -> dict[str, Any]:
@@ -800,9 +952,9 @@ class Engine:
         return self._place(acct, w, now, builder_rate=old.builder_rate, position_tpsl=old.is_position_tpsl,
                            cloid=old.cloid)
 
-    def _act_batch_modify(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
-        statuses = [self._modify_one(acct, ref, w, now) for ref, w in parse_batch_modify_action(action)]
-        return {"status": "ok", "response": {"type": "order", "data": {"statuses": statuses}}}
+    def _act_batch_modify(self, acct: Account, action: dict[str, Any], now: int) -> _Batch:
+        return _Batch("order", action, "modifies", parse_batch_modify_action,
+                      lambda item: self._modify_one(acct, item[0], item[1], now))
 
     def _act_modify(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
         raw = action.get("oid")
@@ -827,6 +979,8 @@ class Engine:
                         f"Required: ${num(self.schedule_cancel_min_volume)}. Traded: ${num(q6(acct.cum_vlm))}.")
         if when < now + SCHEDULE_MIN_DELAY_MS:
             return _err("Scheduled cancel time too early, must be at least 5 seconds in the future.")
+        if when > now + SCHEDULE_MAX_AHEAD_MS:
+            return _err("Scheduled cancel time too late, must be at most 1 day in the future.")
         if acct.schedule_day == now // DAY_MS and acct.schedule_count >= SCHEDULE_MAX_PER_DAY:
             return _err(f"Too many scheduled cancel triggers today (max {SCHEDULE_MAX_PER_DAY}).")
         acct.schedule_time = when
@@ -884,46 +1038,76 @@ class Engine:
         return dict(_OK_DEFAULT)
 
     def _act_usd_class_transfer(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
+        """Spot <-> perp USDC of ``acct``: the signer's own account or, named by the amount's ``" subaccount:0x…"``
+        suffix, a sub-account of it (the authorization layer resolved and checked which)."""
         raw, to_perp = action.get("amount"), action.get("toPerp")
         if not isinstance(raw, str) or type(to_perp) is not bool:
             raise ProtocolError("usdClassTransfer: expected amount (string) and toPerp (bool)")
-        text, _, sub = raw.partition(" subaccount:")
+        text = raw.partition(" subaccount:")[0]
+        if len(text) > 40:
+            return _err("Invalid transfer amount.")
         try:
             amount = Decimal(text)
         except ArithmeticError:
             raise ProtocolError(f"usdClassTransfer.amount: not a decimal: {text[:40]!r}") from None
-        if not amount.is_finite() or amount <= 0:
+        if not transfer_amount_ok(amount):
             return _err("Invalid transfer amount.")
-        target = self._auto_funded(sub.lower()) if sub and self.auto_fund else self.accounts.get(sub.lower(), acct)
         if to_perp:
-            if target.spot_available(0) < amount:
+            if acct.spot_available(0) < amount:
                 return _err("Insufficient balance for token transfer.")
-            target.add_spot(0, -amount)
-            target.usdc += amount
+            acct.add_spot(0, -amount)
+            acct.usdc += amount
         else:
-            if self.free_margin(target) < amount:
+            if self.free_margin(acct) < amount:
                 return _err("Insufficient balance for token transfer.")
-            target.usdc -= amount
-            target.add_spot(0, amount)
-        target.ledger.append({"time": now, "hash": self._hash, "delta": {
+            acct.usdc -= amount
+            acct.add_spot(0, amount)
+        acct.ledger.append({"time": now, "hash": self._hash, "delta": {
             "type": "accountClassTransfer", "usdc": num(amount), "toPerp": to_perp}})
         return dict(_OK_DEFAULT)
+
+    def _act_sub_account_transfer(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
+        """Perp USDC between a master (``acct``) and one of its sub-accounts (checked by ``_authz.py``);
+        ``usd`` is in micro-USDC."""
+        sub_user, is_deposit, usd = action.get("subAccountUser"), action.get("isDeposit"), action.get("usd")
+        if not isinstance(sub_user, str) or type(is_deposit) is not bool or type(usd) is not int:
+            raise ProtocolError("subAccountTransfer: expected subAccountUser (address), isDeposit (bool), usd (int)")
+        amount = Decimal(usd) / Decimal(1_000_000)
+        if not transfer_amount_ok(amount):
+            return _err("Invalid transfer amount.")
+        sub = self.accounts[sub_user.lower()]
+        source, dest = (acct, sub) if is_deposit else (sub, acct)
+        if self.free_margin(source) < amount:
+            return _err("Insufficient balance for token transfer.")
+        source.usdc -= amount
+        dest.usdc += amount
+        for who in (acct, sub):
+            who.ledger.append({"time": now, "hash": self._hash, "delta": {
+                "type": "subAccountTransfer", "usdc": num(amount), "user": source.address,
+                "destination": dest.address}})
+        return dict(_OK_DEFAULT)
+
+    def _act_create_sub_account(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
+        """A new sub-account of master ``acct``; the answer carries its address (rules: ``_rules.py``)."""
+        name = action.get("name")
+        if not sub_account_name_ok(name):
+            return _err("Invalid sub-account name.")
+        assert isinstance(name, str)
+        if len(acct.sub_accounts) >= MAX_SUB_ACCOUNTS:
+            return _err(f"Too many sub-accounts (max {MAX_SUB_ACCOUNTS}).")
+        if acct.cum_vlm < self.sub_account_min_volume:
+            return _err(f"Cannot create sub-accounts until enough volume traded. "
+                        f"Required: ${num(self.sub_account_min_volume)}. Traded: ${num(q6(acct.cum_vlm))}.")
+        sub = self.create_sub_account(acct.address, name)
+        return {"status": "ok", "response": {"type": "createSubAccount", "data": sub.address}}
 
     def _act_approve_agent(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
         agent = action.get("agentAddress")
         name = action.get("agentName") or ""
         if not isinstance(agent, str) or len(agent) != 42 or not agent.startswith("0x") or not isinstance(name, str):
             raise ProtocolError("approveAgent: expected agentAddress (0x address) and agentName (string)")
-        agent = agent.lower()
-        if agent in self.accounts and self.accounts[agent].funded:
-            return _err(f"Agent address {agent} is already a user.")
-        previous = acct.agents.get(name)
-        if previous is not None:
-            self.agents.pop(previous, None)
-        acct.agents[name] = agent
-        self.agents[agent] = acct.address
-        self.agent_approved_ms[agent] = now
-        return dict(_OK_DEFAULT)
+        refusal = self.auth.approve(acct, agent.lower(), name, now)
+        return _err(refusal) if refusal is not None else dict(_OK_DEFAULT)
 
     def _act_twap_order(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
         return self.twaps.place(acct, action, now)
@@ -1261,6 +1445,55 @@ class Engine:
         return acct.positions if acct is not None else {}
 
 
+class _Batch:
+    """A batch action admitted but not yet parsed or applied, so :meth:`Engine.action_steps` can slice both.
+
+    ``parse`` is the whole-action parser (``hyperliquid.messages``), run on sub-actions of ``raw[i:j]``; a
+    malformed item anywhere refuses the whole action before anything is applied (its error names the item's
+    index in the full list).  ``check`` sees every parsed item (e.g. TP/SL groupings) before the first is
+    applied; ``apply_one`` applies one item and returns its status."""
+
+    __slots__ = ("action", "apply_one", "check", "items", "key", "kind", "parse", "raw")
+
+    def __init__(self, kind: str, action: dict[str, Any], key: str, parse: Callable[[Any], Sequence[Any]],
+                 apply_one: Callable[[Any], Any],
+                 check: Callable[[list[Any]], dict[str, Any] | None] | None = None) -> None:
+        raw = action.get(key)
+        if not isinstance(raw, list):
+            parse(action)  # the parser's own error for a missing or malformed list
+            raise ProtocolError(f"action.{key}: expected an array")
+        self.kind, self.action, self.key, self.raw = kind, action, key, raw
+        self.parse, self.apply_one, self.check = parse, apply_one, check
+        self.items: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def parse_slice(self, start: int, stop: int) -> None:
+        """Parse items ``start`` to ``stop`` (in order, after the previous slices); ``ProtocolError`` if one is
+        malformed."""
+        if start == 0 and stop == len(self.raw):
+            self.items = list(self.parse(self.action))
+            return
+        try:
+            self.items += self.parse({**self.action, self.key: self.raw[start:stop]})
+        except ProtocolError as exc:
+            text = re.sub(rf"action\.{self.key}\[(\d+)\]",
+                          lambda m: f"action.{self.key}[{int(m.group(1)) + start}]", str(exc), count=1)
+            raise ProtocolError(text) from None
+
+    def refusal(self) -> dict[str, Any] | None:
+        return self.check(self.items) if self.check is not None else None
+
+    def apply(self, start: int, stop: int) -> list[Any]:
+        one = self.apply_one
+        items = self.items
+        return [one(items[i]) for i in range(start, stop)]
+
+    def answer(self, statuses: list[Any]) -> dict[str, Any]:
+        return {"status": "ok", "response": {"type": self.kind, "data": {"statuses": statuses}}}
+
+
 def _due(order: Order, mark: Decimal) -> bool:
     trigger = order.trigger_px
     assert trigger is not None
@@ -1289,6 +1522,8 @@ _HANDLERS: Final = {
     "noop": Engine._act_noop,
     "usdClassTransfer": Engine._act_usd_class_transfer,
     "approveAgent": Engine._act_approve_agent,
+    "createSubAccount": Engine._act_create_sub_account,
+    "subAccountTransfer": Engine._act_sub_account_transfer,
     "twapOrder": Engine._act_twap_order,
     "twapCancel": Engine._act_twap_cancel,
 }
