@@ -102,6 +102,8 @@ DOCUMENTED: Mapping[str, Mapping[str, str]] = {
                   "$.universe[].marginTableId": "PROTOCOL §5 (DOC): meta"},
     "info/clearinghouseState": {"$.time": "PROTOCOL §5 (DOC + cassette)"},
     "info/metaAndAssetCtxs": {"$[0].collateralToken": "PROTOCOL §5 (DOC): meta"},
+    "info/spotMeta": {"$.tokens[].deployerTradingFeeShare": "the same token objects in the SDK's 2025 "
+                                                            "spotMetaAndAssetCtxs recording"},
     "info/userFees": {
         "$.feeSchedule.spotCross": "NKTKAS userFees schema", "$.feeSchedule.spotAdd": "NKTKAS userFees schema",
         "$.feeSchedule.stakingDiscountTiers": "NKTKAS userFees schema",
