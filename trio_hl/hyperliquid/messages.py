@@ -318,6 +318,9 @@ class OrderSnapshot:
     tif: str | None = None
     is_trigger: bool | None = None
     trigger_price: Decimal | None = None
+    #: ``frontendOpenOrders`` nests the TP/SL orders of a ``normalTpsl`` group under their parent (each an open
+    #: order of its own, waiting for the parent to fill); empty everywhere else.
+    children: tuple[OrderSnapshot, ...] = ()
 
     @property
     def filled_size(self) -> Decimal | None:
@@ -414,16 +417,34 @@ def parse_historical_orders(d: object, coin_to_pair: Mapping[str, str] = _EMPTY)
 
 def parse_open_orders(d: object, coin_to_pair: Mapping[str, str] = _EMPTY) -> list[OrderSnapshot]:
     """The info ``openOrders`` / ``frontendOpenOrders`` answer (a list of bare order objects) → snapshots with
-    status ``open`` stamped at the order's creation time (the answer carries no status time)."""
-    what = "openOrders"
+    status ``open`` stamped at the order's creation time (the answer carries no status time).  The TP/SL
+    ``children`` a ``frontendOpenOrders`` parent carries are parsed into its ``children`` (never dropped: the
+    recorded SDK answer nests two orders that way)."""
+    return _open_orders(d, "openOrders", coin_to_pair, 0)
+
+
+#: ``children`` nest one level on the venue (TP/SL under their parent); deeper nesting is refused as malformed
+#: rather than followed without bound.
+_MAX_CHILD_DEPTH = 4
+
+
+def _open_orders(d: object, what: str, coin_to_pair: Mapping[str, str], depth: int) -> list[OrderSnapshot]:
     items = f.array(d, what)
     out = []
     for i, raw in enumerate(items):
         w = f"{what}[{i}]"
-        fields = _order_fields(f.obj(raw, w), w, coin_to_pair)
+        o = f.obj(raw, w)
+        fields = _order_fields(o, w, coin_to_pair)
+        kids = o.get("children")
+        children: tuple[OrderSnapshot, ...] = ()
+        if kids:
+            if depth >= _MAX_CHILD_DEPTH:
+                raise ProtocolError(f"{w}.children: nested deeper than {_MAX_CHILD_DEPTH} levels")
+            children = tuple(_open_orders(kids, f"{w}.children", coin_to_pair, depth + 1))
         out.append(
             OrderSnapshot(
-                status=VenueOrderStatus.OPEN, venue_status="open", status_timestamp=fields["created"], **fields
+                status=VenueOrderStatus.OPEN, venue_status="open", status_timestamp=fields["created"],
+                children=children, **fields,
             )
         )
     return out

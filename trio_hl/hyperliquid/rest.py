@@ -56,6 +56,7 @@ from trio_hl.errors import (
     TransportError,
     VenueRejectedError,
 )
+from trio_hl.hyperliquid._info_typed import TypedInfoMixin
 from trio_hl.hyperliquid.backoff import Backoff, BackoffPolicy
 from trio_hl.hyperliquid.fill_keys import FillDeduper
 from trio_hl.hyperliquid.ratelimit import IpRateLimiter, exchange_weight, info_extra_weight, info_weight
@@ -204,8 +205,12 @@ class _Client:
         await self.aclose()
 
 
-class InfoClient(_Client):
-    """``POST /info``: read-only, idempotent queries, retried on transient failures."""
+class InfoClient(TypedInfoMixin, _Client):
+    """``POST /info``: read-only, idempotent queries, retried on transient failures.
+
+    The typed queries (``candle_snapshot``, ``user_funding``, ``portfolio``, …: one per ``/info`` type of the
+    official SDK that has no raw method below) come from :class:`~trio_hl.hyperliquid._info_typed.TypedInfoMixin`.
+    """
 
     def __init__(
         self,
