@@ -216,3 +216,57 @@ def test_action_rejected_error() -> None:
     err = ActionRejectedError(classify_action_error("Unable to recover signer."))
     assert isinstance(err, VenueRejectedError)
     assert err.kind is ActionErrorKind.SIGNATURE and err.message == "Unable to recover signer."
+
+
+# Real venue texts (issue 16, PROTOCOL §4.3 / §8.4, public SDK issues quoting live answers), each also tried with
+# the venue's variants: with and without " asset=N", and with the "L1 error: " prefix.
+REAL_ORDER_ERRORS = [
+    ("Order price cannot be more than 80% away from the reference price", RejectReason.PRICE_BAND),
+    ("Order price cannot be more than 95% away from the reference price", RejectReason.PRICE_BAND),
+    ("Order value too large. Max is $5000000.", RejectReason.MAX_ORDER_VALUE),
+    ("Insufficient spot balance", RejectReason.INSUFFICIENT_SPOT_BALANCE),
+    ("Order has insufficient spot balance to trade.", RejectReason.INSUFFICIENT_SPOT_BALANCE),
+    ("Order has zero size.", RejectReason.INVALID_SIZE),
+    ("Placing trigger orders is not enabled on spot trading yet.", RejectReason.UNSUPPORTED),
+    ("Price too far from oracle", RejectReason.ORACLE),
+    ("Order price too far from oracle", RejectReason.ORACLE),
+    ("Order would increase open interest while capped.", RejectReason.OI_CAP),
+    ("Order would increase open interest while open interest is capped", RejectReason.OI_CAP),
+    ("Order rejected due to price more aggressive than oracle at cap.", RejectReason.OI_CAP_TOO_AGGRESSIVE),
+    ("Order would exceed margin tier limit at current leverage.", RejectReason.MAX_POSITION),
+    ("Cannot modify canceled or filled order.", RejectReason.MISSING_ORDER),
+    ("Order must have minimum value of 10 USDC.", RejectReason.MIN_TRADE_NTL),
+    ("Post only order would have immediately matched, bbo was 23.757@23.758.", RejectReason.BAD_ALO_PX),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), REAL_ORDER_ERRORS)
+@pytest.mark.parametrize(("prefix", "suffix", "asset"), [("", "", None), ("", " asset=10000", 10000),
+                                                          ("L1 error: ", " asset=4", 4), ("L1 error: ", "", None)])
+def test_real_order_error_variants(text: str, reason: RejectReason, prefix: str, suffix: str,
+                                   asset: int | None) -> None:
+    message = prefix + text + suffix
+    r = parse_order_error(message)
+    assert (r.reason, r.asset, r.message) == (reason, asset, message)
+
+
+def test_the_issue_spot_balance_refusal_is_a_spot_balance_refusal() -> None:
+    r = parse_order_error("Insufficient spot balance asset=10000")
+    assert r.reason is RejectReason.INSUFFICIENT_SPOT_BALANCE and r.asset == 10000
+    assert r.venue_status is VenueOrderStatus.INSUFFICIENT_SPOT_BALANCE_REJECTED
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("Vault not registered: 0x1234567890abcdef1234567890abcdef12345678", ActionErrorKind.VAULT_NOT_REGISTERED),
+        ("L1 error: Vault not registered: 0xabc", ActionErrorKind.VAULT_NOT_REGISTERED),
+        ("Action disabled when unified account is active.", ActionErrorKind.UNIFIED_ACCOUNT),
+        ("Insufficient balance for token transfer.", ActionErrorKind.INSUFFICIENT_BALANCE),
+        ("Insufficient balance for token transfer gas.", ActionErrorKind.INSUFFICIENT_BALANCE),
+        ("L1 error: User or API Wallet 0xabc does not exist.", ActionErrorKind.UNKNOWN_SIGNER),
+    ],
+)
+def test_real_action_errors(message: str, kind: ActionErrorKind) -> None:
+    e = classify_action_error(message)
+    assert (e.kind, e.retryable, e.message) == (kind, False, message)

@@ -142,11 +142,24 @@ class RejectReason(enum.Enum):
     INVALID_SIZE = "invalid_size"
     INVALID_PRICE = "invalid_price"
     MISSING_ORDER = "missing_order"
+    #: The price is more than the allowed share (80 % perps, 95 % spot seen live) away from the reference price.
+    PRICE_BAND = "price_band"
+    #: The order's notional is above the venue's per-order maximum ("Max is $5000000.").
+    MAX_ORDER_VALUE = "max_order_value"
+    #: The order type is not offered on this market (trigger orders on spot).
+    UNSUPPORTED = "unsupported"
     OTHER = "other"
 
 
-#: The documented prefixes (PROTOCOL §4.3), matched once, in this order.  Variable parts ($10 vs "10 USDC",
-#: the bbo) come after the prefix.
+#: Prefixes of the venue's per-order error texts, matched once, in this order, on the text without its
+#: "L1 error: " prefix and its " asset=N" suffix.  Variable parts ($10 vs "10 USDC", the bbo, the 80 %) come after
+#: the prefix.  Sources: the official error table (PROTOCOL §4.3) and the texts the live venue was recorded
+#: answering where they differ from it (issue 16, PROTOCOL §8.4, public SDK issues): "Insufficient spot balance
+#: asset=10000" (the table says "Order has insufficient spot balance to trade"), "Price too far from oracle
+#: asset=4" (table: "Order price too far from oracle"), "Order would increase open interest while capped."
+#: (an older table wording), "Order has zero size.", "Order price cannot be more than 80% away from the
+#: reference price", "Order value too large. Max is $5000000.", "Placing trigger orders is not enabled on spot
+#: trading yet.", "Cannot modify canceled or filled order." (a modify of a finished order).
 _REJECT_PREFIXES: Final[tuple[tuple[str, RejectReason], ...]] = (
     ("Price must be divisible by tick size", RejectReason.TICK),
     ("Order must have minimum value of", RejectReason.MIN_TRADE_NTL),
@@ -156,18 +169,23 @@ _REJECT_PREFIXES: Final[tuple[tuple[str, RejectReason], ...]] = (
     ("Order could not immediately match against any resting orders", RejectReason.IOC_CANCEL),
     ("Invalid TP/SL price", RejectReason.BAD_TRIGGER_PX),
     ("No liquidity available for market order", RejectReason.NO_LIQUIDITY),
-    ("Order would increase open interest while open interest is capped", RejectReason.OI_CAP),
-    (
-        "Order rejected due to price more aggressive than oracle while at open interest cap",
-        RejectReason.OI_CAP_TOO_AGGRESSIVE,
-    ),
+    ("Order would increase open interest while", RejectReason.OI_CAP),
+    ("Order rejected due to price more aggressive than oracle", RejectReason.OI_CAP_TOO_AGGRESSIVE),
     ("Order would increase open interest too quickly", RejectReason.OI_INCREASE),
     ("Order has insufficient spot balance to trade", RejectReason.INSUFFICIENT_SPOT_BALANCE),
+    ("Insufficient spot balance", RejectReason.INSUFFICIENT_SPOT_BALANCE),
     ("Order price too far from oracle", RejectReason.ORACLE),
+    ("Price too far from oracle", RejectReason.ORACLE),
     ("Order would cause position to exceed margin tier limit", RejectReason.MAX_POSITION),
+    ("Order would exceed margin tier limit", RejectReason.MAX_POSITION),
     ("Order has invalid size", RejectReason.INVALID_SIZE),
+    ("Order has zero size", RejectReason.INVALID_SIZE),
     ("Order has invalid price", RejectReason.INVALID_PRICE),
     ("Order was never placed, already canceled, or filled", RejectReason.MISSING_ORDER),
+    ("Cannot modify canceled or filled order", RejectReason.MISSING_ORDER),
+    ("Order price cannot be more than", RejectReason.PRICE_BAND),
+    ("Order value too large", RejectReason.MAX_ORDER_VALUE),
+    ("Placing trigger orders is not enabled", RejectReason.UNSUPPORTED),
 )
 _ASSET_SUFFIX: Final = re.compile(r"\s*asset=(\d{1,19})\s*$")  # bounded: int() refuses > 4300 digits
 _L1_PREFIX: Final = "L1 error: "
@@ -243,6 +261,10 @@ class ActionErrorKind(enum.Enum):
     EXPIRED = "expired"
     INSUFFICIENT_BALANCE = "insufficient_balance"
     SCHEDULE_CANCEL_VOLUME = "schedule_cancel_volume"
+    #: ``vaultAddress`` names neither a vault nor a sub-account ("Vault not registered: 0x…", PROTOCOL §8.4).
+    VAULT_NOT_REGISTERED = "vault_not_registered"
+    #: The account is a unified account, which switches this action off.
+    UNIFIED_ACCOUNT = "unified_account"
     OTHER = "other"
 
     @property
@@ -277,6 +299,8 @@ _ACTION_PREFIXES: Final[tuple[tuple[str, ActionErrorKind], ...]] = (
     ("Action already expired", ActionErrorKind.EXPIRED),
     ("Insufficient balance for", ActionErrorKind.INSUFFICIENT_BALANCE),
     ("Cannot set scheduled cancel time until enough volume traded", ActionErrorKind.SCHEDULE_CANCEL_VOLUME),
+    ("Vault not registered", ActionErrorKind.VAULT_NOT_REGISTERED),
+    ("Action disabled when unified account is active", ActionErrorKind.UNIFIED_ACCOUNT),
 )
 _NONCE_NUMBERS: Final = re.compile(r"(\d{1,19})(?:\s*<\s*(\d{1,19}))?")
 
