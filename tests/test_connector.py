@@ -42,6 +42,7 @@ from trio_hl.core.journal import Journal
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import Side
+from trio_hl.core.updates import TradeUpdate
 from trio_hl.emulator import Emulator, Limits, open_emulator
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.settle import NEVER_LANDED
@@ -1382,3 +1383,15 @@ async def test_an_ambiguous_modify_that_landed_is_reported_modified() -> None:
         assert conn.tracker.statistics().modifies_rejected == 0
         truth = [(o["status"], D(o["limitPx"])) for o in emu.engine.ground_truth(conn.user)["orders"]]
         assert truth == [("canceled", px), ("open", px + 1)]
+
+
+async def test_position_keeps_a_fill_that_collides_with_another_on_trade_id() -> None:
+    # Two fills of the account with one trade id (the two legs of a self-trade: same tid, other side and oid;
+    # or a same-tid fill of another size) both move the position; a re-delivery of either does not.
+    async with running(pairs=("BTC",), quiet=True) as (emu, conn):
+        ms = emu.now_ms() + 1000
+        buy = TradeUpdate("77", "BTC", D(100), D("0.5"), D(0), "USDC", ms / 1000, None, "901", False, Side.BUY)
+        sell = attrs.evolve(buy, exchange_order_id="902", side=Side.SELL, fill_amount=D("0.2"))
+        for trade in (buy, sell, buy, sell):
+            conn._feed("trade", trade)
+        assert conn.position("BTC") == D("0.3")

@@ -723,6 +723,8 @@ class OrderTracker:
             events.append(OrderAnomaly(order.client_order_id, order.pair, t.timestamp, "invalid_fill",
                                        f"trade {t.trade_id}: amount {amount} price {t.fill_price}"))
             return events
+        if key != t.trade_id:
+            t = attrs.evolve(t, trade_id=key)  # downstream de-duplication by trade id must not drop it either
         fills[key] = t
         self.fills_applied += 1
         if order.not_found_count:
@@ -787,7 +789,8 @@ class OrderTracker:
     def _collision_key(self, order: InFlightOrder, fills: dict[str, TradeUpdate], t: TradeUpdate,
                        events: list[Event]) -> str | None:
         """``t``'s trade id is taken on this order: None if ``t`` repeats a fill already applied, else the key
-        to apply it under (``"<trade id>~<n>"``), with ``OrderAnomaly(kind="fill_collision")`` naming both fills.
+        to apply it under (``"<trade id>~<n>"``, which also becomes the trade id the events carry, so a consumer
+        that de-duplicates by trade id keeps it), with ``OrderAnomaly(kind="fill_collision")`` naming both fills.
 
         A fill with the same trade id but another size, price, side, oid or time is not a re-delivery: dropping
         it would hide a position change, so it is applied and reported (PROTOCOL §8.4)."""

@@ -251,7 +251,7 @@ class HyperliquidConnector:
         self._cancel_intents: set[str] = set()
         #: Venue time (ms) of the clearinghouseState ``position()`` was seeded from; earlier fills are in it.
         self._positions_as_of_ms = -1
-        self._fills_counted: dict[str, None] = {}  # insertion-ordered set of trade ids, bounded
+        self._fills_counted: dict[tuple[Any, ...], None] = {}  # insertion-ordered set of fill keys, bounded
         self._open_by_pair: Counter[str] = Counter()
         self._pending_amount: dict[tuple[str, Side], Decimal] = {}
         self._counted: set[str] = set()
@@ -720,7 +720,9 @@ class HyperliquidConnector:
         Deduplicated by trade id (the same fill arrives on userFills, userEvents and gap-fills); fills at or
         before the venue snapshot ``position()`` was seeded from are already in it.  The side is the venue's
         (``TradeUpdate.side``), else that of our order."""
-        tid = trade.trade_id
+        # The trade id with what a re-delivery repeats exactly: a fill sharing its trade id with another of other
+        # size, price, side or oid (the tracker's "fill_collision") still moves the position (fill_keys).
+        tid = (trade.trade_id, trade.side, trade.exchange_order_id, trade.fill_amount, trade.fill_price, ms)
         if tid in self._fills_counted or ms <= self._positions_as_of_ms:
             return
         side = trade.side
