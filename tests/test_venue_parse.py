@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import trio
+from test_venue_shape import info_requests, run_scenario
 from venue_fixtures import Sample, all_samples
 
 from trio_hl.hyperliquid import info_account as acc
@@ -34,7 +36,7 @@ from trio_hl.hyperliquid.messages import (
     parse_twap_slice_fills,
 )
 from trio_hl.hyperliquid.ws import _frame_route, subscription_route
-from trio_hl.hyperliquid.ws_channels import parse_ws_data
+from trio_hl.hyperliquid.ws_channels import WS_PARSERS, parse_ws_data
 
 #: Keys whose values the venue sends as JSON integers (ids, ms stamps, counts, decimals, leverage).
 _INT_KEYS = frozenset({
@@ -116,6 +118,21 @@ INFO: dict[str, tuple[Callable[[Any], Any], Counter, Counter]] = {
     "userFills": (parse_fills, len, len),
     "userFillsByTime": (parse_fills, len, len),
     "userTwapSliceFills": (parse_twap_slice_fills, len, len),
+    # No permissive recording of these exists (PROVENANCE.md); the emulator's answers go through them below.
+    "spotMeta": (mkt.parse_spot_meta, lambda a: len(a["universe"]) + len(a["tokens"]),
+                 lambda p: len(p.universe) + len(p.tokens)),
+    "perpDexs": (mkt.parse_perp_dexs, len, len),
+    "perpDeployAuctionStatus": (mkt.parse_perp_deploy_auction_status, lambda a: 1, lambda p: 1),
+    "spotDeployState": (mkt.parse_spot_deploy_state, lambda a: len(a["states"]), lambda p: len(p.states)),
+    "delegatorSummary": (staking.parse_delegator_summary, lambda a: 1, lambda p: 1),
+    "delegations": (staking.parse_delegations, len, len),
+    "delegatorRewards": (staking.parse_delegator_rewards, len, len),
+    "referral": (acc.parse_referral, lambda a: 1, lambda p: 1),
+    "userToMultiSigSigners": (acc.parse_user_to_multi_sig_signers,
+                              lambda a: 0 if a is None else len(a["authorizedUsers"]),
+                              lambda p: 0 if p is None else len(p.authorized_users)),
+    "userDexAbstraction": (acc.parse_user_dex_abstraction, lambda a: 1, lambda p: 1),
+    "userAbstraction": (acc.parse_user_abstraction, lambda a: 1, lambda p: 1),
 }
 
 # channel -> count items in the raw data (the parsed value is counted by WS_COUNT_OUT)
@@ -192,3 +209,42 @@ def test_ws_frame_parses_and_routes(sample: Sample) -> None:
     assert WS_COUNT_OUT[channel](parsed) == WS_COUNT_IN[channel](data)
     if sample.request is not None:
         assert _frame_route(channel, data) == subscription_route(sample.request["subscription"])
+
+
+# -- the emulator's answers go through the same parsers -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emulated() -> tuple[Any, list[dict[str, Any]]]:
+    """The shape suite's scenario (a funded account that traded, a TP/SL group, a TWAP, funding, transfers): one
+    answer per ``/info`` type the SDK sends, and every WebSocket frame the account's subscriptions got."""
+    return trio.run(run_scenario)
+
+
+def test_every_sdk_info_type_has_a_parser(emulated: tuple[Any, list[dict[str, Any]]]) -> None:
+    scenario, _ = emulated
+    assert set(INFO) == set(info_requests(scenario)) and len(INFO) == 37
+
+
+@pytest.mark.parametrize("name", sorted(INFO))
+def test_emulator_info_answer_parses_without_losing_items(name: str,
+                                                          emulated: tuple[Any, list[dict[str, Any]]]) -> None:
+    scenario, _ = emulated
+    raw = scenario.info[name]
+    assert not (isinstance(raw, str) and raw.startswith("HTTP ")), raw
+    parse, count_in, count_out = INFO[name]
+    assert count_out(parse(raw)) == count_in(raw)
+
+
+def test_emulator_ws_frames_parse_without_losing_items(emulated: tuple[Any, list[dict[str, Any]]]) -> None:
+    _, frames = emulated
+    parsed = 0
+    for frame in frames:
+        channel = frame.get("channel")
+        if channel not in WS_PARSERS:
+            continue
+        value = parse_ws_data(channel, frame["data"])
+        if channel in WS_COUNT_IN:
+            assert WS_COUNT_OUT[channel](value) == WS_COUNT_IN[channel](frame["data"]), frame
+        parsed += 1
+    assert parsed >= 10
