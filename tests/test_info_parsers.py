@@ -102,6 +102,8 @@ def test_frontend_open_orders_keep_tpsl_children() -> None:
     assert [c.exchange_order_id for c in parent.children] == ["3184595906", "3184595907"]
     assert [c.order_type for c in parent.children] == ["Stop Market", "Take Profit Market"]
     assert all(c.reduce_only and c.trigger_price is not None for c in parent.children)
+    # The venue lists the children at the top level as well: one order, two places.
+    assert {c.exchange_order_id for c in parent.children} <= {o.exchange_order_id for o in parsed}
 
 
 def test_children_nesting_is_bounded() -> None:

@@ -319,7 +319,8 @@ class OrderSnapshot:
     is_trigger: bool | None = None
     trigger_price: Decimal | None = None
     #: ``frontendOpenOrders`` nests the TP/SL orders of a ``normalTpsl`` group under their parent (each an open
-    #: order of its own, waiting for the parent to fill); empty everywhere else.
+    #: order of its own, waiting for the parent to fill); empty everywhere else.  The venue also lists each child
+    #: at the top level of the same answer (the recorded SDK answer does): flatten by exchange order id.
     children: tuple[OrderSnapshot, ...] = ()
 
     @property
