@@ -8,8 +8,9 @@ import pytest
 import trio
 import trio.testing
 
-from trio_hl import HyperliquidConnector, OrderCreated, OrderFilled, OrderParams
+from trio_hl import Connector, HyperliquidConnector, OrderCreated, OrderFilled, OrderParams, Side
 from trio_hl.emulator import Emulator
+from trio_hl.paper import ManualSource
 from trio_hl.testing.events import next_event
 
 D = Decimal
@@ -81,3 +82,21 @@ async def test_time_travel_moves_the_emulator_with_the_mock_clock(
 async def test_time_travel_refuses_without_a_mock_clock(hl_emulator: Emulator, hl_time_travel: object) -> None:
     with pytest.raises(RuntimeError, match="mock_clock"):
         await hl_time_travel(1.0)  # type: ignore[operator]
+
+
+@pytest.mark.paper_connector(pairs=("SOL",), mid=Decimal(150), latency_s=0.1)
+async def test_paper_fixtures_give_a_scripted_market_under_a_jumping_clock(
+    paper_connector: Connector, paper_market: ManualSource, autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The paper fixtures: a ``Connector`` on a scripted market, its options from the marker, no sockets, so a
+    strategy test runs under ``autojump_clock`` (the 0.1 s latency passes in no wall time)."""
+    conn = paper_connector
+    assert conn.mid("SOL") == Decimal(150) and isinstance(conn, Connector)
+    events = conn.events()
+    sent = trio.current_time()
+    cid = conn.buy(OrderParams("SOL", Decimal("0.1"), Decimal("149.99")))
+    await next_event(events, OrderCreated, client_order_id=cid)
+    assert trio.current_time() - sent == pytest.approx(0.1)
+    paper_market.push_trade("SOL", Side.SELL, Decimal("149.99"), Decimal("0.1"))
+    filled = await next_event(events, OrderFilled, client_order_id=cid)
+    assert isinstance(filled, OrderFilled) and conn.position("SOL") == Decimal("0.1")

@@ -160,6 +160,43 @@ class ConnectorConformance:
             assert cid not in {o.client_order_id for o in conn.open_orders()}
             _check_ordering(order_history(seen, cid))
             assert order_history(seen, cid)[:3] == [OrderCreated, OrderPartiallyFilled, OrderFilled]
+            venue = await conn.query_order(cid)  # the venue's own view agrees
+            assert venue is not None and venue.state is OrderState.FILLED and venue.filled == h.size * 2
+
+    @pytest.mark.trio
+    async def test_conformance_partial_fill_then_cancel(self, conformance_harness: ConformanceHarness) -> None:
+        h = conformance_harness
+        async with h.open() as conn:
+            events = conn.events()
+            price = front_price(conn, h.pair, Side.SELL)
+            cid = conn.sell(OrderParams(h.pair, h.size * 3, price))
+            seen: list[Event] = []
+            await _collect_until(events, seen, OrderCreated, cid)
+            await h.trade_against(conn, Side.BUY, price, h.size)
+            await _collect_until(events, seen, OrderPartiallyFilled, cid)
+            assert conn.cancel(h.pair, cid)
+            cancelled = await _collect_until(events, seen, OrderCancelled, cid)
+            assert isinstance(cancelled, OrderCancelled) and cancelled.executed_amount == h.size
+            assert conn.position(h.pair) == -h.size
+            assert order_history(seen, cid) == [OrderCreated, OrderPartiallyFilled, OrderCancelled]
+            venue = await conn.query_order(cid)
+            assert venue is not None and venue.state is OrderState.CANCELED and venue.filled == h.size
+
+    @pytest.mark.trio
+    async def test_conformance_market_order_takes_the_best_price(self, conformance_harness: ConformanceHarness,
+                                                                  ) -> None:
+        h = conformance_harness
+        async with h.open() as conn:
+            events = conn.events()
+            ask = conn.book(h.pair).best_ask
+            assert ask is not None and ask.size >= h.size
+            cid = conn.buy(OrderParams(h.pair, h.size, order_type=OrderType.MARKET))
+            seen: list[Event] = []
+            filled = await _collect_until(events, seen, OrderFilled, cid)
+            assert isinstance(filled, OrderFilled) and filled.trade is not None
+            assert filled.trade.is_taker and filled.trade.fill_price == ask.price
+            assert conn.position(h.pair) == h.size
+            _check_ordering(order_history(seen, cid))
 
     @pytest.mark.trio
     async def test_conformance_cancel(self, conformance_harness: ConformanceHarness) -> None:

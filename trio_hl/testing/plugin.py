@@ -12,12 +12,20 @@ Fixtures (async, for pytest-trio: use ``trio_mode = true`` or mark tests ``@pyte
   (a new random key per test; pairs ``BTC`` and ``ETH``).
 - ``hl_time_travel`` - ``await hl_time_travel(seconds)`` jumps a ``MockClock`` (pytest-trio's ``mock_clock``
   fixture) and brings the emulator's engine up to the new time (scheduled cancels, funding, candles).
+- ``paper_market`` / ``paper_connector`` - a :class:`~trio_hl.paper.PaperConnector` (the venue-free
+  ``Connector`` with simulated fills) on a scripted market: ``paper_market`` is its
+  :class:`~trio_hl.paper.ManualSource`, already showing a book for each pair (5 levels a side, 2 bps apart
+  around ``mid``); ``paper_market.push_trade(pair, aggressor, price, size)`` is another participant trading.
+  No sockets: a strategy test on it is deterministic and works under ``autojump_clock``.
 
 Per-test options go in markers::
 
     @pytest.mark.hl_emulator(quiet=True, limits=None)     # keyword arguments of open_emulator(); quiet=True
     @pytest.mark.hl_connector(pairs=("BTC",))             # means the simulated market never moves
     async def test_my_strategy(hl_connector): ...
+
+    @pytest.mark.paper_connector(pairs=("BTC",), mid=Decimal(50_000), latency_s=0.05, risk=RiskLimits(...))
+    async def test_my_strategy_on_paper(paper_connector, paper_market): ...
 
 Defaults: ``Limits.unlimited()`` (pass ``limits=None`` for the venue's real rate limits) and connector
 timeouts short enough that a fault-injection test resolves in seconds.
@@ -38,8 +46,10 @@ if TYPE_CHECKING:  # imported in the fixtures: loading the plugin must stay chea
     from trio_hl.emulator import Emulator
     from trio_hl.hyperliquid.connector import HyperliquidConnector
     from trio_hl.hyperliquid.ws import WsSettings
+    from trio_hl.paper import ManualSource, PaperConnector
 
-__all__ = ["TimeTravel", "fast_ws_settings", "hl_connector", "hl_emulator", "hl_seed", "hl_time_travel"]
+__all__ = ["TimeTravel", "fast_ws_settings", "hl_connector", "hl_emulator", "hl_seed", "hl_time_travel",
+           "paper_connector", "paper_market"]
 
 
 def fast_ws_settings() -> WsSettings:
@@ -62,6 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hl_emulator(**options): keyword arguments for the hl_emulator fixture")
     config.addinivalue_line("markers", "hl_connector(**config): ConnectorConfig fields for the hl_connector fixture")
+    config.addinivalue_line("markers", "paper_connector(pairs=, mid=, latency_s=, risk=, ...): options of the "
+                                       "paper_connector fixture")
 
 
 #: trio-websocket 0.12 leaks the client socket object when the server closes first (garbage-collected later,
@@ -159,3 +171,45 @@ class TimeTravel:
 def hl_time_travel(hl_emulator: Emulator) -> TimeTravel:
     """``await hl_time_travel(seconds)``: jump the MockClock and the emulator together (see :class:`TimeTravel`)."""
     return TimeTravel(hl_emulator)
+
+
+@pytest.fixture
+async def paper_market(request: pytest.FixtureRequest) -> ManualSource:
+    """The scripted market of ``paper_connector`` (see the module doc), showing its opening books."""
+    from decimal import Decimal
+
+    from trio_hl.paper import ManualSource
+
+    options = _marker_kwargs(request, "paper_connector")
+    mid = Decimal(options.get("mid", 100_000))
+    step = mid * 2 / 10_000
+    source = ManualSource()
+    for pair in options.get("pairs", ("BTC", "ETH")):
+        source.push_book(pair, [(mid - step * i, Decimal(1)) for i in range(1, 6)],
+                         [(mid + step * i, Decimal(1)) for i in range(1, 6)])
+    return source
+
+
+@pytest.fixture
+async def paper_connector(request: pytest.FixtureRequest, paper_market: ManualSource) -> AsyncIterator[PaperConnector]:
+    """A paper connector on ``paper_market`` (marker options: ``pairs``, ``mid``, ``latency_s``, ``taker_fee``,
+    ``maker_fee``, ``risk``, ``journal_path``, ``seed``, ``rules``).  Without ``rules``, every pair gets rules of
+    Hyperliquid's shape for a price of ``mid``'s size: 5 significant figures, ``d = 5 - digits(mid)`` price
+    decimals at most, a lot of ``10**-(6 - d)``, a 10 (quote) minimum order value."""
+    from decimal import Decimal
+
+    from trio_hl.core.types import TradingRule
+    from trio_hl.paper import FillModel, open_paper_connector
+
+    options = _marker_kwargs(request, "paper_connector")
+    model = FillModel(latency_s=options.get("latency_s", 0.0),
+                      taker_fee=Decimal(options.get("taker_fee", "0.00045")),
+                      maker_fee=Decimal(options.get("maker_fee", "0.00015")))
+    decimals = max(0, 5 - len(str(int(Decimal(options.get("mid", 100_000))))))
+    step = Decimal(1).scaleb(-(6 - decimals))
+    rules = options.get("rules") or {
+        p: TradingRule(p, size_step=step, min_size=step, min_notional=Decimal(10), max_price_decimals=decimals,
+                       max_price_sig_figs=5) for p in options.get("pairs", ("BTC", "ETH"))}
+    async with open_paper_connector(paper_market, rules, fill_model=model, risk=options.get("risk"),
+                                    journal_path=options.get("journal_path"), seed=options.get("seed", 0)) as conn:
+        yield conn
