@@ -66,16 +66,19 @@ def test_the_backtest_command_prints_the_demos_summary(recorded_hour: Path) -> N
 
 
 def test_backtest_configuration_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["backtest", str(tmp_path / "missing.jsonl")]) == 1
-    assert "no such capture file" in capsys.readouterr().err
+    assert main(["backtest", str(tmp_path / "missing.jsonl")]) == 2  # 2: the command line must change
+    err = capsys.readouterr().err
+    assert err.startswith("trio-hl backtest: no such capture file") and err.count("\n") == 1
     path = tmp_path / "cap.jsonl"
     write_capture(path, seconds=5)
-    assert main(["backtest", str(path), "--strategy", "nope"]) == 1
+    assert main(["backtest", str(path), "--strategy", "nope"]) == 2
     assert "module:Class" in capsys.readouterr().err
-    assert main(["backtest", str(path), "--strategy", "trio_hl.demo:NoSuchClass"]) == 1
+    assert main(["backtest", str(path), "--strategy", "trio_hl.demo:NoSuchClass"]) == 2
     assert "NoSuchClass" in capsys.readouterr().err
-    assert main(["backtest", str(path), "--pair", "ETH"]) == 1
+    assert main(["backtest", str(path), "--pair", "ETH"]) == 2
     assert "no trading rules for 'ETH'" in capsys.readouterr().err
+    assert main(["capture", str(tmp_path / "x.jsonl"), "--pair", "NOPE", "--seconds", "1"]) == 2
+    assert "no market 'NOPE'" in capsys.readouterr().err
 
 
 @pytest.mark.hl_emulator(engine_options={"market_options": {"move_interval_ms": 100, "take_interval_ms": 150}})

@@ -36,6 +36,7 @@ from trio_hl.cli_args import (
     positive_decimal_arg,
     positive_float_arg,
 )
+from trio_hl.cli_errors import EXIT_USAGE, CliError
 from trio_hl.core.connector import Connector
 from trio_hl.core.events import (
     Event,
@@ -248,7 +249,8 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def backtest_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """``trio-hl backtest``: print the summary; exit 1 on a configuration error."""
+    """``trio-hl backtest``: print the summary.  A file, strategy or pair that is not there raises
+    :class:`~trio_hl.cli_errors.CliError` (exit 2 through the CLI's one error path)."""
     from trio_hl.paper import FillModel
 
     out = out if out is not None else sys.stdout
@@ -258,9 +260,11 @@ def backtest_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         model = FillModel(taker_fee=args.taker_fee, maker_fee=args.maker_fee, latency_s=args.latency_ms / 1000)
         result = run_backtest(args.file, opts, strategy=args.strategy, fill_model=model, seed=args.seed)
-    except (ConfigError, ValueError, OSError) as exc:
-        print(f"trio-hl backtest: {exc}", file=sys.stderr)
-        return 1
+    except (ConfigError, ValueError) as exc:  # the command line names something that is not there
+        raise CliError(str(exc), "check FILE, --strategy and --pair; `trio-hl capture` writes a capture",
+                       status=EXIT_USAGE) from exc
+    except OSError as exc:
+        raise CliError(str(exc), "check the capture file") from exc
     print(result.summary.render(), file=out)
     print(f"  replay   {result.frames} frames in {result.wall_seconds:.2f} s wall", file=out, flush=True)
     return 0 if result.summary.clean_shutdown else 1
@@ -287,9 +291,10 @@ def capture_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
         try:
             stats = write_capture(args.out, pair=args.pair, seconds=args.seconds, seed=args.seed)
-        except (ValueError, OSError) as exc:
-            print(f"trio-hl capture: {exc}", file=sys.stderr)
-            return 1
+        except ValueError as exc:
+            raise CliError(str(exc), "pass one of the emulator's pairs to --pair", status=EXIT_USAGE) from exc
+        except OSError as exc:
+            raise CliError(str(exc), "check the output path") from exc
         print(f"trio-hl capture: {args.out}: {stats.books} books, {stats.trades} trades "
               f"({args.seconds:.0f} s of the emulator's market, seed {args.seed})", file=out)
         return 0
@@ -314,8 +319,9 @@ def _record_live(args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         counts: CaptureCounts = trio.run(main)
-    except (ConfigError, OSError) as exc:
-        print(f"trio-hl capture: {exc}", file=sys.stderr)
-        return 1
+    except ConfigError as exc:
+        raise CliError(str(exc), "check --base-url and --pair", status=EXIT_USAGE) from exc
+    except OSError as exc:
+        raise CliError(str(exc), "check the output path") from exc
     print(f"trio-hl capture: {args.out}: {counts.books} books, {counts.trades} trades from {base_url}", file=out)
     return 0
