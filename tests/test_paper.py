@@ -173,3 +173,34 @@ async def test_demo_paper_trades_on_live_emulator_data_and_sends_no_order(tmp_pa
     assert summary.venue.startswith("paper trading on ") and summary.clean_shutdown
     assert summary.orders_placed > 0 and summary.open_orders_left == 0 and summary.venue_open_orders == 0
     assert truth["orders"] == [] and truth["fills"] == []  # nothing reached the venue
+
+
+async def test_a_restart_sends_what_never_reached_the_simulated_venue(autojump_clock: trio.testing.MockClock,
+                                                                      tmp_path: Path) -> None:
+    """The journal keeps an order the process placed but never sent (1 s latency, closed at once) and a cancel
+    asked for but never sent: the restarted paper connector sends both, so the order is created, then cancelled."""
+    journal = tmp_path / "paper.sqlite"
+
+    def market() -> ManualSource:
+        source = ManualSource()
+        source.push_book("BTC", [(D(99990), D(2))], [(D(100010), D(1))])
+        return source
+
+    model = FillModel(latency_s=1.0)
+    async with open_paper_connector(market(), {"BTC": RULE}, fill_model=model, journal_path=journal, seed=1) as conn:
+        events = conn.events()
+        resting = conn.buy(OrderParams("BTC", D("0.001"), D(99000)))
+        await next_event(events, OrderCreated, client_order_id=resting)
+        unsent = conn.buy(OrderParams("BTC", D("0.001"), D(99100)))
+        assert conn.cancel("BTC", resting)  # leaves with the process, unsent
+    async with open_paper_connector(market(), {"BTC": RULE}, fill_model=model, journal_path=journal, seed=2) as conn:
+        events = conn.events()
+        assert conn.get_order(unsent).state is OrderState.PENDING_CREATE  # type: ignore[union-attr]
+        assert conn.get_order(resting).state is OrderState.PENDING_CANCEL  # type: ignore[union-attr]
+        seen: set[tuple[str, str]] = set()
+        with trio.fail_after(10):
+            async for event in events:
+                seen.add((type(event).__name__, event.client_order_id))
+                if {("OrderCreated", unsent), ("OrderCancelled", resting)} <= seen:
+                    break
+        assert [o.client_order_id for o in conn.open_orders()] == [unsent]

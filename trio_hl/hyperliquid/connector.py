@@ -527,7 +527,9 @@ class HyperliquidConnector:
 
         The channel is subscribed on the first call for a pair and kept (one WS subscription per pair, resumed
         across reconnects by the session); every watcher gets its own lossless copy.  Trades that happen during
-        a reconnect are not replayed: the venue has no gap-fill for the public tape."""
+        a reconnect are not replayed: the venue has no gap-fill for the public tape.  The first call raises
+        ``VenueRejectedError`` if the venue refuses the subscription, ``TransportError`` if it never acks it.
+        Close it with ``contextlib.aclosing`` when you stop early."""
         name = self.book(pair).pair
         fanout = await self._trade_fanout(name)
         with fanout.subscribe(1024) as trades:
