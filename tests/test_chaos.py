@@ -25,6 +25,7 @@ from trio_hl.testing.chaos import (
     CHAOS_WS,
     ChaosConfig,
     ChaosReport,
+    burst_crash,
     chaos_fault_plan,
     connector_config,
     finish_and_reconcile,
@@ -124,6 +125,22 @@ async def test_sigkill_mid_run_then_restart_from_the_journal(tmp_path: Path) -> 
 async def test_sigkill_long(tmp_path: Path, seed: int) -> None:
     report = await kill_and_restart(tmp_path, seed=seed, kill_after=1000, orders=100_000, faults=True)
     check(report, allow_stuck_pending=KNOWN_STUCK_CANCEL)
+
+
+@pytest.mark.slow
+async def test_burst_crash_of_10_000_orders_settles_within_30_s(tmp_path: Path) -> None:
+    report, figures = await burst_crash(tmp_path, seed=17, orders=10_000)
+    print(figures)
+    assert figures["placed"] == 10_000
+    assert figures["settled_s"] <= 30.0, figures
+    check(report)
+
+
+async def test_burst_crash_settles_every_order(tmp_path: Path) -> None:
+    report, figures = await burst_crash(tmp_path, seed=18, orders=1_500)
+    print(figures)
+    assert figures["never_sent"] > 0 and figures["settled_s"] <= 30.0, figures
+    check(report)
 
 
 # -------------------------------------------------------------------------------------------- regressions

@@ -548,7 +548,9 @@ def test_compaction_keeps_every_active_order_exactly(tmp_path: Path) -> None:
         result = again.restore(clock=clock)
     assert result.corruption is None
     assert {o.client_order_id: o for o in result.tracker.active_orders()} == before
-    assert result.tracker.finished_orders() == []  # history gone: only active orders are rebuilt
+    # the history is gone; the orders the poll finished (still in the finished cache) are kept, as they ended
+    assert result.tracker.finished_orders() == tr.finished_orders()
+    assert sorted(o.client_order_id for o in tr.finished_orders()) == ["ioc", "waiting"]
     assert result.fences == {"0xabc": 9}
     assert result.submissions == {"unknown": Submission(1_700_000_000_001, "0xabc", clock.now)}
 
@@ -576,7 +578,7 @@ def test_a_compacted_journal_restores_and_continues_after_restart(tmp_path: Path
     kept below the mark are counted, and the journal's size tracks the open orders, not the history."""
     clock = Clock()
     path = tmp_path / "j.sqlite"
-    journal = Journal(path, compact_every=1000)
+    journal = Journal(path, compact_every=1000, keep_finished=0)
     tr = OrderTracker(clock=clock, journal=journal)
     for i in range(20):
         tr.start_tracking(order(f"open-{i}"))
@@ -586,7 +588,7 @@ def test_a_compacted_journal_restores_and_continues_after_restart(tmp_path: Path
         if journal.needs_compaction():
             journal.compact(tr, clock.now)
     journal.close()
-    journal = Journal(path, compact_every=1000)
+    journal = Journal(path, compact_every=1000, keep_finished=0)
     result = journal.restore(clock=clock)
     assert result.corruption is None
     assert sorted(o.client_order_id for o in result.tracker.active_orders()) == sorted(f"open-{i}" for i in range(20))
@@ -594,7 +596,7 @@ def test_a_compacted_journal_restores_and_continues_after_restart(tmp_path: Path
     _history(result.tracker, clock, 400, start=10_000)
     journal.compact(result.tracker, clock.now)
     journal.close()
-    with Journal(path) as again:
+    with Journal(path, keep_finished=0) as again:
         final = again.restore(clock=clock)
         assert final.corruption is None and len(final.tracker.active_orders()) == 20
         assert again.statistics().records_stored == 21  # the config record and the 20 open intents
@@ -623,3 +625,18 @@ def test_journal_errors_name_the_path_and_the_cause(tmp_path: Path) -> None:
         Journal(missing)
     with pytest.raises(JournalError, match=f"journal {tmp_path}: open failed: .*it is a directory"):
         Journal(tmp_path)
+
+
+def test_compaction_keeps_the_most_recently_finished_orders(tmp_path: Path) -> None:
+    """A restart right after a crash still knows how the last orders ended (``keep_finished`` of them)."""
+    clock = Clock()
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, keep_finished=10)
+    tr = OrderTracker(clock=clock, journal=journal)
+    _history(tr, clock, 100)
+    journal.compact(tr, clock.now)
+    journal.close()
+    with Journal(path) as again:
+        restored = again.restore(clock=clock).tracker
+    assert [o.client_order_id for o in restored.finished_orders()] == [f"done-{i}" for i in range(90, 100)]
+    assert restored.finished_orders() == tr.finished_orders()[-10:]

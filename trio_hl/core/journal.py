@@ -52,6 +52,7 @@ re-implement SQLite's torn-write recovery, badly).
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -70,13 +71,16 @@ from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import JournalError
 
 __all__ = [
-    "DEFAULT_COMPACT_EVERY", "Journal", "JournalCorruption", "JournalError", "JournalStats", "RestoreResult",
-    "SkippedRecord", "Submission",
+    "DEFAULT_COMPACT_EVERY", "DEFAULT_KEEP_FINISHED", "Journal", "JournalCorruption", "JournalError", "JournalStats",
+    "RestoreResult", "SkippedRecord", "Submission",
 ]
 
 #: Records written between two compactions (see the module doc): bounds the journal's size and restore time at
 #: about this many records plus those of the orders still open.
 DEFAULT_COMPACT_EVERY: Final = 20_000
+#: Finished orders whose records a compaction keeps (the most recent, within the tracker's ``finished_ttl``): a
+#: restart shortly after a crash still knows how the orders of its last moments ended.
+DEFAULT_KEEP_FINISHED: Final = 5_000
 #: Where Linux names the current boot (a power loss or a kernel crash means a new boot: see ``sending_since``).
 _BOOT_ID_PATH: Final = "/proc/sys/kernel/random/boot_id"
 
@@ -190,7 +194,7 @@ class Journal:
 
     def __init__(
         self, path: str | os.PathLike[str], *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
-        compact_every: int = DEFAULT_COMPACT_EVERY,
+        compact_every: int = DEFAULT_COMPACT_EVERY, keep_finished: int = DEFAULT_KEEP_FINISHED,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
@@ -199,6 +203,7 @@ class Journal:
         self.path = os.fspath(path)
         self.synchronous = synchronous
         self.compact_every = compact_every
+        self.keep_finished = max(0, keep_finished)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         try:
@@ -403,13 +408,14 @@ class Journal:
         """Delete the records that no longer matter; returns how many.  Call from the tracker's thread.
 
         Kept: the last ``"config"`` record, every record about an order that is still active (by client id, or
-        by a current or earlier exchange id), each signer's latest ``"fence"``, and messages about orders the
-        tracker does not know that are younger than its ``orphan_ttl`` (they may still be buffered orphans).
-        Dropped: everything about finished orders, ``"poll"`` records (a poll changes an order only by finishing
-        it, so no poll before now changed an order that is still active), records before the last fresh start.
-        Replaying what is kept rebuilds every active order exactly as it is; the restored tracker's finished-order
-        cache and statistics start over (a late message about an order finished before the compaction is then
-        reported as unmatched, as after ``finished_ttl``).
+        by a current or earlier exchange id), about the ``keep_finished`` most recently finished orders still in
+        the tracker's finished cache (so a restart right after a crash knows how its last orders ended), each
+        signer's latest ``"fence"``, and messages about orders the tracker does not know that are younger than its
+        ``orphan_ttl`` (they may still be buffered orphans).  Dropped: everything about older finished orders,
+        ``"poll"`` records from before the oldest kept finished order ended (a poll changes an order only by
+        finishing it), records before the last fresh start.  Replaying what is kept rebuilds every active
+        order exactly as it is; the restored tracker's statistics start over, and a late message about an order
+        finished and dropped is reported as unmatched, as after ``finished_ttl``.
 
         Sequence numbers are not rewritten: the numbers kept at or below the compaction mark may have gaps, and
         the count stored with the mark still detects a record deleted by hand there.
@@ -418,12 +424,16 @@ class Journal:
         started = time.perf_counter()
         index = self._ensure_index()
         live: set[str] = set()
-        for order in tracker.active_orders():
+        recent = tracker.finished_orders()[-self.keep_finished:] if self.keep_finished else []
+        for order in (*tracker.active_orders(), *recent):
             live.add(order.client_order_id)
             if order.exchange_order_id is not None:
                 live.add(order.exchange_order_id)
             live.update(order.previous_exchange_ids)
         horizon = now - tracker.config.orphan_ttl
+        # A poll finishes orders (fill-wait timeouts): the kept finished orders need the polls since the first of
+        # them finished; no earlier poll changed an order that is kept.
+        polls_from = min((o.finished_at for o in recent if o.finished_at is not None), default=math.inf)
         fences: dict[str, int] = {}
         #: Ids of orders this journal tracked (their exchange ids too): a message about one of them is no orphan.
         tracked: set[str] = set()
@@ -439,8 +449,10 @@ class Journal:
         config_seq = self._config_seq
         for entry in index:
             seq, at, kind, keys = entry
-            if seq < config_seq or kind == "poll":
+            if seq < config_seq:
                 keep = False
+            elif kind == "poll":
+                keep = at >= polls_from
             elif kind == "config":
                 keep = True
             elif kind == "fence":

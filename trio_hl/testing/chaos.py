@@ -24,15 +24,21 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import attrs
 import trio
+import trio.lowlevel
 
 from trio_hl.core.events import (
     Event,
@@ -56,6 +62,7 @@ __all__ = [
     "ChaosConfig",
     "ChaosReport",
     "Workload",
+    "burst_crash",
     "chaos_fault_plan",
     "reconcile",
     "run_chaos",
@@ -386,6 +393,22 @@ class Workload:
             # was tracked, which is what the API promises.
             self.refused_at_call += 1
 
+    async def burst(self, orders: int, *, chunk: int = 500) -> None:
+        """Place ``orders`` orders as fast as ``buy()`` returns, ``chunk`` per scheduler tick: the submit queue fills
+        far faster than the worker drains it, so thousands of orders are in flight at once (issue 17's crash)."""
+        conn = self.conn
+        while len(self.submitted) < orders:
+            for _ in range(min(chunk, orders - len(self.submitted))):
+                draft = self._params()
+                if draft is None:
+                    continue
+                side, params = draft
+                try:
+                    self._placed([conn.buy(params) if side is Side.BUY else conn.sell(params)])
+                except TrioHLError:
+                    self.refused_at_call += 1
+            await trio.lowlevel.checkpoint()
+
 
 # ============================================================================================= running
 
@@ -499,3 +522,70 @@ async def run_chaos(cfg: ChaosConfig, *, emulator_options: Mapping[str, Any] | N
                                             unknown_ms=timer.durations_ms)
         nursery.cancel_scope.cancel()
     return report
+
+
+async def burst_crash(directory: Path, *, seed: int, orders: int) -> tuple[ChaosReport, dict[str, float]]:
+    """Issue 17's crash: a subprocess connector places ``orders`` orders in one burst and is SIGKILLed once the
+    venue holds about half of them (the rest are queued or on the wire); an in-process connector restarts from
+    the journal.  Returns the reconciliation and the restart's figures (seconds from ``open_connector`` until no
+    placed order is PENDING_CREATE/UNKNOWN, ...)."""
+    journal = directory / f"burst-{seed}.sqlite"
+    key = LocalSigner.generate().export_private_key_hex()
+    user = LocalSigner(key).address.lower()
+    cfg = ChaosConfig(seed=seed, orders=orders)
+    started = time.monotonic()
+    from trio_hl.emulator import Limits, open_emulator
+
+    async with open_emulator(limits=Limits.unlimited(), seed=seed) as emu:
+        placed: list[str] = []
+        env = {**os.environ, "TRIO_HL_CHAOS_KEY": key, "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "trio_hl.testing.chaos_worker", "--url", emu.url, "--journal", str(journal),
+               "--seed", str(seed), "--orders", str(orders), "--burst"]
+        async with trio.open_nursery() as nursery:
+            proc: trio.Process = await nursery.start(
+                partial(trio.run_process, cmd, env=env, stdout=subprocess.PIPE, check=False))
+            assert proc.stdout is not None
+            buffer = b""
+            with trio.fail_after(120):
+                while True:
+                    account = emu.engine.accounts.get(user)
+                    if account is not None and len(account.history) >= orders // 2:
+                        break
+                    with trio.move_on_after(0.01):
+                        chunk = await proc.stdout.receive_some(1 << 20)
+                        if not chunk:
+                            raise RuntimeError(f"burst worker ended early after {len(placed)} orders")
+                        buffer += chunk
+                        *lines, buffer = buffer.split(b"\n")
+                        placed += [line.split()[1].decode() for line in lines if line.startswith(b"cid ")]
+            proc.send_signal(signal.SIGKILL)
+            at_kill = len(emu.engine.accounts[user].history)
+            with trio.fail_after(10):
+                await proc.wait()
+            if proc.returncode != -signal.SIGKILL:
+                raise RuntimeError(f"burst worker ended with {proc.returncode}, not by the SIGKILL")
+            # (cids printed but not read yet: every buy() printed before the kill is in the pipe)
+            while chunk := await proc.stdout.receive_some(1 << 20):
+                buffer += chunk
+            placed += [line.split()[1].decode() for line in buffer.split(b"\n") if line.startswith(b"cid ")]
+        figures: dict[str, float] = {"placed": len(placed), "on_venue_at_kill": at_kill}
+        config = connector_config(emu.url, key, cfg, journal)
+        restart = time.monotonic()
+        async with open_connector(config, ws_settings=CHAOS_WS) as conn:
+            figures["startup_s"] = time.monotonic() - restart
+            unanswered = (OrderState.PENDING_CREATE, OrderState.UNKNOWN)
+            with trio.fail_after(120):
+                await conn.restore_settled.wait()
+                while True:  # (the stream settles the last of them: poll the tracker)
+                    if not any((o := conn.get_order(cid)) is not None and o.state in unanswered for cid in placed):
+                        break
+                    await trio.sleep(0.05)
+            figures["settled_s"] = time.monotonic() - restart
+            settled = conn.restore_report
+            if settled is not None:
+                figures.update(maybe_sent=settled.orders, found_bulk=settled.found_bulk,
+                               never_landed=settled.never_landed, status_queries=settled.status_queries)
+            figures["never_sent"] = sum(1 for cid in placed if (o := conn.get_order(cid)) is not None
+                                        and o.reason == "never sent")
+            final = await finish_and_reconcile(emu, conn, cfg, placed, started=started, require_all_submitted=False)
+    return final, figures

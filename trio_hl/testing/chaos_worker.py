@@ -1,6 +1,7 @@
 """A connector in its own process running the chaos workload, for kill-and-restart tests.
 
 ``TRIO_HL_CHAOS_KEY=<hex> python -m trio_hl.testing.chaos_worker --url URL --journal PATH --seed N --orders N``
+(``--burst``: every order at once, as fast as ``buy()`` returns, instead of the paced random workload).
 
 Prints ``cid <client order id>`` (flushed) for every placement, so the parent knows what was placed before it
 sends SIGKILL.  The private key comes from the environment, never from the command line (``ps`` shows argv).
@@ -27,11 +28,14 @@ def _print_cid(cid: str) -> None:
     sys.stdout.flush()
 
 
-async def work(url: str, journal: Path, seed: int, orders: int, key: str) -> None:
+async def work(url: str, journal: Path, seed: int, orders: int, key: str, burst: bool = False) -> None:
     cfg = ChaosConfig(seed=seed, orders=orders)
     async with open_connector(connector_config(url, key, cfg, journal), ws_settings=CHAOS_WS) as conn:
         workload = Workload(conn, random.Random(seed), pairs=cfg.pairs, on_place=_print_cid)
-        await drive(conn, workload, orders, cfg.mean_gap_s)
+        if burst:
+            await workload.burst(orders)
+        else:
+            await drive(conn, workload, orders, cfg.mean_gap_s)
         await settle(conn, cfg.settle_timeout_s)
         sys.stdout.write("done\n")
         sys.stdout.flush()
@@ -43,11 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--journal", required=True, type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--burst", action="store_true")
     args = parser.parse_args(argv)
     key = os.environ.get("TRIO_HL_CHAOS_KEY")
     if not key:
         parser.error("set TRIO_HL_CHAOS_KEY to the account's private key (hex)")
-    trio.run(work, args.url, args.journal, args.seed, args.orders, key)
+    trio.run(work, args.url, args.journal, args.seed, args.orders, key, args.burst)
 
 
 if __name__ == "__main__":
