@@ -153,3 +153,30 @@ async def test_a_second_restart_continues_the_settlement_without_a_second_fence(
             assert report is not None and not report.fenced and report.orders == 5 and report.never_landed == 5
             assert all(conn.get_order(cid).state is OrderState.FAILED for cid in cids)  # type: ignore[union-attr]
             assert conn.submit.statistics().actions_sent == 0  # no fence noop (the identity check is not counted)
+
+
+async def test_a_second_restart_continues_the_not_found_rounds_of_an_order_resolved_by_asking(tmp_path: Path) -> None:
+    """An order from a journal without nonces is resolved by asking: ``landed_polls`` (3) not-found rounds, then
+    FAILED.  The first restart spent two rounds (journaled as not-found answers) and died: the second asks twice
+    more, not four times."""
+    from test_connector import Wire, _journal_of_a_previous_run
+
+    key = LocalSigner.generate().export_private_key_hex()
+    path = tmp_path / "orders.sqlite"
+    cid = _journal_of_a_previous_run(path, LocalSigner(key).address, sent_with=None)
+    with Journal(path) as journal:
+        tracker = journal.restore(clock=time.time).tracker
+        tracker.process_not_found(cid)
+        tracker.process_not_found(cid)
+    net = Wire()
+    async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
+        cfg = ConnectorConfig(base_url=emu.url, private_key=key, pairs=("BTC",), journal_path=path,
+                              use_ws_post=False, request_timeout=2.0)
+        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS) as conn:
+            events = conn.events()
+            with trio.fail_after(15):
+                while (order := conn.get_order(cid)) is not None and not order.is_done:
+                    await events.receive()
+            assert order is not None and order.state is OrderState.FAILED
+            assert "no answer before the restart" in (order.reason or "")
+    assert net.status_asked == [cid] * 2

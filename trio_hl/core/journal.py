@@ -77,10 +77,10 @@ __all__ = [
 
 #: Records written between two compactions (see the module doc): bounds the journal's size and restore time at
 #: about this many records plus those of the orders still open.
-DEFAULT_COMPACT_EVERY: Final = 20_000
+DEFAULT_COMPACT_EVERY: Final = 10_000
 #: Finished orders whose records a compaction keeps (the most recent, within the tracker's ``finished_ttl``): a
 #: restart shortly after a crash still knows how the orders of its last moments ended.
-DEFAULT_KEEP_FINISHED: Final = 5_000
+DEFAULT_KEEP_FINISHED: Final = 2_000
 #: Where Linux names the current boot (a power loss or a kernel crash means a new boot: see ``sending_since``).
 _BOOT_ID_PATH: Final = "/proc/sys/kernel/random/boot_id"
 

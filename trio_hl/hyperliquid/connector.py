@@ -1017,7 +1017,9 @@ class HyperliquidConnector:
             else:
                 unprobed[cid] = pair
         self._restored_submissions = {}
-        self.submit.add_unresolved(unprobed)
+        # (the not-found rounds an earlier run spent are journaled as the orders' not-found counts: continue them)
+        done = min((o.not_found_count for cid in unprobed if (o := self._tracker.get(cid)) is not None), default=0)
+        self.submit.add_unresolved(unprobed, polls_done=done)
         return settle
 
     async def _settle_restored_forever(self, orders: dict[str, Submission]) -> None:

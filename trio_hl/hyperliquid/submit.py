@@ -911,15 +911,17 @@ class SubmitWorker:
             self._feed("order", OrderUpdate(pair=item.pair_of[cid], new_state=OrderState.FAILED, timestamp=now,
                                             client_order_id=cid, reason=reason, venue_status="rejected"))
 
-    def add_unresolved(self, cids: Mapping[str, str], *, nonce: int | None = None) -> None:
+    def add_unresolved(self, cids: Mapping[str, str], *, nonce: int | None = None, polls_done: int = 0) -> None:
         """Orders restored UNKNOWN from the journal (``cids``: client order id -> pair).  ``nonce``: that of the
         action that last carried them, journaled before it was sent by *this worker's signer* - they are then
         resolved like a live ambiguous action (asked, then probed with a noop of that nonce, if it is still well
-        inside the venue's window); without it, by asking only (see the module doc)."""
+        inside the venue's window); without it, by asking only (see the module doc).  ``polls_done``: not-found
+        rounds an earlier run already spent on them (journaled), so a second restart continues the count."""
         if cids:
             state = "unprobed" if nonce is None else None
             self._ambiguous.append(_Ambiguous(nonce=nonce or 0, cids=list(cids), pair_of=dict(cids),
-                                              nonce_state=state, restored=True))
+                                              nonce_state=state, restored=True,
+                                              landed_polls=max(0, polls_done)))
             self._ambiguous_added.set()
 
     # -------------------------------------------------------------------------------------- statistics
