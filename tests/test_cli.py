@@ -189,9 +189,15 @@ async def test_orders_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ Ctrl-C
 
 
+def _default_sigint() -> None:
+    # A test run started in the background of a non-interactive shell inherits SIGINT *ignored*, and so would the
+    # command (Unix keeps an ignored SIGINT ignored across exec: nohup semantics); a terminal's Ctrl-C is wanted.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def _start(args: Sequence[str]) -> trio.Process:
     return await trio.lowlevel.open_process([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                            env=_env())
+                                            env=_env(), preexec_fn=_default_sigint)
 
 
 async def _read_until(proc: trio.Process, marker: bytes) -> bytes:

@@ -60,7 +60,7 @@ FAST_WS = WsSettings(ping_interval=5.0, stale_timeout=10.0, ack_timeout=5.0, pos
 @asynccontextmanager
 async def running(
     *, pairs: tuple[str, ...] = ("BTC", "ETH"), journal: Path | None = None, key: str | None = None,
-    emu: Emulator | None = None, quiet: bool = False, **config: Any,
+    emu: Emulator | None = None, quiet: bool = False, cancel_on_exit: bool = True, **config: Any,
 ) -> AsyncIterator[tuple[Emulator, HyperliquidConnector]]:
     """An emulator (``quiet``: the simulated market never moves, so book prices are deterministic) and a connector
     for a fresh account on it."""
@@ -69,13 +69,14 @@ async def running(
         options: dict[str, Any] = {"tick_interval_s": 3600.0} if quiet else {}
         async with (
             open_emulator(limits=Limits.unlimited(), **options) as fresh,
-            running(pairs=pairs, journal=journal, key=key, emu=fresh, **config) as pair,
+            running(pairs=pairs, journal=journal, key=key, emu=fresh, cancel_on_exit=cancel_on_exit,
+                    **config) as pair,
         ):
             yield pair
         return
     signer_key = key or LocalSigner.generate().export_private_key_hex()
     cfg = ConnectorConfig(base_url=emu.url, private_key=signer_key, pairs=pairs, journal_path=journal, **config)
-    async with open_connector(cfg, ws_settings=FAST_WS) as conn:
+    async with open_connector(cfg, ws_settings=FAST_WS, cancel_on_exit=cancel_on_exit) as conn:
         yield emu, conn
 
 
@@ -458,7 +459,7 @@ async def test_restart_from_the_journal_restores_and_reconciles(tmp_path: Path) 
     journal = tmp_path / "orders.sqlite"
     key = LocalSigner.generate().export_private_key_hex()
     async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
-        async with running(pairs=("BTC",), journal=journal, key=key, emu=emu) as (_, conn):
+        async with running(pairs=("BTC",), journal=journal, key=key, emu=emu, cancel_on_exit=False) as (_, conn):
             events = conn.events()
             resting = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
             await until(events, lambda e: isinstance(e, OrderCreated))
@@ -658,7 +659,7 @@ async def test_restart_fails_orders_that_never_left_the_process_without_asking(t
     async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
         cfg = ConnectorConfig(base_url=emu.url, private_key=key, pairs=("BTC",), journal_path=path,
                               use_ws_post=False, request_timeout=2.0)
-        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS) as conn:
+        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS, cancel_on_exit=False) as conn:
             events = conn.events()
             orders = [conn.get_order(cid) for cid in cids]
             assert all(o is not None and o.state is OrderState.FAILED and o.reason == "never sent" for o in orders)
@@ -683,7 +684,7 @@ async def test_restart_resends_never_sent_limit_orders_when_asked_to(tmp_path: P
             tracker = journal.restore(clock=time.time).tracker
             tracker.start_tracking(InFlightOrder.new(client_order_id=cid, pair="BTC", side=Side.BUY, amount=amount,
                                                      price=price, created_at=time.time()))
-        async with open_connector(cfg, ws_settings=FAST_WS) as conn:
+        async with open_connector(cfg, ws_settings=FAST_WS, cancel_on_exit=False) as conn:
             order = await settled(conn, cid)
             assert order.state is OrderState.OPEN
         assert [(o["cloid"], o["status"]) for o in emu.engine.ground_truth(user)["orders"]] == [(cid, "open")]
@@ -719,7 +720,8 @@ async def test_restart_continues_nonces_after_the_journal_and_the_identity_noop_
     async with open_emulator(limits=Limits.unlimited(), tick_interval_s=3600.0) as emu:
         cfg = ConnectorConfig(base_url=emu.url, private_key=key, pairs=("BTC",), journal_path=path,
                               use_ws_post=False, request_timeout=2.0)
-        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS) as conn:
+        async with open_connector(cfg, transport=net.transport(), ws_settings=FAST_WS,
+                                  cancel_on_exit=False) as conn:
             assert (await settled(conn, earlier)).state is OrderState.FAILED
             cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), far_below(conn, "BTC")))
             assert (await settled(conn, cid)).state is OrderState.OPEN

@@ -9,8 +9,8 @@ EXPECTED = {
     "OrderCancelled", "OrderCreated", "OrderFailed", "OrderFilled", "OrderLost", "OrderModified", "OrderParams",
     "OrderPartiallyFilled", "OrderState", "OrderType", "OrderUnknown", "OrderUpdate", "PositionAction", "ProtocolError",
     "RateLimitedError", "RiskLimitError", "ServerError", "Side", "TimeInForce", "TradeUpdate", "TradingRule",
-    "TransportError", "TriggerKind", "TrioHLError", "UnknownPairError", "VenueRejectedError", "WireFormatError",
-    "__version__", "JournalError",
+    "TransportError", "TriggerKind", "TrioHLError", "UnknownOrderError", "UnknownPairError", "VenueRejectedError",
+    "WireFormatError", "__version__", "JournalError",
 }
 
 

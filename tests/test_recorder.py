@@ -445,6 +445,8 @@ async def test_cli_record_writes_until_ctrl_c(ctx: zmq.Context[Any], db: Path) -
             proc = await trio.lowlevel.open_process(
                 [sys.executable, "-m", "trio_hl.cli", "record", "--connect", pub.endpoint, "--db", str(db)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                # (SIGINT default in the child even when this run was started in a shell's background)
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
             try:
                 with trio.fail_after(30):

@@ -5,7 +5,8 @@ must be able to do so without importing httpx, trio-websocket or knowing venue s
 
 ``TrioHLError``
 ├── ``InvalidOrderError`` (also a ``ValueError``) — the caller's arguments are wrong; raised at the call,
-│   before anything is tracked or sent.  ``WireFormatError`` and ``RiskLimitError`` refine it.
+│   before anything is tracked or sent.  ``WireFormatError``, ``RiskLimitError`` and ``UnknownOrderError``
+│   refine it.
 ├── ``ConfigError`` — the connector is mis-configured (identity, URLs, unknown pair).
 │   └── ``UnknownPairError``
 ├── ``TransportError`` — we could not talk to the venue (connect, read, 5xx, 429).  Transient by nature.
@@ -38,6 +39,18 @@ class WireFormatError(InvalidOrderError):
 
 class RiskLimitError(InvalidOrderError):
     """A pre-trade risk limit refused the order."""
+
+
+class UnknownOrderError(InvalidOrderError):
+    """No order with this client order id is tracked (``cancel``/``modify`` of an id never placed here).
+
+    The caller's mistake, so it is raised at the call; what the *venue* refuses stays an event
+    (``CancelRejected``, ``ModifyRejected``).
+    """
+
+    def __init__(self, client_order_id: str) -> None:
+        super().__init__(f"no order {client_order_id!r} is tracked by this connector")
+        self.client_order_id = client_order_id
 
 
 class ConfigError(TrioHLError):

@@ -151,9 +151,11 @@ class Connector(Protocol):
         """As :meth:`buy`, selling."""
 
     def cancel(self, pair: str, client_order_id: str) -> bool:
-        """Queue a cancel.  False (and nothing sent) for an unknown id, another pair, or an order already
-        terminal; True otherwise - a second call while one cancel is under way sends nothing more.  Outcome:
-        ``OrderCancelled``, or a fill that won the race, or ``CancelRejected``."""
+        """Queue a cancel.  False (and nothing sent) for an order already terminal (a race, not a mistake); True
+        otherwise - a second call while one cancel is under way sends nothing more.  Outcome: ``OrderCancelled``,
+        or a fill that won the race, or ``CancelRejected``.  Raises ``UnknownOrderError`` for an id never
+        tracked and ``InvalidOrderError`` when ``pair`` is not the order's (the caller's mistakes, raised at the
+        call; the venue's refusals stay events)."""
 
     def cancel_all(self, pair: str | None = None) -> int:
         """Cancel every live order (of ``pair`` if given); return how many cancels were queued."""

@@ -86,7 +86,7 @@ def is_allowed(current: OrderState, new: OrderState) -> bool:
     return new in TRANSITIONS[current]
 
 
-@attrs.define(slots=True, eq=True, weakref_slot=False)
+@attrs.define(slots=True, eq=True, weakref_slot=False, repr=False)
 class InFlightOrder:
     """One tracked order.  Build with :meth:`new` or :meth:`from_params`; mutate only through the tracker.
 
@@ -138,6 +138,21 @@ class InFlightOrder:
     reason: str | None = None
     #: Caller-clock time the order became terminal (drives the finished-orders TTL cache).
     finished_at: float | None = None
+
+    def __repr__(self) -> str:
+        """One line a person can read in a list of orders: identity, terms, state, progress (not every field:
+        ``attrs.asdict(order)`` has them all)."""
+        price = "market" if self.price is None else f"@ {self.price}"
+        extra = "".join((
+            f" eid={self.exchange_order_id}" if self.exchange_order_id else "",
+            f" fills={len(self.fills)}" if self.fills else "",
+            " cancel-requested" if self.cancel_requested else "",
+            " lost" if self.is_lost else "",
+            f" reason={self.reason!r}" if self.reason else "",
+        ))
+        return (f"InFlightOrder({self.client_order_id!r} {self.pair} {self.side.value} {self.order_type.value} "
+                f"{self.amount} {price} {self.tif.value}: {self.state.value}, executed {self.executed_amount}"
+                f"{extra})")
 
     @classmethod
     def new(

@@ -30,7 +30,7 @@ from trio_hl.core.connector import Connector
 from trio_hl.core.events import Event
 from trio_hl.core.secret import Secret, optional_secret
 from trio_hl.demo.strategy import MarketMaker, QuoteParams
-from trio_hl.demo.view import FillRow, OrderRow, ViewState, render_line, render_screen
+from trio_hl.demo.view import FillRow, OrderRow, ViewState, price_places, render_line, render_screen
 from trio_hl.errors import ConfigError, TransportError, TrioHLError
 from trio_hl.events.metrics import serve_metrics
 from trio_hl.events.zmq_publisher import ZmqPublisher
@@ -377,6 +377,7 @@ def view_state(conn: HyperliquidConnector, mm: MarketMaker, opts: DemoOptions, v
     mid = book.mid
     inv = mm.inventory
     pstats = publisher.statistics() if publisher is not None else None
+    rule = conn.trading_rule(mm.pair)
     return ViewState(
         pair=mm.pair, venue=venue, elapsed=elapsed, duration=opts.duration or None,
         best_bid=(bb.price, bb.size) if bb else None, best_ask=(ba.price, ba.size) if ba else None, mid=mid,
@@ -391,6 +392,8 @@ def view_state(conn: HyperliquidConnector, mm: MarketMaker, opts: DemoOptions, v
         ack_p99_ms=acks.ack_latency_p99_ms, ack_max_ms=mm.stats.ack_latency_max_ms,
         zmq_endpoint=pstats.endpoint if pstats else None, zmq_published=pstats.published if pstats else 0,
         zmq_subscribers=pstats.subscriptions if pstats else 0,
+        price_places=price_places(mid, 8 if rule.max_price_decimals is None else rule.max_price_decimals,
+                                  5 if rule.max_price_sig_figs is None else rule.max_price_sig_figs),
     )
 
 

@@ -73,6 +73,17 @@ class ViewState:
     zmq_endpoint: str | None
     zmq_published: int
     zmq_subscribers: int
+    #: Decimal places of this pair's prices: its tick (``price_places``), so BTC shows 97,020, not 97,020.0000.
+    price_places: int = 4
+
+
+def price_places(price: Decimal | None, max_decimals: int, sig_figs: int) -> int:
+    """Decimal places the venue allows a price of this size (Hyperliquid: at most ``sig_figs`` significant figures
+    and ``max_decimals`` decimals; an integer price is always valid), i.e. the precision of its tick."""
+    if price is None or price <= 0:
+        return max_decimals
+    leading = price.adjusted() + 1  # digits before the point (<= 0 for a price below 1: leading zeros)
+    return max(0, min(max_decimals, sig_figs - leading))
 
 
 def _num(value: Decimal | None, places: int = 4) -> str:
@@ -102,29 +113,31 @@ def render_screen(v: ViewState, *, color: bool = True) -> str:
     d = (lambda s: f"{DIM}{s}{RESET}") if color else (lambda s: s)
     left = "until Ctrl-C" if not v.duration else f"{max(v.duration - v.elapsed, 0):.0f} s left"
     net = v.realized + v.unrealized - v.fees
-    bid = f"{_num(v.best_bid[0])} × {_num(v.best_bid[1], 5)}" if v.best_bid else "-"
-    ask = f"{_num(v.best_ask[0])} × {_num(v.best_ask[1], 5)}" if v.best_ask else "-"
+    px = v.price_places
+    bid = f"{_num(v.best_bid[0], px)} × {_num(v.best_bid[1], 5)}" if v.best_bid else "-"
+    ask = f"{_num(v.best_ask[0], px)} × {_num(v.best_ask[1], 5)}" if v.best_ask else "-"
     lines = [
         b(f"trio-hl demo — market making {v.pair} on {v.venue}") + d(f"   {v.elapsed:.0f} s, {left}   Ctrl-C stops"),
         "",
-        b("book") + f"   bid {bid}   ask {ask}   mid {_num(v.mid)}",
+        b("book") + f"   bid {bid}   ask {ask}   mid {_num(v.mid, px + 1)}",
         "",
         b(f"our orders ({len(v.orders)})"),
     ]
     for o in v.orders or ():
-        lines.append(f"  {o.side.value:<4} {_num(o.price):>14} × {_num(o.amount, 5):>10}  filled {_num(o.executed, 5)}"
-                     f"  {o.state}")
+        lines.append(f"  {o.side.value:<4} {_num(o.price, px):>14} × {_num(o.amount, 5):>10}"
+                     f"  filled {_num(o.executed, 5)}  {o.state}")
     if not v.orders:
         lines.append(d("  none"))
     lines += ["", b(f"recent fills ({v.fill_count} total, volume {_num(v.volume, 2)})")]
     for f in v.fills:
         stamp = time.strftime("%H:%M:%S", time.localtime(f.timestamp))
-        lines.append(f"  {stamp} {f.side.value:<4} {_num(f.amount, 5):>10} @ {_num(f.price):>14}  fee {_num(f.fee, 6)}")
+        lines.append(f"  {stamp} {f.side.value:<4} {_num(f.amount, 5):>10} @ {_num(f.price, px):>14}"
+                     f"  fee {_num(f.fee, 6)}")
     if not v.fills:
         lines.append(d("  none yet"))
     lines += [
         "",
-        b("position") + f" {_num(v.position, 5)} @ {_num(v.average_price)}"
+        b("position") + f" {_num(v.position, 5)} @ {_num(v.average_price, px + 1)}"
         f"   realized {_signed(v.realized, color)}   unrealized {_signed(v.unrealized, color)}"
         f"   fees {_num(v.fees, 4)}   net {_signed(net, color)}",
         b("orders") + f"   placed {v.orders_placed}  modified {v.modifies}  cancelled {v.cancels}"
@@ -141,8 +154,8 @@ def render_screen(v: ViewState, *, color: bool = True) -> str:
 
 def render_line(v: ViewState) -> str:
     """One log line (no ANSI): for pipes, CI and ``--no-ui``."""
-    bid = _num(v.best_bid[0]) if v.best_bid else "-"
-    ask = _num(v.best_ask[0]) if v.best_ask else "-"
+    bid = _num(v.best_bid[0], v.price_places) if v.best_bid else "-"
+    ask = _num(v.best_ask[0], v.price_places) if v.best_ask else "-"
     net = v.realized + v.unrealized - v.fees
     return (
         f"[{v.elapsed:5.1f}s] {v.pair} {bid}/{ask} | open {len(v.orders)} placed {v.orders_placed} "

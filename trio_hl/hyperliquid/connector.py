@@ -31,16 +31,17 @@ cancels the connector loudly, out of the ``async with``.  Nothing is swallowed.
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import math
 import random
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 import httpx
@@ -74,6 +75,7 @@ from trio_hl.errors import (
     ProtocolError,
     TransportError,
     TrioHLError,
+    UnknownOrderError,
     UnknownPairError,
     VenueRejectedError,
 )
@@ -297,9 +299,15 @@ class HyperliquidConnector:
         return [self._track_and_queue(side, params, asset, prep) for side, params, (asset, prep) in prepared]
 
     def cancel(self, pair: str, client_order_id: str) -> bool:
-        """Queue a cancel by client order id.  Returns False if there is nothing to cancel (unknown id, already
-        terminal, or known FILLED).  The outcome arrives as an event (``OrderCancelled`` or a fill; a refusal by
-        the venue as ``CancelRejected``, usually followed by the terminal event of the race it lost).
+        """Queue a cancel by client order id.  Returns False if there is nothing left to cancel (already terminal,
+        or known FILLED): a race with the venue, not a mistake.  The outcome arrives as an event
+        (``OrderCancelled`` or a fill; a refusal by the venue as ``CancelRejected``, usually followed by the
+        terminal event of the race it lost).
+
+        Raises at the call, before anything is queued, when the mistake is the caller's: ``UnknownOrderError``
+        for an id this connector never tracked (a typo, another connector's order, an order from before a
+        restart without a journal), ``InvalidOrderError`` when ``pair`` is not the order's pair.  Both are
+        ``ValueError`` too.
 
         One cancel per order at a time: while one is under way (the order shows PENDING_CANCEL) another call
         returns True and sends nothing - the pending cancel's outcome answers both.  A second cancel on the wire
@@ -307,8 +315,10 @@ class HyperliquidConnector:
         would clear the pending state while the first was still in flight.  Once a refusal has cleared the
         request (the order shows OPEN again), ``cancel()`` sends a new one."""
         order = self._tracker.get(client_order_id)
-        if order is None or order.pair != self._pair_name(pair):
-            return False
+        if order is None:
+            raise UnknownOrderError(client_order_id)
+        if order.pair != self._pair_name(pair):
+            raise InvalidOrderError(f"cannot cancel {client_order_id!r} on {pair!r}: it is an order on {order.pair!r}")
         if order.is_done or order.fill_wait_deadline is not None:
             return False
         if order.cancel_requested and self._cancels_pending[client_order_id] > 0:
@@ -349,8 +359,10 @@ class HyperliquidConnector:
         """
         self._refuse_if_storage_failed()
         order = self._tracker.get(client_order_id)
+        if order is None:
+            raise UnknownOrderError(client_order_id)
         live = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
-        if order is None or order.state not in live or order.exchange_order_id is None:
+        if order.state not in live or order.exchange_order_id is None:
             # Only an acknowledged order: the venue re-keys a modified order, and the tracker must already know
             # the id it had so that fills quoting it still find the order.
             raise InvalidOrderError(f"cannot modify {client_order_id!r}: not a live, acknowledged order")
@@ -1230,6 +1242,75 @@ class HyperliquidConnector:
                             "a dead-man's switch armed earlier is the only protection left", len(left), exc)
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _unwrap_single_exception(
+    factory: Callable[_P, AbstractAsyncContextManager[_T]],
+) -> Callable[_P, AbstractAsyncContextManager[_T]]:
+    """``open_connector``'s exception policy (its docstring): a group of one real exception is re-raised as that
+    exception (its traceback and cause kept; the group stays its undisplayed ``__context__``); anything else
+    passes unchanged."""
+
+    @functools.wraps(factory)
+    @asynccontextmanager
+    async def unwrapped(*args: _P.args, **kwargs: _P.kwargs) -> AsyncIterator[_T]:
+        try:
+            async with factory(*args, **kwargs) as value:
+                yield value
+        except BaseExceptionGroup as group:
+            real = [e for e in _leaves(group) if not isinstance(e, trio.Cancelled)]
+            if len(real) != 1:
+                raise
+            only = real[0]
+            cause = only.__cause__
+            raise only from cause  # (``from`` keeps the exception's own cause and hides the group's noise)
+
+    return unwrapped
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+async def _cancel_live_orders_on_exit(conn: HyperliquidConnector, *, tasks_alive: bool) -> None:
+    """``cancel_on_exit``: take our live orders off the venue before the connector's tasks stop (see
+    ``open_connector``).  Bounded by the request timeout and shielded; a failure is logged, never raised over
+    the exception that may be ending the block."""
+    live = conn.open_orders()
+    if not live:
+        return
+    with trio.move_on_after(conn.config.request_timeout) as scope:
+        scope.shield = True
+        try:
+            if tasks_alive:
+                with conn.events() as events:
+                    conn.cancel_all()
+                    while conn.open_orders():
+                        await events.receive()
+            else:
+                # Over REST, signed here: the WebSocket session's reader is one of the cancelled tasks, so a post
+                # on it would never be answered.  The venue's per-order statuses are not needed: the next
+                # connector (or a restart from the journal) learns each order's end from the venue.
+                action = wire.cancel_by_cloid_action(
+                    [(conn.registry.by_pair(o.pair).asset_id, o.client_order_id) for o in live])
+                cfg = conn.config
+                vault = cfg.vault_address.lower() if cfg.vault_address else None
+                nonce = conn._nonces.next()
+                signature = sign_l1_action(conn._signer, action, vault, nonce, None, cfg.mainnet)
+                await conn._rest.exchange.post_action(wire.exchange_body(action, nonce, signature, vault, None))
+        except (TrioHLError, trio.EndOfChannel) as exc:
+            logger.error("cancel on exit failed; %d order(s) may still rest on the venue: %s", len(live), exc)
+            return
+    if scope.cancelled_caught:
+        left = len(conn.open_orders()) if tasks_alive else len(live)
+        logger.error("cancel on exit not confirmed within %.1f s; %d order(s) may still rest on the venue",
+                     conn.config.request_timeout, left)
+
+
 def _pair_suggestions(registry: AssetRegistry, pair: str) -> tuple[str, ...]:
     """Names the venue lists that look like ``pair`` (or its first few, when none does): what to type instead."""
     listed = registry.pairs()
@@ -1322,6 +1403,7 @@ def _continue_nonces(nonces: NonceService, journaled: int | None) -> None:
         logger.warning("journaled nonce %d is more than a day ahead of the clock; not continued from", journaled)
 
 
+@_unwrap_single_exception
 @asynccontextmanager
 async def open_connector(
     config: ConnectorConfig,
@@ -1331,8 +1413,27 @@ async def open_connector(
     rng: random.Random | None = None,
     check_identity: bool = True,
     risk: RiskLimits | None = None,
+    cancel_on_exit: bool = True,
 ) -> AsyncIterator[HyperliquidConnector]:
-    """``async with open_connector(config) as conn:`` — a running connector (see module doc)."""
+    """``async with open_connector(config) as conn:`` — a running connector (see module doc).
+
+    **Leaving the block** cancels the connector's tasks.  With ``cancel_on_exit=True`` (the default) it first
+    cancels every order of ours still live on the venue, and waits (bounded by ``config.request_timeout``,
+    shielded from the cancellation that may be ending the block) until they are gone: a strategy that ends,
+    crashes or is stopped with Ctrl-C must not leave quotes resting that nobody watches any more.  On a normal
+    exit or an exception in the block the cancels go the usual way (``cancel_all``, outcomes as events, the
+    journal follows); when the block is being cancelled (Ctrl-C, an outer timeout) or a connector task failed,
+    the connector's tasks are gone, so one ``cancelByCloid`` action is sent directly.  Pass
+    ``cancel_on_exit=False`` for orders meant to outlive the process - a GTC order placed by a script, or a
+    restart that resumes from the journal; the dead-man's switch (``config.dead_mans_switch_s``) is the
+    venue-side net for a process that dies without running any exit code.
+
+    **Exceptions**: Trio wraps whatever leaves a nursery in an ``ExceptionGroup``
+    (``strict_exception_groups``).  This context manager unwraps a group holding exactly one exception (after
+    setting aside the ``trio.Cancelled`` echoes in the connector's own tasks) and re-raises that exception
+    itself, so ``except ValueError:`` around the block catches a ``ValueError`` raised inside it.  Two or more
+    distinct failures stay an ``ExceptionGroup`` (use ``except*``): dropping one would hide a bug.
+    """
     signer: Signer
     if config.signer is not None:
         signer = config.signer  # type: ignore[assignment]
@@ -1385,9 +1486,18 @@ async def open_connector(
                                             nonces=nonces, submissions=submissions, clock_check=clock_check,
                                             never_sent=never_sent, fences=fences)
                 await conn._start(nursery, ws_settings, rng)
+                leaving: BaseException | None = None
                 try:
                     yield conn
+                except BaseException as exc:
+                    leaving = exc
+                    raise
                 finally:
+                    if cancel_on_exit:
+                        # The tasks still run on a normal exit or an exception in the block; not when the
+                        # block is being cancelled (they are cancelled too) or a connector task failed.
+                        tasks_alive = isinstance(leaving, Exception | None) and not nursery.cancel_scope.cancel_called
+                        await _cancel_live_orders_on_exit(conn, tasks_alive=tasks_alive)
                     if conn.dead_mans_switch is not None and not conn.keep_dead_mans_switch:
                         # A clean exit unsets the schedule (a crash leaves it armed, which is the point).
                         with trio.move_on_after(config.request_timeout) as scope:

@@ -55,7 +55,7 @@ from trio_hl.core.risk import RiskLimits, RiskManager
 from trio_hl.core.tracker import OrderTracker
 from trio_hl.core.types import OrderParams, OrderState, OrderType, Side, TradingRule
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
-from trio_hl.errors import InvalidOrderError, TrioHLError
+from trio_hl.errors import InvalidOrderError, TrioHLError, UnknownOrderError
 from trio_hl.paper.fills import CancelRefused, FillModel, ModifyRefused, Report, SimVenue
 from trio_hl.paper.market import BookFrame, MarketFrame, MarketSource, TradeFrame
 
@@ -151,7 +151,11 @@ class PaperConnector:
     def cancel(self, pair: str, client_order_id: str) -> bool:
         """See :meth:`trio_hl.core.connector.Connector.cancel`."""
         order = self._tracker.get(client_order_id)
-        if order is None or order.pair != pair or order.is_done or order.fill_wait_deadline is not None:
+        if order is None:
+            raise UnknownOrderError(client_order_id)
+        if order.pair != pair:
+            raise InvalidOrderError(f"cannot cancel {client_order_id!r} on {pair!r}: it is an order on {order.pair!r}")
+        if order.is_done or order.fill_wait_deadline is not None:
             return False
         if order.cancel_requested and client_order_id in self._cancels_pending:
             return True
@@ -171,8 +175,10 @@ class PaperConnector:
     def modify(self, client_order_id: str, *, price: Decimal | None = None, amount: Decimal | None = None) -> None:
         """See :meth:`trio_hl.core.connector.Connector.modify`."""
         order = self._tracker.get(client_order_id)
+        if order is None:
+            raise UnknownOrderError(client_order_id)
         live = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
-        if order is None or order.state not in live or order.exchange_order_id is None:
+        if order.state not in live or order.exchange_order_id is None:
             raise InvalidOrderError(f"cannot modify {client_order_id!r}: not a live, acknowledged order")
         if order.order_type not in (OrderType.LIMIT, OrderType.LIMIT_MAKER):
             raise InvalidOrderError(f"only limit orders can be modified; {client_order_id!r} is {order.order_type}")

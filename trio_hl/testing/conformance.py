@@ -47,7 +47,7 @@ from trio_hl.core.events import (
 from trio_hl.core.quantize import round_price
 from trio_hl.core.risk import PairLimits, RiskLimits
 from trio_hl.core.types import OrderParams, OrderState, OrderType, Side
-from trio_hl.errors import InvalidOrderError, RiskLimitError
+from trio_hl.errors import InvalidOrderError, RiskLimitError, UnknownOrderError
 
 if TYPE_CHECKING:
     from trio_hl.paper import ManualSource
@@ -210,7 +210,10 @@ class ConnectorConformance:
             await _collect_until(events, seen, OrderCancelled, cid)
             assert conn.get_order(cid).state is OrderState.CANCELED  # type: ignore[union-attr]
             assert conn.cancel(h.pair, cid) is False  # terminal: nothing to cancel
-            assert conn.cancel(h.pair, conn.new_client_order_id()) is False  # unknown
+            with pytest.raises(UnknownOrderError):  # the caller's mistake: raised at the call, nothing sent
+                conn.cancel(h.pair, conn.new_client_order_id())
+            with pytest.raises(InvalidOrderError, match="it is an order on"):
+                conn.cancel(h.pair + "-OTHER", cid)  # not the order's pair
             assert order_history(seen, cid) == [OrderCreated, OrderCancelled]
             assert await conn.query_order(conn.new_client_order_id()) is None
 

@@ -37,7 +37,10 @@ class EmulatorHarness:
         pairs: Any = (self.pair,)  # (mypy cannot see through ConnectorConfig's attrs converter on ``pairs``)
         config = ConnectorConfig(base_url=self.emulator.url, private_key=self._key, pairs=pairs,
                                  request_timeout=2.0, journal_path=None if journal_path is None else str(journal_path))
-        async with open_connector(config, ws_settings=fast_ws_settings(), risk=risk) as conn:
+        # A journaled opening stands for a process the suite will restart: its orders must outlive the block, as
+        # they outlive a crash (no cancel on exit); otherwise the connector's default (cancel on exit) applies.
+        async with open_connector(config, ws_settings=fast_ws_settings(), risk=risk,
+                                  cancel_on_exit=journal_path is None) as conn:
             yield conn
 
     async def trade_against(self, conn: Connector, taker_side: Side, price: Decimal, amount: Decimal) -> None:
