@@ -5,12 +5,12 @@ per block per coin, and that per-value work cost four times the JSON decode of t
 exactly the same values - plain positive decimals ``digits[.digits]`` of at most ``MAX_DECIMAL_LEN`` characters -
 with a handful of C-level passes over the whole side:
 
-* the values joined by commas may hold only ASCII digits, dots and commas (one ``bytes.translate``);
+* the values joined by commas may hold only ASCII digits, dots and commas (one ``bytes.translate``), and as
+  many commas as the join put there;
 * no value starts or ends with a dot (``",."`` / ``".,"`` and the two ends);
-* ``float()`` of every value then refuses what is left (an empty value, two dots) and proves positivity: for a
-  string of at most 60 plain digits ``float(v) > 0`` exactly when ``Decimal(v) > 0`` (the smallest such positive
-  value, 1e-58, is far above the float underflow);
-* the float prices also verify best-first order: ``float`` is monotonic, so strictly ordered floats prove strictly
+* no empty value, no value with two dots (the dots alone, digits deleted, never show ``..``);
+* no value of zeros and dots only (zeros and dots deleted, an empty value shows as ``,,``): positive;
+* the prices' ``float`` s verify best-first order: ``float`` is monotonic, so strictly ordered floats prove strictly
   ordered decimals; on a tie (equal floats, which distinct decimals of this size never produce) the side is marked
   unordered and the book sorts its Decimals - exact either way.
 
@@ -32,18 +32,25 @@ _PLAIN = b"0123456789.,"
 _PX, _SZ, _N = itemgetter("px"), itemgetter("sz"), itemgetter("n")
 
 
-def _positive_plain(values: list[Any], check_lengths: bool) -> list[float] | None:
-    """``float`` of every value when all are plain positive decimals (see the module doc), else None."""
+def _plain_positive(values: list[Any], check_lengths: bool) -> bool:
+    """Whether every value is a plain positive decimal (see the module doc), in a few C passes over the values
+    joined by commas: only digits, dots and commas; no empty value, no value starting or ending with a dot, no
+    value with two dots or a comma; no value made of zeros and dots only (zero)."""
     try:
-        joined = ",".join(values)
-        if joined.encode().translate(None, _PLAIN) or ",." in joined or ".," in joined:
-            return None
-        if joined[0] == "." or joined[-1] == "." or (check_lengths and max(map(len, values)) > MAX_DECIMAL_LEN):
-            return None
-        keys = list(map(float, values))
-    except (TypeError, ValueError):  # a non-string value; a non-encodable character; float() refusing
-        return None
-    return keys if min(keys) > 0 else None
+        joined = ",".join(values).encode()
+    except (TypeError, UnicodeEncodeError):  # a non-string value; a lone surrogate
+        return False
+    if joined.translate(None, _PLAIN) or joined.count(b",") != len(values) - 1:  # (a comma inside a value)
+        return False
+    if b",," in joined or b",." in joined or b".," in joined:
+        return False
+    if joined[:1] in (b"", b".", b",") or joined[-1:] in (b".", b","):
+        return False
+    if b".." in joined.translate(None, b"0123456789"):  # two dots in one value (values hold no commas)
+        return False
+    if b",," in b"," + joined.translate(None, b"0.") + b",":  # a value of zeros (and a dot) only
+        return False
+    return not check_lengths or max(map(len, values)) <= MAX_DECIMAL_LEN
 
 
 def checked_sides(
@@ -62,14 +69,9 @@ def checked_sides(
         counts = bid_n + ask_n
         if counts and (not set(map(type, counts)) <= {int} or min(counts) < 0):
             return None
-    values = bid_px + ask_px + bid_sz + ask_sz
-    if values:
-        keys = _positive_plain(values, not trusted)
-        if keys is None:
-            return None
-        bk, ak = keys[:nb], keys[nb : nb + na]
-    else:
-        bk = ak = []
+    if (bid_px or ask_px) and not _plain_positive(bid_px + ask_px + bid_sz + ask_sz, not trusted):
+        return None
+    bk, ak = list(map(float, bid_px)), list(map(float, ask_px))  # cannot fail: plain decimals
     bids_ordered = all(map(gt, bk, bk[1:]))
     asks_ordered = all(map(lt, ak, ak[1:]))
     return (BookSide(bid_px, bid_sz, bid_n, -1 if bids_ordered else 0),
