@@ -364,6 +364,39 @@ def bench_memory(n: int) -> tuple[float, float]:
     return open_bytes, filled_bytes
 
 
+def bench_memory_hummingbot(n: int) -> float:
+    """Bytes per order in Hummingbot's ClientOrderTracker: ``n`` open orders with one (partial) fill each, built
+    the way ``bench_memory`` builds ours (ids, Decimals and the fill created inside the measurement)."""
+    import asyncio
+
+    async def fill() -> Any:
+        tracker = HB_TRACKER(_HbConnectorStub())  # type: ignore[misc]
+        for i in range(n):
+            cid = _cid(i)
+            tracker.start_tracking_order(hb_order.InFlightOrder(
+                cid, HB_PAIR, hb_common.OrderType.LIMIT, hb_common.TradeType.BUY, Decimal("0.0300"), 0.0,
+                price=Decimal(f"{97000 + i % 500}.5"),
+            ))
+            await tracker._process_order_update(hb_order.OrderUpdate(HB_PAIR, 1.0, hb_order.OrderState.OPEN, cid,
+                                                                     str(10_000_000 + i)))
+        for i, order in enumerate(list(tracker.active_orders.values())):
+            fee = AddedToCostTradeFee(flat_fees=[TokenAmount("USDC", Decimal("0.0043"))])
+            tracker.process_trade_update(hb_order.TradeUpdate(
+                str(i), order.client_order_id, order.exchange_order_id, HB_PAIR, 1.5, Decimal("97000.5"),
+                Decimal("0.0100"), Decimal("97000.5") * Decimal("0.0100"), fee))
+        return tracker
+
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracker = asyncio.run(fill())
+    gc.collect()
+    used = (tracemalloc.get_traced_memory()[0] - base) / n
+    tracemalloc.stop()
+    assert len(tracker.active_orders) == n
+    return used
+
+
 def bench_memory_naive(n: int) -> float:
     gc.collect()
     tracemalloc.start()
@@ -578,8 +611,14 @@ def run(quick: bool) -> list[dict[str, Any]]:
         rows.append({"name": f"tracker: memory per open order at {resident:,} orders (tracemalloc)",
                      "value": round(open_b), "unit": "bytes/order", **goal,
                      "plot": _plot(resident, "OrderTracker, open")})
+        hb_b = bench_memory_hummingbot(resident) if HB_TRACKER is not None and resident <= 10_000 else None
+        if hb_b is not None:
+            rows.append({"name": f"hummingbot ClientOrderTracker: memory per order at {resident:,} orders, one fill "
+                                 "each", "value": round(hb_b), "unit": "bytes/order"})
         rows.append({"name": f"tracker: memory per order at {resident:,} orders, one fill each",
                      "value": round(fill_b), "unit": "bytes/order", **goal,
+                     **({"peer_ratio": round(hb_b / fill_b, 2), "peer": "hummingbot (its bytes / ours)"}
+                        if hb_b is not None else {}),
                      "plot": _plot(resident, "OrderTracker, one fill each")})
         rows.append({"name": f"{BASELINE}: memory per open order at {resident:,} orders", "value": round(naive_b),
                      "unit": "bytes/order", "plot": _plot(resident, f"{BASELINE}, open")})
