@@ -249,3 +249,41 @@ def test_journal_replay_reproduces_a_collision(tmp_path: Path) -> None:
     assert restored.snapshot() == tracker.snapshot()
     assert restored.statistics().fill_collisions == 1
     journal.close()
+
+
+# -- the same tid-less fill rendered twice (WebSocket snapshot, then userFillsByTime) ----------------------------
+
+
+def rerendered(fill: dict[str, Any]) -> dict[str, Any]:
+    """The same fill as another source may write it: trailing zeros on the numbers, the fee and the realised
+    PnL rounded differently (derived amounts, not identity), the hash in capitals."""
+    out = dict(fill)
+    for key in ("px", "sz", "startPosition"):
+        out[key] = fill[key] + ("0" if "." in fill[key] else ".0")
+    out["fee"] = str(D(fill["fee"]) + D("0.000001"))
+    out["closedPnl"] = str(D(fill["closedPnl"]) + D("0.000001"))
+    out["hash"] = "0x" + fill["hash"][2:].upper()
+    return out
+
+
+def test_derived_id_is_the_same_for_a_rerendered_fill() -> None:
+    for fill in recorded_tidless_page():
+        assert derived_trade_id(rerendered(fill)) == derived_trade_id(fill)
+
+
+def test_tracker_and_deduper_count_a_rerendered_tidless_fill_once() -> None:
+    raw = recorded_tidless_page()[0]
+    ws, rest = parse_fill(raw), parse_fill(rerendered(raw))
+    assert ws.trade_id == rest.trade_id
+    d = FillDeduper()
+    assert d.add(raw) and not d.add(rerendered(raw))
+    assert d.duplicates == 1 and d.collisions == []
+    tracker = OrderTracker(clock=Clock())
+    tracker.start_tracking(InFlightOrder.new(client_order_id="c1", pair="SUI", side=Side.SELL, amount=D(1000),
+                                             price=D(1), created_at=0.0))
+    tracker.process_order_update(OrderUpdate("SUI", OrderState.OPEN, 1.0, "c1", str(raw["oid"])))
+    tracker.process_trade_update(ws)
+    assert tracker.process_trade_update(rest) == []
+    o = tracker.get("c1")
+    assert o is not None and o.executed_amount == D(raw["sz"])
+    assert tracker.statistics().fill_collisions == 0

@@ -9,11 +9,16 @@ is (time, coin, tid); for one account's fills add the side.  Fills recorded befo
 
 Rules followed.
 
-* A fill without ``tid`` gets a *derived* trade id, computed from the fill's own fields only (a digest of
-  time, coin, oid, side, px, sz, startPosition, hash, dir, closedPnl, fee, crossed), so the same fill read
-  twice - from a WebSocket snapshot and from ``userFillsByTime`` - gets the same id, and two fills of one
-  sweep get different ones.  The id is ``"x"`` + 16 hex digits: never all digits, so it cannot equal a venue
-  ``tid`` (``messages._id`` turns those into decimal strings).
+* A fill without ``tid`` gets a *derived* trade id, computed from the fill's own identifying fields only (a
+  digest of time, coin, oid, side, px, sz, startPosition, hash, dir, crossed), so the same fill read twice -
+  from a WebSocket snapshot and from ``userFillsByTime`` - gets the same id, and two fills of one sweep get
+  different ones (they differ in px or, at one price, in startPosition).  Numbers enter by value ("0.10" and
+  "0.1" are one number, an oid as a JSON integer or a digit string is one id) and the hash in lower case:
+  another rendering of the same fill must not become a second fill.  ``fee`` and ``closedPnl`` are left out:
+  they are amounts derived from the identifying fields (a fee schedule, an entry price), a source may round
+  them differently, and they tell no two fills of one sweep apart that px/sz/startPosition do not.  The id
+  is ``"x"`` + 16 hex digits: never all digits, so it cannot equal a venue ``tid`` (``messages._id`` turns
+  those into decimal strings).
 * De-duplication (:class:`FillDeduper`) keys fills by (time, coin, trade id, side).  A second fill with the
   same key *and* the same size, price and oid is a duplicate (dropped, counted).  One with the same key that
   differs in any of those is a **collision**: both are kept, the pair is recorded and counted, and whoever
@@ -34,15 +39,32 @@ import attrs
 __all__ = ["FillCollision", "FillDeduper", "derived_trade_id", "raw_fill_key", "raw_trade_id"]
 
 #: The fields a derived trade id is computed from, in this order (missing ones count as null).
-_DERIVE_FIELDS: Final = (
-    "time", "coin", "oid", "side", "px", "sz", "startPosition", "hash", "dir", "closedPnl", "fee", "crossed",
-)
+_DERIVE_FIELDS: Final = ("time", "coin", "oid", "side", "px", "sz", "startPosition", "hash", "dir", "crossed")
+#: Of those, the ones compared by value (a decimal string or a JSON number).
+_NUMERIC_FIELDS: Final = frozenset({"time", "oid", "px", "sz", "startPosition"})
+
+
+def _canonical(key: str, v: object) -> object:
+    """One field as it enters the digest: a number as its plain normalised decimal text ("0.10", "0.1" and 0.1
+    all give "0.1"; "-0.0" gives "0"), the hash in lower case; anything unparseable as it is."""
+    if key in _NUMERIC_FIELDS and isinstance(v, (str, int)) and not isinstance(v, bool):
+        try:
+            d = Decimal(v)
+        except InvalidOperation:
+            return v
+        if not d.is_finite():
+            return v
+        return "0" if d.is_zero() else format(d.normalize(), "f")
+    if key == "hash" and isinstance(v, str):
+        return v.lower()
+    return v
 
 
 def derived_trade_id(fill: dict[str, Any]) -> str:
     """A stable trade id for a fill the venue sent without ``tid``: ``"x"`` + 16 hex digits of a SHA-256 over
-    the fill's own fields (see the module doc).  Deterministic across processes (no ``hash()`` salt)."""
-    material = json.dumps([fill.get(k) for k in _DERIVE_FIELDS], separators=(",", ":"), default=str)
+    the fill's identifying fields, numbers by value (see the module doc).  Deterministic across processes (no
+    ``hash()`` salt) and across renderings of the same fill."""
+    material = json.dumps([_canonical(k, fill.get(k)) for k in _DERIVE_FIELDS], separators=(",", ":"), default=str)
     return "x" + hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
