@@ -16,10 +16,13 @@ its way.  What this module does instead, in this order:
 2. **Bulk reads, after the fence.**  ``userFillsByTime`` since the first of those submissions, ``openOrders``
    and ``historicalOrders`` (three requests, weight ~60).  Every order found is settled with the venue's status.
 3. **Coverage.**  ``historicalOrders`` holds the account's 2 000 most recent orders.  When it is shorter than
-   that it holds them all; otherwise every order placed after its oldest entry is in it.  An order not in it,
-   sent (by the journal's clock) after that point plus ``COVERAGE_MARGIN_MS`` for clock error, never landed.
-   UNSURE which timestamp the venue sorts the list by (placement or last status): we take the later of the
-   oldest placement time and the oldest status time, which is right for either order.
+   that it holds them all; otherwise every order placed after its oldest entry is in it.  An order not in it
+   whose placement would be later than that never landed.  Our send times are on our clock, the venue's
+   timestamps on its own: the answer itself bounds the difference - its newest timestamp was stamped before we
+   received it, so the venue's clock is at least ``newest - received`` ahead of ours, and an order we sent at
+   ``t`` can only have been placed after ``t + newest - received``.  No guessed margin: a skewed clock only
+   shrinks what counts as covered.  UNSURE which timestamp the venue sorts the list by (placement or last
+   status): we take the later of the oldest placement time and the oldest status time, right for either.
 4. **Per-order reads only for the rest**: orders sent before what the history covers.  ``orderStatus`` each
    (a few at a time); not found after the fence means never landed.
 
@@ -57,13 +60,13 @@ from trio_hl.hyperliquid.nonce import MAX_NONCE_AGE_MS
 from trio_hl.hyperliquid.rest import InfoClient
 from trio_hl.hyperliquid.streams import GAP_FILL_MARGIN_MS
 
-__all__ = ["COVERAGE_MARGIN_MS", "NEVER_LANDED", "SettleReport", "settle_restored"]
+__all__ = ["FILLS_MARGIN_MS", "NEVER_LANDED", "SettleReport", "settle_restored"]
 
 logger = logging.getLogger("trio_hl.settle")
 
-#: Clock error allowed between the journal's send times and the venue's order timestamps when judging what
-#: ``historicalOrders`` covers.
-COVERAGE_MARGIN_MS: Final = 30_000
+#: Fills are read from this long before the first restored submission (on top of the gap-fill margin): the
+#: journal's clock and the venue's may differ a little, and a fill read twice is de-duplicated.
+FILLS_MARGIN_MS: Final = 30_000
 #: The reason given to a restored order the venue provably never received.
 NEVER_LANDED: Final = "never landed: unknown to the venue after its nonce can no longer be accepted"
 #: ``orderStatus`` requests in flight at once for the orders the bulk reads could not settle.
@@ -115,11 +118,12 @@ async def settle_restored(
     if highest > now - MAX_NONCE_AGE_MS and (fenced_through is None or fenced_through < highest):
         await fence(highest)
         fenced = True
-    since = min(int(orders[cid].at * 1000) for cid in cids) - GAP_FILL_MARGIN_MS - COVERAGE_MARGIN_MS
+    since = min(int(orders[cid].at * 1000) for cid in cids) - GAP_FILL_MARGIN_MS - FILLS_MARGIN_MS
     for trade in parse_fills(await info.user_fills_by_time(user, max(0, since)), coin_to_pair):
         feed("trade", trade)
     known: dict[str, OrderSnapshot] = {}
     history = parse_historical_orders(await info.historical_orders(user), coin_to_pair)
+    received = now_ms()
     for snap in history:
         if snap.client_order_id is None:
             continue
@@ -130,11 +134,13 @@ async def settle_restored(
     for snap in parse_open_orders(await info.open_orders(user), coin_to_pair):
         if snap.client_order_id is not None:
             known[snap.client_order_id.lower()] = snap  # (resting now: newer than any history entry)
-    covered_from = -1
+    covered_from = -1  # (sent after this by our clock: would be in the history had it landed)
     if len(history) >= HISTORICAL_ORDERS_LIMIT:
         oldest_placed = min(int(s.created * 1000) for s in history)
         oldest_status = min(int(s.status_timestamp * 1000) for s in history)
-        covered_from = max(oldest_placed, oldest_status) + COVERAGE_MARGIN_MS
+        newest = max(max(int(s.created * 1000), int(s.status_timestamp * 1000)) for s in history)
+        venue_ahead_at_least = newest - received
+        covered_from = max(oldest_placed, oldest_status) - venue_ahead_at_least
     found_bulk = 0
     never: list[str] = []
     ask: list[str] = []

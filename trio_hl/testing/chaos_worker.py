@@ -1,7 +1,8 @@
 """A connector in its own process running the chaos workload, for kill-and-restart tests.
 
 ``TRIO_HL_CHAOS_KEY=<hex> python -m trio_hl.testing.chaos_worker --url URL --journal PATH --seed N --orders N``
-(``--burst``: every order at once, as fast as ``buy()`` returns, instead of the paced random workload).
+(``--burst``: every order at once, as fast as ``buy()`` returns, instead of the paced random workload; then
+it waits to be killed).
 
 Prints ``cid <client order id>`` (flushed) for every placement, so the parent knows what was placed before it
 sends SIGKILL.  The private key comes from the environment, never from the command line (``ps`` shows argv).
@@ -34,6 +35,7 @@ async def work(url: str, journal: Path, seed: int, orders: int, key: str, burst:
         workload = Workload(conn, random.Random(seed), pairs=cfg.pairs, on_place=_print_cid)
         if burst:
             await workload.burst(orders)
+            await trio.sleep_forever()  # (the parent kills us mid-burst; never exit on our own, however slow)
         else:
             await drive(conn, workload, orders, cfg.mean_gap_s)
         await settle(conn, cfg.settle_timeout_s)
