@@ -334,3 +334,26 @@ async def test_typed_info_methods_refuse_bad_arguments() -> None:
         with pytest.raises(ValueError, match="start_ms"):
             await c.user_funding(USER, 10, 5)
     assert venue.bodies == []
+
+
+def test_user_fees_keeps_the_volume_and_maker_tiers() -> None:
+    """The recorded userFees answer's fee tiers (what a user's rate becomes at more volume or maker share) and
+    the staking discount are read, not dropped."""
+    fees = acc.parse_user_fees(recorded("userFees", "ccxt"))
+    (vip,) = fees.fee_schedule.vip_tiers
+    assert (vip.ntl_cutoff, vip.cross, vip.add) == (D("5000000.0"), D("0.0003"), D("0.00005"))
+    assert (vip.spot_cross, vip.spot_add) == (None, None)
+    (mm,) = fees.fee_schedule.mm_tiers
+    assert (mm.maker_fraction_cutoff, mm.add) == (D("0.005"), D("-0.00001"))
+    raw = recorded("userFees", "ccxt")
+    raw["feeSchedule"]["stakingDiscountTiers"] = [{"bpsOfMaxSupply": "0.0001", "discount": "0.05"}]
+    raw["activeStakingDiscount"] = {"bpsOfMaxSupply": "0.0", "discount": "0.0"}
+    raw["feeSchedule"]["tiers"]["vip"][0].update(spotCross="0.0004", spotAdd="0.0001")
+    fees = acc.parse_user_fees(raw)
+    assert [(t.bps_of_max_supply, t.discount) for t in fees.fee_schedule.staking_discount_tiers] == [
+        (D("0.0001"), D("0.05"))]
+    assert fees.active_staking_discount == acc.StakingDiscountTier(D(0), D(0))
+    assert fees.fee_schedule.vip_tiers[0].spot_cross == D("0.0004")
+    raw["feeSchedule"]["tiers"]["mm"][0]["add"] = 0.1  # a float is no venue number
+    with pytest.raises(ProtocolError, match=r"userFees\.feeSchedule\.tiers\.mm\[0\]\.add"):
+        acc.parse_user_fees(raw)

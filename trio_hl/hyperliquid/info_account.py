@@ -29,17 +29,20 @@ __all__ = [
     "FeeSchedule",
     "Leverage",
     "MarginSummary",
+    "MmTier",
     "MultiSigSigners",
     "PortfolioPeriod",
     "Referral",
     "SpotBalance",
     "SpotClearinghouseState",
+    "StakingDiscountTier",
     "SubAccount",
     "UserFees",
     "UserFunding",
     "UserRateLimit",
     "UserRole",
     "VaultEquity",
+    "VipTier",
     "parse_clearinghouse_state",
     "parse_extra_agents",
     "parse_portfolio",
@@ -232,19 +235,74 @@ class DailyVolume:
 
 
 @attrs.frozen
+class VipTier:
+    """A volume tier: from ``ntl_cutoff`` of 14-day volume on, taker ``cross`` and maker ``add`` (spot rates
+    where sent)."""
+
+    ntl_cutoff: Decimal
+    cross: Decimal
+    add: Decimal
+    spot_cross: Decimal | None = None
+    spot_add: Decimal | None = None
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], what: str) -> Self:
+        return cls(f.decimal(d, "ntlCutoff", what), f.decimal(d, "cross", what), f.decimal(d, "add", what),
+                   f.opt_decimal(d, "spotCross", what), f.opt_decimal(d, "spotAdd", what))
+
+
+@attrs.frozen
+class MmTier:
+    """A market-maker tier: from ``maker_fraction_cutoff`` of the venue's maker volume on, maker ``add``
+    (negative: a rebate)."""
+
+    maker_fraction_cutoff: Decimal
+    add: Decimal
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], what: str) -> Self:
+        return cls(f.decimal(d, "makerFractionCutoff", what), f.decimal(d, "add", what))
+
+
+@attrs.frozen
+class StakingDiscountTier:
+    """A staking discount: from ``bps_of_max_supply`` of HYPE staked on, fees cut by ``discount``."""
+
+    bps_of_max_supply: Decimal
+    discount: Decimal
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], what: str) -> Self:
+        return cls(f.decimal(d, "bpsOfMaxSupply", what), f.decimal(d, "discount", what))
+
+
+@attrs.frozen
 class FeeSchedule:
-    """The base fee schedule: taker (``cross``) and maker (``add``) rates, spot rates where sent."""
+    """The base fee schedule: taker (``cross``) and maker (``add``) rates, spot rates where sent, and the tiers
+    that lower them (volume, maker share, staking): what a user's rate becomes, so they are read, not dropped."""
 
     cross: Decimal
     add: Decimal
     referral_discount: Decimal
     spot_cross: Decimal | None = None
     spot_add: Decimal | None = None
+    vip_tiers: tuple[VipTier, ...] = ()
+    mm_tiers: tuple[MmTier, ...] = ()
+    staking_discount_tiers: tuple[StakingDiscountTier, ...] = ()
 
     @classmethod
     def from_wire(cls, d: dict[str, Any], what: str) -> Self:
-        return cls(f.decimal(d, "cross", what), f.decimal(d, "add", what), f.decimal(d, "referralDiscount", what),
-                   f.opt_decimal(d, "spotCross", what), f.opt_decimal(d, "spotAdd", what))
+        raw_tiers = d.get("tiers")
+        tiers = {} if raw_tiers is None else f.obj(raw_tiers, f"{what}.tiers")
+        vip, mm, staking = tiers.get("vip"), tiers.get("mm"), d.get("stakingDiscountTiers")
+        return cls(
+            f.decimal(d, "cross", what), f.decimal(d, "add", what), f.decimal(d, "referralDiscount", what),
+            f.opt_decimal(d, "spotCross", what), f.opt_decimal(d, "spotAdd", what),
+            vip_tiers=() if vip is None else tuple(r.items(vip, f"{what}.tiers.vip", VipTier.from_wire)),
+            mm_tiers=() if mm is None else tuple(r.items(mm, f"{what}.tiers.mm", MmTier.from_wire)),
+            staking_discount_tiers=() if staking is None else tuple(
+                r.items(staking, f"{what}.stakingDiscountTiers", StakingDiscountTier.from_wire)),
+        )
 
 
 @attrs.frozen
@@ -259,6 +317,7 @@ class UserFees:
     daily_user_vlm: tuple[DailyVolume, ...]
     user_spot_cross_rate: Decimal | None = None
     user_spot_add_rate: Decimal | None = None
+    active_staking_discount: StakingDiscountTier | None = None
 
 
 def parse_user_fees(d: object) -> UserFees:
@@ -272,6 +331,8 @@ def parse_user_fees(d: object) -> UserFees:
         daily_user_vlm=tuple(r.items(f.field(m, "dailyUserVlm", what), f"{what}.dailyUserVlm", DailyVolume.from_wire)),
         user_spot_cross_rate=f.opt_decimal(m, "userSpotCrossRate", what),
         user_spot_add_rate=f.opt_decimal(m, "userSpotAddRate", what),
+        active_staking_discount=None if m.get("activeStakingDiscount") is None else StakingDiscountTier.from_wire(
+            f.obj(m["activeStakingDiscount"], f"{what}.activeStakingDiscount"), f"{what}.activeStakingDiscount"),
     )
 
 
