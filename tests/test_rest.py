@@ -11,6 +11,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
+from venue_fixtures import samples
 
 from trio_hl.errors import (
     AmbiguousOutcomeError,
@@ -340,6 +341,43 @@ def paging_handler(all_fills: list[dict[str, Any]], page_size: int) -> Handler:
     return handler
 
 
+def selecting_handler(all_fills: list[dict[str, Any]], page_size: int, newest: bool, descending: bool) -> Handler:
+    """A venue that answers a full window with its ``newest`` (else oldest) ``page_size`` fills, listed newest
+    first when ``descending``.  The official SDK's recorded 500-fill userFillsByTime answer is newest first and
+    starts at the requested endTime (tests/fixtures/venue/hl_python_sdk/info_userFillsByTime.json)."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        req = json.loads(request.content)
+        end = req["endTime"]
+        chosen = [f for f in all_fills if f["time"] >= req["startTime"] and (end is None or f["time"] <= end)]
+        chosen.sort(key=lambda f: f["time"])
+        page = chosen[-page_size:] if newest else chosen[:page_size]
+        return httpx.Response(200, json=page[::-1] if descending else page)
+
+    return handler
+
+
+def test_recorded_user_fills_by_time_page_is_newest_first() -> None:
+    """The fact the handler above models: the venue's full page is the window's newest fills, newest first."""
+    (sample,) = samples("info", "userFillsByTime", source="hl_python_sdk")
+    times = [f["time"] for f in sample.response]
+    assert times == sorted(times, reverse=True) and times[0] == sample.request["endTime"]
+
+
+@pytest.mark.parametrize(("newest", "descending"), [(True, True), (True, False), (False, True), (False, False)])
+async def test_user_fills_by_time_gets_every_fill_whichever_end_the_venue_pages_from(newest: bool,
+                                                                                     descending: bool) -> None:
+    # 1 300 fills over 1 000 ms (runs of 3 per millisecond straddle page ends): three full pages' worth.
+    all_fills = [fill(1000 + (i * 10) // 13, i) for i in range(1300)]
+    rec = Recorder(selecting_handler(all_fills, 500, newest, descending))
+    async with info_client(rec) as client:
+        got = await client.user_fills_by_time(USER, 1000, 5000)
+        got_open = await client.user_fills_by_time(USER, 1000)
+    for answer in (got, got_open):
+        assert sorted(f["tid"] for f in answer) == list(range(1300))  # every fill, once
+        assert [f["time"] for f in answer] == sorted(f["time"] for f in answer)  # oldest first
+    assert len(rec.bodies) <= 2 * (2 * 1300 // 500 + 1)
+
+
 @pytest.mark.parametrize("page_size", [500, 2000])
 async def test_user_fills_by_time_pages_and_dedups(page_size: int) -> None:
     # 2300 fills, several sharing milliseconds, including across page boundaries.
@@ -355,9 +393,10 @@ async def test_user_fills_by_time_pages_and_dedups(page_size: int) -> None:
         "endTime": None,
         "aggregateByTime": False,
     }
-    # Each next page starts at the last fill time of the previous one (inclusive).
-    assert all(b["startTime"] >= a["startTime"] for a, b in zip(rec.bodies, rec.bodies[1:], strict=False))
-    assert len(rec.bodies) <= 2300 // page_size + 2
+    # A full page is followed by the windows at or after its newest fill and at or before its oldest (bounds
+    # inclusive), each within the asked window; the one a page already covers answers short.
+    assert all(b["startTime"] >= 1000 for b in rec.bodies)
+    assert len(rec.bodies) <= 2 * (2300 // page_size + 1) + 1
 
 
 async def test_user_fills_by_time_respects_end_and_single_page() -> None:

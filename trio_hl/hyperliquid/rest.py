@@ -329,47 +329,65 @@ class InfoClient(TypedInfoMixin, _Client):
     ) -> list[dict[str, Any]]:
         """Every fill of ``user`` with ``start_ms <= time (<= end_ms)``, oldest first, across pages.
 
-        The venue answers at most 500 (or 2000) fills per call, oldest first.  The next page starts at the last
-        fill's time *inclusive* — several fills can share a millisecond and a page may end in the middle of
-        them — and the fills read twice are removed (:class:`~trio_hl.hyperliquid.fill_keys.FillDeduper`: key
-        (time, coin, tid, side), a derived tid for fills without one).  A fill that shares a key with one of
-        another size, price or oid is *kept*, logged, and counted in ``fill_collisions`` (the tracker then
-        reports it as an ``OrderAnomaly(kind="fill_collision")``).  Paging stops at a page shorter than the
-        smallest documented page size, at a page that adds nothing new, or past ``end_ms``.  ``max_pages``
-        bounds the loop (the venue serves only the 10 000 most recent fills); exceeding it raises
-        ``ProtocolError`` rather than silently truncating a gap-fill.
+        The venue answers at most 500 (or 2000) fills per call, and which end of a larger window it keeps is not
+        documented: the official SDK's recorded 500-fill answer is the window's *newest* fills, newest first
+        (its first fill is at the requested ``endTime``), while a reader of the docs expects the oldest.  So a
+        full page is never taken to cover one end: the fills it lacks lie at or before its oldest fill or at or
+        after its newest, and both sub-windows are asked (bounds inclusive - several fills can share a
+        millisecond and a page may end in the middle of them).  A page shorter than the smallest documented page
+        size holds the whole of its window.  The fills read twice are removed
+        (:class:`~trio_hl.hyperliquid.fill_keys.FillDeduper`: key (time, coin, tid, side), a derived tid for
+        fills without one).  A fill that shares a key with one of another size, price or oid is *kept*, logged,
+        and counted in ``fill_collisions`` (the tracker then reports it as an
+        ``OrderAnomaly(kind="fill_collision")``).  A full page with nothing new (more fills in one millisecond
+        than a page holds) cannot be paged further: logged, and that window is left.  ``max_pages`` bounds the
+        requests (the venue serves only the 10 000 most recent fills); exceeding it raises ``ProtocolError``
+        rather than silently truncating a gap-fill.
         """
         if start_ms < 0 or (end_ms is not None and end_ms < start_ms):
             raise ValueError(f"need 0 <= start_ms <= end_ms, got start_ms={start_ms} end_ms={end_ms}")
         dedup = FillDeduper()
-        start = start_ms
+        windows: list[tuple[int, int | None]] = [(start_ms, end_ms)]
         for _ in range(max_pages):
+            if not windows:
+                fills = dedup.fills
+                fills.sort(key=lambda f: f["time"])
+                return fills
+            low, high = windows.pop()
             page = await self._post_list(
                 {
                     "type": "userFillsByTime",
                     "user": user,
-                    "startTime": start,
-                    "endTime": end_ms,
+                    "startTime": low,
+                    "endTime": high,
                     "aggregateByTime": aggregate_by_time,
                 }
             )
             added = 0
-            last_time = start
             for fill in page:
                 if not isinstance(fill, dict) or not isinstance(fill.get("time"), int):
                     raise ProtocolError(f"userFillsByTime: malformed fill {_short(repr(fill))}")
-                last_time = max(last_time, fill["time"])
                 collisions = len(dedup.collisions)
                 if dedup.add(fill):
                     added += 1
                 if len(dedup.collisions) > collisions:
                     self.fill_collisions += 1
                     logger.warning("userFillsByTime %s: %s", user, dedup.collisions[-1].describe())
-            if len(page) < _MIN_PAGE or added == 0 or (end_ms is not None and last_time >= end_ms):
-                fills = dedup.fills
-                fills.sort(key=lambda f: f["time"])
-                return fills
-            start = last_time
+            if len(page) < _MIN_PAGE:
+                continue  # the whole window
+            if added == 0:
+                logger.warning("userFillsByTime %s: a full page of %d fills in [%s, %s] adds nothing new (more "
+                               "fills in one millisecond than a page holds); that window is not paged further",
+                               user, len(page), low, high)
+                continue
+            times = [fill["time"] for fill in page]
+            oldest, newest = min(times), max(times)
+            windows.append((low, oldest))  # what a newest-first page left out
+            windows.append((newest, high))  # what an oldest-first page left out
+        if not windows:
+            fills = dedup.fills
+            fills.sort(key=lambda f: f["time"])
+            return fills
         raise ProtocolError(f"userFillsByTime: more than {max_pages} pages since {start_ms}; refusing to truncate")
 
 
