@@ -88,10 +88,13 @@ ACTIONS: dict[str, Callable[[str | None, str], dict[str, Any]]] = {
     "createSubAccount": lambda target, sub: {"type": "createSubAccount", "name": "beta"},
     "subAccountTransfer": lambda target, sub: {"type": "subAccountTransfer", "subAccountUser": target or sub,
                                                "isDeposit": True, "usd": 1_000_000},
+    "withdraw3": lambda target, sub: {"type": "withdraw3", "destination": ALICE, "amount": "2", "time": 1},
+    "approveBuilderFee": lambda target, sub: {"type": "approveBuilderFee", "maxFeeRate": "0.01%",
+                                              "builder": MALLORY, "nonce": 1},
 }
 # Actions that name their target inside the action instead of (only) in vaultAddress.
 NAMED_IN_ACTION = {"usdClassTransfer", "subAccountTransfer"}
-USER_SIGNED = {"usdClassTransfer", "approveAgent"}
+USER_SIGNED = {"usdClassTransfer", "approveAgent", "withdraw3", "approveBuilderFee"}
 
 
 def test_the_table_covers_every_action_the_engine_supports() -> None:

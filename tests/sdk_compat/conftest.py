@@ -1,13 +1,14 @@
-"""These tests need third-party clients that only the ``nox -s sdk_compat`` virtualenv has (the official SDK,
-which pins ``eth-account<0.14``, and ccxt); elsewhere their modules are not collected at all."""
+"""These tests drive third-party clients that only the ``nox -s sdk_compat`` virtualenv has: the official SDK
+(which pins ``eth-account<0.14``) and ccxt.  A module whose client is missing is not collected at all."""
 
 import importlib.util
+from pathlib import Path
 
-_HAS_SDK = importlib.util.find_spec("hyperliquid") is not None
-_HAS_CCXT = importlib.util.find_spec("ccxt") is not None
+_CCXT_MODULES = {"test_ccxt_compat.py"}
+_HAVE_SDK = importlib.util.find_spec("hyperliquid") is not None
+_HAVE_CCXT = importlib.util.find_spec("ccxt") is not None
 
-collect_ignore_glob = [] if _HAS_SDK else ["test_*.py"]
-if _HAS_SDK and not _HAS_CCXT:
-    collect_ignore_glob.append("test_ccxt_compat.py")
-elif _HAS_CCXT and not _HAS_SDK:
-    collect_ignore_glob = ["test_[!c]*.py", "test_c[!c]*.py"]
+collect_ignore = [
+    path.name for path in Path(__file__).parent.glob("test_*.py")
+    if not (_HAVE_CCXT if path.name in _CCXT_MODULES else _HAVE_SDK)
+]

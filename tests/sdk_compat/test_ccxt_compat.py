@@ -289,7 +289,7 @@ def test_transfer_withdraw_and_ledger(ex: Any, wallet: Any) -> None:
     assert ex.fetch_balance({"type": "spot"})["total"]["USDC"] == spot + 30
 
     withdrawn = ex.withdraw("USDC", 10, wallet.address)
-    assert withdrawn["amount"] == 10
+    assert withdrawn["info"] == {"status": "ok", "response": {"type": "default"}}  # ccxt parses no amount back
     assert ex.fetch_balance()["USDC"]["total"] == perp - 40
     with pytest.raises(ccxt.InsufficientFunds, match="Insufficient balance for withdrawal"):
         ex.withdraw("USDC", 10 * FUNDED_USDC, wallet.address)
@@ -298,7 +298,30 @@ def test_transfer_withdraw_and_ledger(ex: Any, wallet: Any) -> None:
     kinds = sorted(e["info"]["delta"]["type"] for e in ledger)
     assert kinds == ["accountClassTransfer", "accountClassTransfer", "deposit", "withdraw"]
     (withdrawal,) = ex.fetch_withdrawals("USDC", since=0)
-    assert withdrawal["amount"] == 10 and withdrawal["type"] == "withdrawal"
+    assert withdrawal["amount"] == 10 and withdrawal["info"]["delta"]["fee"] == "1"
     (deposit,) = ex.fetch_deposits("USDC", since=0)
     assert deposit["amount"] == FUNDED_USDC
     assert ex.fetch_funding_history(ETH) == []  # no position held through an hourly settlement
+
+
+def test_builder_code_approval_and_fee(url: str, ex: Any, wallet: Any) -> None:
+    """ccxt approves a builder (``approveBuilderFee``) when it first loads markets and then names it on every
+    order.  A fresh client's approval comes before the emulator funded the account (its first signed action
+    does), so it is refused and ccxt trades without a builder; a client started once the account holds money
+    approves ccxt's 0.01 % for a funded builder, names it on its orders, and the fills pay it."""
+    ex.create_order(ETH, "limit", "buy", 0.01, _px(ex, ETH, 0.98))
+    assert ex.options.get("approvedBuilderFee") is None and ex.options["builderFee"] is False
+
+    builder_wallet = Account.create()
+    _client(url, builder_wallet).set_leverage(5, ETH)  # funded: 100 000 USDC, above the venue's 100 USDC minimum
+    restarted = ccxt.hyperliquid({"walletAddress": wallet.address, "privateKey": wallet.key.hex(),
+                                  "options": {"builder": builder_wallet.address}})
+    restarted.set_sandbox_mode(True)
+    restarted.urls["api"] = {"public": url, "private": url}
+    restarted.load_markets()
+    assert restarted.options["approvedBuilderFee"] is True and restarted.options["builderFee"] is True
+    assert restarted.publicPostInfo({"type": "maxBuilderFee", "user": wallet.address,
+                                     "builder": builder_wallet.address}) == "10"  # ccxt's 0.01 % (raw body)
+    bought = restarted.create_order(ETH, "market", "buy", 0.01, _px(restarted, ETH, 1.0))
+    (fill,) = [t for t in restarted.fetch_my_trades(ETH) if t["order"] == bought["id"]]
+    assert float(fill["info"]["builderFee"]) == pytest.approx(fill["cost"] * 0.0001, abs=1e-6)

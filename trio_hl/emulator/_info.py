@@ -319,22 +319,41 @@ def _historical_orders(engine: Engine, req: dict[str, Any], now: int) -> Any:
     return [_status_entry(engine, o) for o in reversed(acct.history[-PAGE:])]
 
 
+def _ledger_page(entries: list[dict[str, Any]], req: dict[str, Any], now: int) -> list[dict[str, Any]]:
+    """One page of a user's ledger-like history.  With ``startTime``: at most 500 from it, oldest first (PROTOCOL
+    §5).  Without it (the venue's own web app and ccxt's ``fetch_ledger``/``fetch_funding_history`` send none;
+    the venue answers rather than refusing, nktkas/hyperliquid#102): the latest :data:`PAGE`, newest first, up to
+    ``endTime`` if given."""
+    if req.get("startTime") is None:
+        end = _int(req, "endTime", required=False)
+        latest = [e for e in entries if end is None or e["time"] <= end]
+        return latest[-PAGE:][::-1]
+    start, end = _range(req, now)
+    return [e for e in entries if start <= e["time"] <= end][:500]
+
+
 def _user_funding(engine: Engine, req: dict[str, Any], now: int) -> Any:
     acct = _account(engine, req)
-    start, end = _range(req, now)
-    if acct is None:
-        return []
+    page = _ledger_page(acct.fundings if acct is not None else [], req, now)
     # nSamples: the venue's count of premium samples behind the rate (a number; recorded 3 in 2023 answers,
     # typed ``number | null`` by NKTKAS); the emulator pays one fixed rate per interval, so one sample.
     return [{"delta": {"coin": f["coin"], "fundingRate": f["fundingRate"], "nSamples": 1, "szi": f["szi"],
                        "type": "funding", "usdc": f["usdc"]}, "hash": "0x" + "0" * 64, "time": f["time"]}
-            for f in acct.fundings if start <= f["time"] <= end][:500]
+            for f in page]
 
 
 def _ledger(engine: Engine, req: dict[str, Any], now: int) -> Any:
     acct = _account(engine, req)
-    start, end = _range(req, now)
-    return [] if acct is None else [e for e in acct.ledger if start <= e["time"] <= end][:500]
+    return _ledger_page(acct.ledger if acct is not None else [], req, now)
+
+
+def _max_builder_fee(engine: Engine, req: dict[str, Any], now: int) -> Any:
+    """The fee (tenths of a basis point) ``user`` approved for ``builder``; 0 when none."""
+    user, builder = _user(req), req.get("builder")
+    if not isinstance(builder, str) or not builder.startswith("0x"):
+        raise InfoRequestError("missing field `builder` (a 0x address)")
+    rate = engine.builder_approvals.get(user, {}).get(builder.lower(), ZERO)
+    return int(rate * 100_000)
 
 
 def _rate_limit(engine: Engine, req: dict[str, Any], now: int) -> Any:
@@ -366,6 +385,7 @@ _TABLE: Final[dict[str, _Handler]] = {
     "userFillsByTime": _user_fills_by_time,
     "historicalOrders": _historical_orders,
     "userFunding": _user_funding,
+    "maxBuilderFee": _max_builder_fee,
     "userNonFundingLedgerUpdates": _ledger,
     "userRateLimit": _rate_limit,
     "perpDexs": lambda e, r, n: PERP_DEXS,

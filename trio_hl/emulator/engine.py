@@ -64,7 +64,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Final
 
 from trio_hl.emulator._accounts import Account, Position, q6, q8
-from trio_hl.emulator._authz import Authority
+from trio_hl.emulator._authz import Authority, is_address
 from trio_hl.emulator._book import Book, Order
 from trio_hl.emulator._candles import CandleStore
 from trio_hl.emulator._info import InfoRequestError, answer_info, subscription_snapshot
@@ -109,6 +109,12 @@ DAY_MS: Final = 86_400_000
 BOOK_HEARTBEAT_MS: Final = 1_000
 _DESERIALIZE: Final = "Failed to deserialize the JSON body into the target type"
 _OK_DEFAULT: Final = {"status": "ok", "response": {"type": "default"}}
+#: The venue's fixed fee on a ``withdraw3`` (1 USDC, its documented bridge withdrawal fee), paid out of the amount.
+WITHDRAW_FEE_USDC: Final = Decimal(1)
+#: A builder needs this much perp account value before users may approve it (the venue's documented minimum).
+BUILDER_MIN_ACCOUNT_VALUE: Final = Decimal(100)
+#: The highest ``approveBuilderFee`` rate (1 %, the venue's spot cap; its perp cap, 0.1 %, is a fee limit).
+BUILDER_MAX_RATE: Final = Decimal("0.01")
 _TWAP_HASH: Final = "0x" + "0" * 64  # the venue gives TWAP slice fills a zero hash
 _TOKEN_BY_NAME: Final = {t.name: t for t in SPOT_TOKENS}
 _DEFAULT_SPOT: Final = {"USDC": Decimal(100_000), "PURR": Decimal(100_000), "HFUN": Decimal(2_000)}
@@ -202,6 +208,8 @@ class Engine:
         #: Who may act for whom: approved agents and the single decision point (``_authz.py``).
         self.auth = Authority(self.accounts)
         self._sub_counter = 0
+        #: user -> builder -> the highest fee rate (a fraction) the user approved with ``approveBuilderFee``.
+        self.builder_approvals: dict[str, dict[str, Decimal]] = {}
         #: The per-address action budget (PROTOCOL §8.3, rules in ``_ratelimit.py``); ``None`` = not enforced
         #: (requests are still counted).  ``EmulatorApp`` sets it from its ``Limits``; a bare engine has none.
         self.address_rule: AddressRule | None = None
@@ -481,6 +489,12 @@ class Engine:
         builder_rate = ZERO
         if head.builder_fee is not None:
             builder_rate = Decimal(head.builder_fee) / Decimal(100_000)
+        if head.builder_address is not None:
+            # The venue refuses an order naming a builder the user has not approved, even at fee 0 (reports:
+            # hummingbot#8449, nautilus_trader#4241); the whole action is refused (UNSURE: per order?).
+            approved = self.builder_approvals.get(acct.address, {}).get(head.builder_address.lower())
+            if approved is None or builder_rate > approved:
+                return _err("Builder fee has not been approved.")
         position_tpsl = head.grouping == "positionTpsl"
 
         def check(orders: list[WireOrder]) -> dict[str, Any] | None:
@@ -1066,6 +1080,50 @@ class Engine:
             "type": "accountClassTransfer", "usdc": num(amount), "toPerp": to_perp}})
         return dict(_OK_DEFAULT)
 
+    def _act_approve_builder_fee(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
+        """``approveBuilderFee``: ``acct`` lets ``builder`` charge up to ``maxFeeRate`` (a percent string, e.g.
+        ``"0.01%"``) on its orders.  The builder must hold at least :data:`BUILDER_MIN_ACCOUNT_VALUE` in its perp
+        account, as the venue asks (``Builder has insufficient balance to be approved.``, reported by
+        nautilus_trader#3610); the rate is capped at 1 % (the venue's spot maximum; perps allow 0.1 %, enforced
+        when an order names the fee).  A later approval replaces the earlier one."""
+        rate_text, builder = action.get("maxFeeRate"), action.get("builder")
+        if not isinstance(rate_text, str) or not isinstance(builder, str) or not is_address(builder.lower()):
+            raise ProtocolError("approveBuilderFee: expected maxFeeRate (\"N%\") and builder (address)")
+        try:
+            rate = Decimal(rate_text[:20].removesuffix("%")) / 100
+        except ArithmeticError:
+            raise ProtocolError(f"approveBuilderFee.maxFeeRate: not a percent: {rate_text[:20]!r}") from None
+        if not rate_text.endswith("%") or not rate.is_finite() or not 0 <= rate <= BUILDER_MAX_RATE:
+            return _err("Invalid max builder fee.")
+        target = self.accounts.get(builder.lower())
+        if target is None or self.account_value(target) < BUILDER_MIN_ACCOUNT_VALUE:
+            return _err("Builder has insufficient balance to be approved.")
+        self.builder_approvals.setdefault(acct.address, {})[builder.lower()] = rate
+        return dict(_OK_DEFAULT)
+
+    def _act_withdraw(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
+        """``withdraw3``: perp USDC leaves for the bridge (to ``destination`` on Arbitrum, which the emulator does
+        not model).  The account is debited ``amount``; the venue's fixed fee (:data:`WITHDRAW_FEE_USDC`) is taken
+        out of it, so the bridge pays ``amount - fee``, and the ledger records ``usdc``, ``nonce`` and ``fee``
+        as the venue's ``withdraw`` entries do.  Only withdrawable (free) margin may leave."""
+        raw, destination, nonce = action.get("amount"), action.get("destination"), action.get("time")
+        if not isinstance(raw, str) or not isinstance(destination, str) or type(nonce) is not int:
+            raise ProtocolError("withdraw3: expected destination (address), amount (string), time (int)")
+        if not is_address(destination.lower()):
+            raise ProtocolError(f"withdraw3.destination: not an address: {destination[:50]!r}")
+        try:
+            amount = Decimal(raw[:40])
+        except ArithmeticError:
+            raise ProtocolError(f"withdraw3.amount: not a decimal: {raw[:40]!r}") from None
+        if not transfer_amount_ok(amount) or amount <= WITHDRAW_FEE_USDC:
+            return _err("Invalid withdrawal amount.")
+        if self.free_margin(acct) < amount:
+            return _err("Insufficient balance for withdrawal.")
+        acct.usdc -= amount
+        acct.ledger.append({"time": now, "hash": self._hash, "delta": {
+            "type": "withdraw", "usdc": num(amount), "nonce": nonce, "fee": num(WITHDRAW_FEE_USDC)}})
+        return dict(_OK_DEFAULT)
+
     def _act_sub_account_transfer(self, acct: Account, action: dict[str, Any], now: int) -> dict[str, Any]:
         """Perp USDC between a master (``acct``) and one of its sub-accounts (checked by ``_authz.py``);
         ``usd`` is in micro-USDC."""
@@ -1521,6 +1579,8 @@ _HANDLERS: Final = {
     "updateIsolatedMargin": Engine._act_update_isolated_margin,
     "noop": Engine._act_noop,
     "usdClassTransfer": Engine._act_usd_class_transfer,
+    "withdraw3": Engine._act_withdraw,
+    "approveBuilderFee": Engine._act_approve_builder_fee,
     "approveAgent": Engine._act_approve_agent,
     "createSubAccount": Engine._act_create_sub_account,
     "subAccountTransfer": Engine._act_sub_account_transfer,
