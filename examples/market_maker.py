@@ -17,7 +17,7 @@ from functools import partial
 import trio
 
 from trio_hl import Connector, ConnectorConfig, OrderParams, OrderType, Side, open_connector
-from trio_hl.core.events import LateFill, OrderFilled, OrderPartiallyFilled
+from trio_hl.core.events import LateFill, OrderCancelled, OrderFailed, OrderFilled, OrderPartiallyFilled
 from trio_hl.demo import QuoteParams, compute_quotes, mid_moved
 from trio_hl.hyperliquid.signing import LocalSigner
 
@@ -65,18 +65,28 @@ async def run_quotes(conn: Connector, pair: str, duration: float) -> dict[str, D
                 sides[conn.buy(order) if side is Side.BUY else conn.sell(order)] = side
                 state["placed"] += 1
 
+    ended: set[str] = set()
+
+    def count_fill(event: object) -> bool:
+        """Book one of our fills into the position; True if it was one.  Notes the orders that ended."""
+        if isinstance(event, OrderFilled | OrderCancelled | OrderFailed):
+            ended.add(event.client_order_id)
+        if isinstance(event, OrderPartiallyFilled | OrderFilled | LateFill) and event.trade is not None:
+            side = sides.get(event.client_order_id)
+            if side is not None:
+                state["position"] += event.trade.fill_amount * (1 if side is Side.BUY else -1)
+                state["fills"] += 1
+                print(f"fill {side.value} {event.trade.fill_amount} @ {event.trade.fill_price}"
+                      f" -> position {state['position']}")
+                return True
+        return False
+
     async def follow_fills() -> None:
         async for event in events:
-            if isinstance(event, OrderPartiallyFilled | OrderFilled | LateFill) and event.trade is not None:
-                side = sides.get(event.client_order_id)
-                if side is not None:
-                    state["position"] += event.trade.fill_amount * (1 if side is Side.BUY else -1)
-                    state["fills"] += 1
-                    print(f"fill {side.value} {event.trade.fill_amount} @ {event.trade.fill_price}"
-                          f" -> position {state['position']}")
-                    mid = conn.mid(pair)
-                    if mid is not None:
-                        requote(mid)  # the position changed: new skew, new room
+            if count_fill(event):
+                mid = conn.mid(pair)
+                if mid is not None:
+                    requote(mid)  # the position changed: new skew, new room
 
     async def quote_loop() -> None:
         quoted: Decimal | None = None
@@ -91,9 +101,12 @@ async def run_quotes(conn: Connector, pair: str, duration: float) -> dict[str, D
         await trio.sleep(duration)
         nursery.cancel_scope.cancel()
     conn.cancel_all(pair)
-    with trio.move_on_after(10):  # bounded: wait until the tracker has no live order left
-        while conn.open_orders():
-            await events.receive()
+    # Bounded: wait until every quote's end has come through *our* channel.  Events per order are ordered
+    # (fills before the terminal event), so no fill of ours is still in flight after that; the tracker's
+    # open_orders() would say "done" while events are still queued for this consumer.
+    with trio.move_on_after(10):
+        while not ended.issuperset(sides):
+            count_fill(await events.receive())
     print(f"placed {state['placed']}, fills {state['fills']}, position {state['position']}")
     return state
 
