@@ -28,6 +28,7 @@ from trio_hl import (
     PositionAction,
     open_connector,
 )
+from trio_hl.cli_errors import run_script
 from trio_hl.hyperliquid.signing import LocalSigner
 
 
@@ -85,4 +86,4 @@ async def main(base_url: str | None = None, pair: str = "ETH", take_profit_bps: 
 
 
 if __name__ == "__main__":
-    trio.run(main, sys.argv[1] if len(sys.argv) > 1 else None)
+    sys.exit(run_script(main, sys.argv[1] if len(sys.argv) > 1 else None))  # Ctrl-C: quiet exit 130

@@ -17,6 +17,7 @@ from functools import partial
 import trio
 
 from trio_hl import Connector, ConnectorConfig, OrderParams, OrderType, Side, open_connector
+from trio_hl.cli_errors import run_script
 from trio_hl.core.events import LateFill, OrderCancelled, OrderFailed, OrderFilled, OrderPartiallyFilled
 from trio_hl.demo import QuoteParams, compute_quotes, mid_moved
 from trio_hl.hyperliquid.signing import LocalSigner
@@ -113,4 +114,4 @@ async def run_quotes(conn: Connector, pair: str, duration: float) -> dict[str, D
 
 if __name__ == "__main__":
     urls = [a for a in sys.argv[1:] if not a.startswith("--")]
-    trio.run(partial(main, urls[0] if urls else None, paper="--paper" in sys.argv))
+    sys.exit(run_script(partial(main, urls[0] if urls else None, paper="--paper" in sys.argv)))

@@ -12,6 +12,7 @@ from decimal import ROUND_UP, Decimal
 import trio
 
 from trio_hl import ConnectorConfig, OrderCancelled, OrderCreated, OrderFailed, OrderParams, open_connector
+from trio_hl.cli_errors import run_script
 from trio_hl.hyperliquid.signing import LocalSigner
 
 
@@ -46,4 +47,4 @@ async def main(base_url: str | None = None, pair: str = "BTC", private_key: str 
 
 
 if __name__ == "__main__":
-    trio.run(main, sys.argv[1] if len(sys.argv) > 1 else None)
+    sys.exit(run_script(main, sys.argv[1] if len(sys.argv) > 1 else None))  # Ctrl-C: quiet exit 130

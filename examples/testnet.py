@@ -17,6 +17,7 @@ from decimal import ROUND_UP, Decimal
 import trio
 
 from trio_hl import ConnectorConfig, OrderCancelled, OrderCreated, OrderFailed, OrderParams, open_connector
+from trio_hl.cli_errors import run_script
 from trio_hl.hyperliquid.config import TESTNET_API_URL
 
 
@@ -53,4 +54,4 @@ async def main(base_url: str | None = None, private_key: str | None = None, acco
 
 
 if __name__ == "__main__":
-    trio.run(main, sys.argv[1] if len(sys.argv) > 1 else None)
+    sys.exit(run_script(main, sys.argv[1] if len(sys.argv) > 1 else None))  # Ctrl-C: quiet exit 130

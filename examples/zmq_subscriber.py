@@ -20,6 +20,7 @@ import trio
 import zmq
 
 from trio_hl import ConnectorConfig, OrderParams, open_connector
+from trio_hl.cli_errors import run_script
 from trio_hl.events.zmq_publisher import ZmqPublisher
 from trio_hl.hyperliquid.signing import LocalSigner
 
@@ -32,6 +33,7 @@ async def subscribe(endpoint: str, prefix: str = "", max_messages: int | None = 
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
         sock.connect(endpoint)
+        print(f"subscribed to {endpoint} (Ctrl-C stops)", flush=True)
         fd = sock.getsockopt(zmq.FD)
         while max_messages is None or len(topics) < max_messages:
             # The FD is edge-triggered: wait on it only right after EVENTS said there is nothing to read.
@@ -88,4 +90,4 @@ async def main(base_url: str | None = None, endpoint: str | None = None, prefix:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    trio.run(main, None, args[0] if args else "tcp://127.0.0.1:5557", args[1] if len(args) > 1 else "")
+    sys.exit(run_script(main, None, args[0] if args else "tcp://127.0.0.1:5557", args[1] if len(args) > 1 else ""))

@@ -21,6 +21,7 @@ import trio
 from trio_hl.hyperliquid.signing import LocalSigner
 
 CLI = [sys.executable, "-m", "trio_hl.cli"]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -250,6 +251,25 @@ async def test_ctrl_c_stops_the_demo_after_cancelling_everything() -> None:
     assert err == b""
     text = out.decode()
     assert "open at exit: ours 0, venue 0" in text  # the summary: everything cancelled before exiting
+
+
+async def test_ctrl_c_stops_an_example_quietly(closed_port: int) -> None:
+    """The examples end through ``run_script``: Ctrl-C on the ZMQ subscriber is a quiet 130 too."""
+    example = EXAMPLES / "zmq_subscriber.py"
+    proc = await trio.lowlevel.open_process([sys.executable, str(example), f"tcp://127.0.0.1:{closed_port}"],
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+                                            preexec_fn=_default_sigint)
+    try:
+        with trio.fail_after(60):
+            await _read_until(proc, b"subscribed to")
+            proc.send_signal(signal.SIGINT)
+            err = await _rest(proc.stderr)
+            assert await proc.wait() == 130
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert err == b""
 
 
 async def test_ctrl_c_while_importing_is_quiet() -> None:

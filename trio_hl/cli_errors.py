@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import NoReturn
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "OneLineArgumentParser",
     "is_interrupt",
     "run_command",
+    "run_script",
 ]
 
 EXIT_FAILURE = 1
@@ -101,6 +102,22 @@ def run_command(command: str, body: Callable[[], int], explain: Explainer | None
         ):
             return EXIT_INTERRUPTED  # Ctrl-C while the user's mistake was being reported: the user is done
         raise
+
+
+def run_script(async_fn: Callable[..., Awaitable[object]], *args: object) -> int:
+    """``trio.run(async_fn, *args)`` for a script's ``__main__``: returns the exit status for ``sys.exit``.
+
+    0 when it returns; 130, quietly, when Ctrl-C stopped it (after the nurseries unwound: an ``open_connector``
+    block has cancelled its orders); 141 when the output's reader went away.  Any other exception propagates
+    with its traceback.  The examples use it: ``sys.exit(run_script(main, url))``.
+    """
+    import trio
+
+    def body() -> int:
+        trio.run(async_fn, *args)
+        return 0
+
+    return run_command(getattr(async_fn, "__name__", "script"), body)
 
 
 def is_interrupt(exc: BaseException) -> bool:
