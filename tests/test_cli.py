@@ -289,3 +289,43 @@ async def test_ctrl_c_while_importing_is_quiet() -> None:
         proc = await trio.run_process([sys.executable, "-c", code], capture_stdout=True, capture_stderr=True,
                                       check=False)
     assert proc.returncode == 130 and proc.stderr == b"" and proc.stdout == b""
+
+
+# ------------------------------------------------------------------------------------------ the error path itself
+
+
+def test_an_unexpected_error_keeps_its_traceback() -> None:
+    from trio_hl.cli_errors import run_command
+
+    def bug() -> int:
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        run_command("demo", bug, lambda exc: None)
+
+
+def test_a_group_of_two_different_mistakes_is_not_flattened_into_one_line() -> None:
+    from trio_hl.cli_errors import CliError, run_command
+
+    def two() -> int:
+        raise ExceptionGroup("two", [CliError("a", "b"), RuntimeError("c")])
+
+    with pytest.raises(ExceptionGroup):
+        run_command("demo", two)
+
+
+def test_a_mistake_inside_trio_nurseries_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from trio_hl.cli_errors import CliError, run_command
+
+    def nested() -> int:
+        async def main() -> None:
+            async with trio.open_nursery() as outer:
+                outer.start_soon(trio.sleep_forever)
+                async with trio.open_nursery():
+                    raise CliError("what is wrong", "what to do", status=2)
+
+        trio.run(main)
+        return 0
+
+    assert run_command("demo", nested) == 2
+    assert capsys.readouterr().err == "trio-hl demo: what is wrong (what to do)\n"
