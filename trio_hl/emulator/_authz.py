@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, NamedTuple
 
 import attrs
 
@@ -94,10 +94,12 @@ class Agent:
     valid_until: int
 
 
-@attrs.frozen
-class Grant:
+class Grant(NamedTuple):
     """A decision to admit an action: who signed, the account it is (or acts for), the account the action
-    applies to (``user``), whether an agent signed, and the other account the action names, if any."""
+    applies to (``user``), whether an agent signed, and the other account the action names, if any.
+
+    A ``NamedTuple`` rather than an attrs class: one is made for every action, and a frozen attrs instance
+    cost ~1 us more to build (measured under the order path's profile)."""
 
     signer: str
     principal: str

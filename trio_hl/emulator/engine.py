@@ -64,7 +64,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Final
 
 from trio_hl.emulator._accounts import Account, Position, q6, q8
-from trio_hl.emulator._authz import Authority, is_address
+from trio_hl.emulator._authz import Authority, Grant, is_address
 from trio_hl.emulator._book import Book, Order
 from trio_hl.emulator._candles import CandleStore
 from trio_hl.emulator._info import InfoRequestError, answer_info, subscription_snapshot
@@ -207,6 +207,8 @@ class Engine:
         self.accounts: dict[str, Account] = {}
         #: Who may act for whom: approved agents and the single decision point (``_authz.py``).
         self.auth = Authority(self.accounts)
+        #: The last decision :meth:`authorization_refusal` admitted: (action, vault, now, grant).
+        self._admitted: tuple[dict[str, Any], str | None, int, Grant] | None = None
         self._sub_counter = 0
         #: user -> builder -> the highest fee rate (a fraction) the user approved with ``approveBuilderFee``.
         self.builder_approvals: dict[str, dict[str, Decimal]] = {}
@@ -353,11 +355,16 @@ class Engine:
         signer = signer.lower()
         self._admit_signer(signer)
         kind = action.get("type")
-        grant = self.auth.decide(signer, vault_address.lower() if vault_address else None,
-                                 kind if isinstance(kind, str) else "", action, now_ms)
+        vault = vault_address.lower() if vault_address else None
+        grant = self.auth.decide(signer, vault, kind if isinstance(kind, str) else "", action, now_ms)
         if isinstance(grant, str):
             return grant
-        return batch_refusal(action)
+        too_big = batch_refusal(action)
+        if too_big is None:
+            # :meth:`action` follows at once with the same arguments (the app records the nonce in between,
+            # which changes nothing here): it reuses this decision instead of taking it again
+            self._admitted = (action, vault, now_ms, grant)
+        return too_big
 
     # =================================================================================== address budget
     def address_refusal(self, signer: str, vault_address: str | None, action: dict[str, Any], now_ms: int,
@@ -446,19 +453,25 @@ class Engine:
 
     def _dispatch(self, signer: str, action: dict[str, Any], vault: str | None, now: int,
                   user_signed: bool) -> dict[str, Any] | _Batch:
-        self._admit_signer(signer)
-        kind = action.get("type")
-        grant = self.auth.decide(signer, vault.lower() if vault else None, kind if isinstance(kind, str) else "",
-                                 action, now)
-        if isinstance(grant, str):
-            return _err(grant)
+        vault = vault.lower() if vault else None
+        admitted, self._admitted = self._admitted, None
+        if (admitted is not None and admitted[0] is action and admitted[1] == vault and admitted[2] == now
+                and admitted[3].signer == signer):
+            grant = admitted[3]  # decided by authorization_refusal just before, with nothing in between
+        else:
+            self._admit_signer(signer)
+            kind = action.get("type")
+            decided = self.auth.decide(signer, vault, kind if isinstance(kind, str) else "", action, now)
+            if isinstance(decided, str):
+                return _err(decided)
+            too_big = batch_refusal(action)
+            if too_big is not None:
+                return _err(too_big)
+            grant = decided
         principal = self.accounts[grant.principal]
         if not principal.funded:
             return _err(f"Must deposit before performing actions. User: {grant.principal}")
         acct = self.accounts[grant.user]
-        too_big = batch_refusal(action)
-        if too_big is not None:
-            return _err(too_big)
         throttled, refusal = self._address_verdict(acct.address, acct, action, now)
         if refusal is not None:
             return _err(refusal)
@@ -485,7 +498,9 @@ class Engine:
         if not raw:
             parse_order_action(action)
             return _err("Order list cannot be empty.")
-        head = parse_order_action({**action, "orders": []})  # grouping and builder; orders are parsed by slices
+        # a batch the app may slice is parsed by slices (the envelope first); a small one at once
+        parsed = parse_order_action(action) if len(raw) <= SLICE else None
+        head = parsed if parsed is not None else parse_order_action({**action, "orders": []})
         builder_rate = ZERO
         if head.builder_fee is not None:
             builder_rate = Decimal(head.builder_fee) / Decimal(100_000)
@@ -506,7 +521,7 @@ class Engine:
 
         if head.grouping == "normalTpsl" and len(raw) > 1:
             # a parent with its TP/SL children is one group (``_tpsl.py``), placed whole, never sliced
-            orders = parse_order_action(action).orders
+            orders = parsed.orders if parsed is not None else parse_order_action(action).orders
             refusal = check(list(orders))
             if refusal is not None:
                 return refusal
@@ -518,7 +533,10 @@ class Engine:
         def place(w: WireOrder) -> dict[str, Any]:
             return self._place(acct, w, now, builder_rate=builder_rate, position_tpsl=position_tpsl and w.is_trigger)
 
-        return _Batch("order", action, "orders", lambda a: parse_order_action(a).orders, place, check)
+        batch = _Batch("order", action, "orders", lambda a: parse_order_action(a).orders, place, check)
+        if parsed is not None:
+            batch.items = list(parsed.orders)
+        return batch
 
     def _place(self, acct: Account, w: WireOrder, now: int, *, builder_rate: Decimal = ZERO,
                position_tpsl: bool = False, cloid: str | None = None) -> dict[str, Any]:
@@ -1530,6 +1548,8 @@ class _Batch:
     def parse_slice(self, start: int, stop: int) -> None:
         """Parse items ``start`` to ``stop`` (in order, after the previous slices); ``ProtocolError`` if one is
         malformed."""
+        if len(self.items) == len(self.raw):  # the handler parsed a small batch already
+            return
         if start == 0 and stop == len(self.raw):
             self.items = list(self.parse(self.action))
             return
