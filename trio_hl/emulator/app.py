@@ -553,7 +553,10 @@ class EmulatorApp:
             await _respond(send, _Answer.unprocessable(str(exc)))
             return
         if is_action:
-            answer = await self.exchange(request, ip, charge_rest=True)
+            if self._needs_engine_lock(request):
+                answer = await self.exchange(request, ip, charge_rest=True)
+            else:  # the common case, without the coroutine
+                answer = self.handle_exchange(request, ip, charge_rest=True)
         else:
             answer, _ = self.handle_info(request, ip, charge_rest=True)
         if fault is HttpFault.ACCEPT_THEN_TIMEOUT and answer.status == 200:

@@ -212,6 +212,8 @@ class Engine:
         self._sub_counter = 0
         #: user -> builder -> the highest fee rate (a fraction) the user approved with ``approveBuilderFee``.
         self.builder_approvals: dict[str, dict[str, Decimal]] = {}
+        #: asset -> (reference price, lowest and highest price the band admits) for the current reference.
+        self._bands: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
         #: The per-address action budget (PROTOCOL §8.3, rules in ``_ratelimit.py``); ``None`` = not enforced
         #: (requests are still counted).  ``EmulatorApp`` sets it from its ``Limits``; a bare engine has none.
         self.address_rule: AddressRule | None = None
@@ -530,6 +532,14 @@ class Engine:
                     acct, orders, now, lambda w: self._place(acct, w, now, builder_rate=builder_rate))
                 return {"status": "ok", "response": {"type": "order", "data": {"statuses": statuses}}}
 
+        if parsed is not None and len(parsed.orders) == 1:  # the common case, without the batch machinery
+            (w,) = parsed.orders
+            refusal = check([w])
+            if refusal is not None:
+                return refusal
+            status = self._place(acct, w, now, builder_rate=builder_rate, position_tpsl=position_tpsl and w.is_trigger)
+            return {"status": "ok", "response": {"type": "order", "data": {"statuses": [status]}}}
+
         def place(w: WireOrder) -> dict[str, Any]:
             return self._place(acct, w, now, builder_rate=builder_rate, position_tpsl=position_tpsl and w.is_trigger)
 
@@ -604,9 +614,13 @@ class Engine:
         if w.trigger_price is not None and spec.is_spot:
             return "Placing trigger orders is not enabled on spot trading yet."
         ref = self.oracle[spec.asset]
-        band = SPOT_PRICE_BAND if spec.is_spot else PRICE_BAND
-        if abs(w.price - ref) > band * ref:
-            return f"Order price cannot be more than {band * 100:.0f}% away from the reference price"
+        band = self._bands.get(spec.asset)
+        if band is None or band[0] is not ref:  # the bounds move with the oracle: recomputed when it changes
+            width = (SPOT_PRICE_BAND if spec.is_spot else PRICE_BAND) * ref
+            band = self._bands[spec.asset] = (ref, ref - width, ref + width)
+        if not band[1] <= w.price <= band[2]:
+            pct = SPOT_PRICE_BAND if spec.is_spot else PRICE_BAND
+            return f"Order price cannot be more than {pct * 100:.0f}% away from the reference price"
         if w.price * w.size > MAX_ORDER_VALUE:
             return f"Order value too large. Max is ${MAX_ORDER_VALUE}."
         n_open = len(acct.open_orders)
