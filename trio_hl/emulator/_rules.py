@@ -1,7 +1,11 @@
 """The venue's order and account rules the emulator enforces, with their values and why (PROTOCOL §8.3-8.4).
 
 Checked by the engine for every order (``Engine._place``, so ``modify``/``batchModify`` too) before anything
-rests or matches; per-order refusals end with `` asset=N`` like the engine's other per-order errors.
+rests or matches; per-order refusals end with `` asset=N`` like the engine's other per-order errors.  A refused
+order keeps its oid (queryable, in ``ground_truth``) like the engine's other refusals: status ``oracleRejected``
+for the price band (the venue's status for a price too far from the oracle), ``rejected`` for the others
+(the venue's generic refusal status; which one it uses for these is not documented).  A zero size is refused
+before an oid, like an invalid size.
 
 - **Zero size**: ``Order has zero size.`` (venue words).
 - **Price band**: a limit price more than :data:`PRICE_BAND` (80 %) away from the reference price is refused

@@ -561,9 +561,6 @@ class Engine:
             return {"error": f"Order has invalid size.{sfx}"}
         if w.price <= 0:
             return {"error": f"Order has invalid price.{sfx}"}
-        refusal = self._order_rule_refusal(acct, spec, w)
-        if refusal is not None:
-            return {"error": f"{refusal}{sfx}"}
         order = Order(
             oid=self._new_oid(), user=acct.address, asset=a, coin=spec.coin, is_buy=w.is_buy, limit_px=w.price,
             sz=w.size, tif=w.tif, reduce_only=w.reduce_only and not spec.is_spot, cloid=w.cloid or cloid,
@@ -572,6 +569,9 @@ class Engine:
         )
         order.builder_rate = builder_rate
         self._remember(acct, order)
+        refused = self._order_rule_refusal(acct, spec, w)
+        if refused is not None:
+            return self._reject(order, refused[0], f"{refused[1]}{sfx}")
         if not _valid_price(w.price, spec.sz_decimals, spec.is_spot):
             return self._reject(order, "tickRejected", f"Price must be divisible by tick size.{sfx}")
         if w.trigger_price is not None and (
@@ -609,10 +609,11 @@ class Engine:
         # Nothing filled: same position, same size, so the margin need just checked is the one to hold.
         return self._after_match(acct, order, filled, notional, now, sfx, margin if filled == 0 else None)
 
-    def _order_rule_refusal(self, acct: Account, spec: MarketSpec, w: WireOrder) -> str | None:
-        """The venue's order rules that refuse an order before it gets an oid (values and why: ``_rules.py``)."""
+    def _order_rule_refusal(self, acct: Account, spec: MarketSpec, w: WireOrder) -> tuple[str, str] | None:
+        """``(order status, refusal text)`` when one of the venue's order rules refuses the order (values and
+        why: ``_rules.py``).  The order keeps its oid with that status, as the engine's other refusals do."""
         if w.trigger_price is not None and spec.is_spot:
-            return "Placing trigger orders is not enabled on spot trading yet."
+            return "rejected", "Placing trigger orders is not enabled on spot trading yet."
         ref = self.oracle[spec.asset]
         band = self._bands.get(spec.asset)
         if band is None or band[0] is not ref:  # the bounds move with the oracle: recomputed when it changes
@@ -620,15 +621,15 @@ class Engine:
             band = self._bands[spec.asset] = (ref, ref - width, ref + width)
         if not band[1] <= w.price <= band[2]:
             pct = SPOT_PRICE_BAND if spec.is_spot else PRICE_BAND
-            return f"Order price cannot be more than {pct * 100:.0f}% away from the reference price"
+            return "oracleRejected", f"Order price cannot be more than {pct * 100:.0f}% away from the reference price"
         if w.price * w.size > MAX_ORDER_VALUE:
-            return f"Order value too large. Max is ${MAX_ORDER_VALUE}."
+            return "rejected", f"Order value too large. Max is ${MAX_ORDER_VALUE}."
         n_open = len(acct.open_orders)
         if n_open >= OPEN_ORDERS_BASE and not acct.unlimited:
             cap = open_order_cap(acct.cum_vlm)
             may_rest = w.trigger_price is not None or w.tif in ("Gtc", "Alo")
             if (may_rest and n_open >= cap) or w.reduce_only or w.trigger_price is not None:
-                return f"Too many open orders. Max is {cap if n_open >= cap else OPEN_ORDERS_BASE}."
+                return "rejected", f"Too many open orders. Max is {cap if n_open >= cap else OPEN_ORDERS_BASE}."
         return None
 
     def _after_match(self, acct: Account, order: Order, filled: Decimal, notional: Decimal, now: int,
