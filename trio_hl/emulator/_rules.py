@@ -22,8 +22,9 @@ before an oid, like an invalid size.
 - **Trigger orders on spot**: ``Placing trigger orders is not enabled on spot trading yet.`` (venue words).
 - **Open orders**: at most ``1000 + 1 per $5M of the account's traded volume, up to 5000`` open (resting or
   untriggered) orders (PROTOCOL §8.3); an order that could rest (not ``Ioc``/market) beyond that cap, and any
-  reduce-only or trigger order once 1000 are open, is refused.  The venue's words were not found; chosen:
-  ``Too many open orders. Max is N.`` (the shape of the order-value answer).
+  reduce-only or trigger order once 1000 are open, is refused.  ``Engine(open_orders_base=N)`` raises the 1000
+  (for a test that needs more open orders on one account than the venue allows, saying so).  The venue's
+  words were not found; chosen: ``Too many open orders. Max is N.`` (the shape of the order-value answer).
 - **Batch size**: at most :data:`MAX_BATCH` (10 000) orders, cancels or modifies in one action.  The venue
   documents no maximum (PROTOCOL §8.4); 10 000 is the address budget's initial buffer (no fresh account could
   send a larger batch anyway) and ~0.7 MiB of compact orders, under the app's 1 MiB body cap.  Refused whole,
@@ -98,9 +99,9 @@ def batch_refusal(action: dict[str, Any]) -> str | None:
     return f"Too many items in one action: {n} (max {MAX_BATCH})." if n > MAX_BATCH else None
 
 
-def open_order_cap(cum_vlm: Decimal) -> int:
-    """1000 + 1 per $5M traded, at most 5000 (PROTOCOL §8.3)."""
-    return min(OPEN_ORDERS_BASE + int(cum_vlm // OPEN_ORDERS_VLM_STEP), OPEN_ORDERS_MAX)
+def open_order_cap(cum_vlm: Decimal, base: int = OPEN_ORDERS_BASE) -> int:
+    """1000 + 1 per $5M traded, at most 5000 (PROTOCOL §8.3); ``base`` is the engine's ``open_orders_base``."""
+    return min(base + int(cum_vlm // OPEN_ORDERS_VLM_STEP), max(OPEN_ORDERS_MAX, base))
 
 
 def transfer_amount_ok(amount: Decimal) -> bool:

@@ -51,7 +51,8 @@ unknown signer on its first action), ``with_market`` (run :class:`~trio_hl.emula
 ``taker_fee``/``maker_fee`` (perp, 0.00045/0.00015; negative maker = rebate), ``spot_taker_fee``/
 ``spot_maker_fee`` (0.0007/0.0004), ``funding_rate`` (per interval, 0.0000125), ``funding_interval_ms``
 (3 600 000; 0 disables), ``default_leverage`` (20, capped at the asset's maximum),
-``schedule_cancel_min_volume`` (0), ``sub_account_min_volume`` (0; the venue asks $100 000), ``market_options``
+``schedule_cancel_min_volume`` (0), ``sub_account_min_volume`` (0; the venue asks $100 000), ``open_orders_base``
+(1000, the venue's open-order cap before volume), ``market_options``
 (keyword arguments of ``SimulatedMarket``).
 """
 
@@ -179,6 +180,7 @@ class Engine:
         default_leverage: int = 20,
         schedule_cancel_min_volume: Decimal | int | str = 0,
         sub_account_min_volume: Decimal | int | str = 0,
+        open_orders_base: int = OPEN_ORDERS_BASE,
         market_options: dict[str, Any] | None = None,
     ) -> None:
         self.seed = seed
@@ -200,6 +202,8 @@ class Engine:
         self.schedule_cancel_min_volume = _dec(schedule_cancel_min_volume)
         #: Traded volume a master needs before ``createSubAccount`` (the venue asks $100 000; 0 here by default).
         self.sub_account_min_volume = _dec(sub_account_min_volume)
+        #: Open orders every account may hold (the venue's 1000; +1 per $5M traded): ``_rules.py``.
+        self.open_orders_base = open_orders_base
 
         self.specs: dict[int, MarketSpec] = {m.asset: m for m in MARKETS}
         self.spec_by_coin: dict[str, MarketSpec] = {m.coin: m for m in MARKETS}
@@ -625,11 +629,12 @@ class Engine:
         if w.price * w.size > MAX_ORDER_VALUE:
             return "rejected", f"Order value too large. Max is ${MAX_ORDER_VALUE}."
         n_open = len(acct.open_orders)
-        if n_open >= OPEN_ORDERS_BASE and not acct.unlimited:
-            cap = open_order_cap(acct.cum_vlm)
+        base = self.open_orders_base
+        if n_open >= base and not acct.unlimited:
+            cap = open_order_cap(acct.cum_vlm, base)
             may_rest = w.trigger_price is not None or w.tif in ("Gtc", "Alo")
             if (may_rest and n_open >= cap) or w.reduce_only or w.trigger_price is not None:
-                return "rejected", f"Too many open orders. Max is {cap if n_open >= cap else OPEN_ORDERS_BASE}."
+                return "rejected", f"Too many open orders. Max is {cap if n_open >= cap else base}."
         return None
 
     def _after_match(self, acct: Account, order: Order, filled: Decimal, notional: Decimal, now: int,

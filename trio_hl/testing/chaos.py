@@ -536,7 +536,11 @@ async def burst_crash(directory: Path, *, seed: int, orders: int) -> tuple[Chaos
     started = time.monotonic()
     from trio_hl.emulator import Limits, open_emulator
 
-    async with open_emulator(limits=Limits.unlimited(), seed=seed) as emu:
+    # One account with ``orders`` open at once is past the venue's open-order cap (1000, up to 5000 with
+    # volume): the burst is about crash recovery with thousands in flight, so the emulator's cap is raised to
+    # fit it (a venue account would have to spread them over sub-accounts).
+    async with open_emulator(limits=Limits.unlimited(), seed=seed,
+                             engine_options={"open_orders_base": max(orders, 1000)}) as emu:
         placed: list[str] = []
         env = {**os.environ, "TRIO_HL_CHAOS_KEY": key, "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-m", "trio_hl.testing.chaos_worker", "--url", emu.url, "--journal", str(journal),
