@@ -129,6 +129,11 @@ def _decode_large(body: bytes | bytearray) -> Any:
     Nothing else runs meanwhile (msgspec holds the GIL), and the limit is restored before returning.  The
     decoding allocates ~100 000 objects, enough to set off a full collection: the caller pauses the collector
     until its next checkpoint so the two never add up in one step."""
+    if sys.version_info >= (3, 12):
+        # From 3.12 the recursion counter C extensions use (msgspec's ``Py_EnterRecursiveCall``) is the C recursion
+        # limit, which ``sys.setrecursionlimit`` no longer moves: the guard below would let 100 levels through
+        # (the C limit still protects the stack, but the venue's 64-level rule needs the scan).
+        return _decode(body)
     old = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(_stack_depth() + safejson.MAX_DEPTH + 8)
