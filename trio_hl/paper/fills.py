@@ -13,8 +13,13 @@ Fill model (documented, deterministic, pure: no clock, no I/O; :class:`SimVenue`
   "could not immediately match").  A post-only (ALO) order that would take is refused.
 * **Resting: queue position by price-time.**  An order joining a price level that already shows size ``S`` on
   its side queues behind all of it (``queue_ahead = S``); at a new level (inside the spread) it is first.  The
-  queue ahead only shrinks: by public trades at our price (they fill the queue front first), and to the level's
+  queue ahead only shrinks: by public trades at our price (they fill the queue front first; our own orders at
+  one level are all behind the same front, so a print eats it once for all of them), and to the level's
   displayed size whenever a snapshot shows less (who left was ahead of us: the optimistic, common convention).
+  A snapshot that does not reach down to our price (a book shows a limited depth) says nothing about our
+  level: the queue is kept.  An order restored by a restarted connector before its pair's first snapshot joins
+  the back of its level once a snapshot shows it (until then its queue is unknown: nothing fills it at its
+  own price).
 * **Resting fills.**  A public trade whose aggressor is on the other side fills our resting orders in price-
   time priority: orders priced better than the print first (the aggressor would have reached them before the
   printed level), then, at the printed price, what is left once the queue ahead is used up; each fill at *our*
@@ -46,6 +51,8 @@ from trio_hl.core.updates import OrderUpdate, TradeUpdate
 __all__ = ["CancelRefused", "FillModel", "ModifyRefused", "Report", "SimVenue"]
 
 _ZERO = Decimal(0)
+#: The queue ahead of an order restored before its pair's first snapshot (module doc).
+_UNKNOWN_QUEUE = Decimal("Infinity")
 
 #: Refusal texts (Hyperliquid's wording where it has one, so logs read the same on both).
 POST_ONLY_CROSSES = "Post only order would have immediately matched, bbo was {bbo}."
@@ -180,9 +187,12 @@ class SimVenue:
             return
         self._seq += 1
         post_only = order.tif is TimeInForce.ALO or order.order_type is OrderType.LIMIT_MAKER
+        # Before the pair's first snapshot the size ahead is unknown: infinite until a snapshot shows the level
+        # (``on_book`` takes the min), so the order joins the back of its level, never the front.
+        ahead = self._displayed(order.pair, order.side, price) if order.pair in self._bids else _UNKNOWN_QUEUE
         self._resting[order.client_order_id] = _Resting(
             order.client_order_id, order.exchange_order_id, order.pair, order.side, price, order.amount,
-            order.executed_amount, post_only, self._displayed(order.pair, order.side, price), self._seq)
+            order.executed_amount, post_only, ahead, self._seq)
 
     def cancel(self, cid: str, now: float) -> list[Report]:
         r = self._resting.pop(cid, None)
@@ -229,7 +239,7 @@ class SimVenue:
                 best_bid is not None and best_bid >= r.price)
             if crossed:
                 reports.append(self._maker_fill(r, r.remaining, now))
-            else:
+            elif self._in_view(pair, r.side, r.price):
                 r.queue_ahead = min(r.queue_ahead, self._displayed(pair, r.side, r.price))
         return reports
 
@@ -237,23 +247,32 @@ class SimVenue:
         """A public trade: fills our resting orders on the other side in price-time priority (module doc)."""
         reports: list[Report] = []
         budget = size
+        at_price: list[_Resting] = []
         for r in self._by_priority(pair):
-            if budget <= 0:
-                break
             if r.side is aggressor:
                 continue
-            better = r.price > price if r.side is Side.BUY else r.price < price
-            if not better and r.price != price:
+            if r.price == price:
+                at_price.append(r)
                 continue
-            if not better:
-                ahead = min(r.queue_ahead, budget)
-                r.queue_ahead -= ahead
-                budget -= ahead
-                if budget <= 0:
-                    break
-            amount = min(r.remaining, budget)
-            budget -= amount
-            reports.append(self._maker_fill(r, amount, now))
+            better = r.price > price if r.side is Side.BUY else r.price < price
+            if better and budget > 0:
+                amount = min(r.remaining, budget)
+                budget -= amount
+                reports.append(self._maker_fill(r, amount, now))
+        # At the printed price, in time order: each order's ``queue_ahead`` is the market's size ahead of it,
+        # counted from the level's front, so the print eats the market's part of the queue once for all of them
+        # (the second of two orders behind the same 2 lots is not behind 4).
+        eaten = _ZERO
+        for r in at_price:
+            gap = min(max(r.queue_ahead - eaten, _ZERO), budget)
+            eaten += gap
+            budget -= gap
+            if budget > 0:
+                amount = min(r.remaining, budget)
+                budget -= amount
+                reports.append(self._maker_fill(r, amount, now))
+        for r in at_price:
+            r.queue_ahead = max(r.queue_ahead - eaten, _ZERO)
         return reports
 
     # ------------------------------------------------------------------------------------------- internals
@@ -299,6 +318,13 @@ class SimVenue:
     def _crosses(self, pair: str, side: Side, price: Decimal) -> bool:
         bid, ask = self.best(pair)
         return (ask is not None and price >= ask) if side is Side.BUY else (bid is not None and price <= bid)
+
+    def _in_view(self, pair: str, side: Side, price: Decimal) -> bool:
+        """Whether the pair's snapshot reaches ``price`` on ``side`` (an empty side shows nobody ahead)."""
+        levels = self._bids.get(pair, ()) if side is Side.BUY else self._asks.get(pair, ())
+        if not levels:
+            return True
+        return price >= levels[-1].price if side is Side.BUY else price <= levels[-1].price
 
     def _displayed(self, pair: str, side: Side, price: Decimal) -> Decimal:
         for level in self._bids.get(pair, ()) if side is Side.BUY else self._asks.get(pair, ()):
