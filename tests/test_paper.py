@@ -204,3 +204,87 @@ async def test_a_restart_sends_what_never_reached_the_simulated_venue(autojump_c
                 if {("OrderCreated", unsent), ("OrderCancelled", resting)} <= seen:
                     break
         assert [o.client_order_id for o in conn.open_orders()] == [unsent]
+
+
+# ============================================================================================ review (rev19)
+
+
+def test_two_of_our_orders_at_one_price_share_the_queue_ahead_of_them() -> None:
+    """Our orders at one level queue behind the same displayed size: a print that eats that size and both our
+    orders fills both (the queue ahead of the second is not consumed a second time)."""
+    v = venue()
+    v.place(order("a", Side.BUY, "1", "99990"), 0.0)
+    v.place(order("b", Side.BUY, "1", "99990"), 0.0)
+    assert v.queue_ahead("a") == v.queue_ahead("b") == D(2)
+    small = v.on_trade("BTC", Side.SELL, D(99990), D("1.5"), 1.0)
+    assert small == [] and v.queue_ahead("a") == v.queue_ahead("b") == D("0.5")  # both were behind those 1.5
+    reports = v.on_trade("BTC", Side.SELL, D(99990), D("2.5"), 2.0)  # 0.5 ahead, then a's 1, then b's 1
+    assert [(r.client_order_id, r.fill_amount) for r in reports if isinstance(r, TradeUpdate)] == [
+        ("a", D(1)), ("b", D(1))]
+    assert not v.is_resting("a") and not v.is_resting("b")
+
+
+def test_an_order_deeper_than_the_displayed_book_keeps_its_queue() -> None:
+    """A snapshot shows a limited depth: an order priced beyond its side's last displayed level is not known to
+    have lost the size ahead of it, so its queue does not shrink to nothing."""
+    v = SimVenue(MODEL, {"BTC": RULE}, run_id="t")
+    v.on_book("BTC", [BookLevel(D(99990), D(2)), BookLevel(D(99900), D(3))], ASKS, 0.0)
+    v.place(order("deep", Side.BUY, "1", "99900"), 0.0)
+    assert v.queue_ahead("deep") == D(3)
+    v.on_book("BTC", [BookLevel(D(99990), D(2)), BookLevel(D(99950), D(3))], ASKS, 1.0)  # 99900 now off-screen
+    assert v.queue_ahead("deep") == D(3)
+    v.on_book("BTC", [BookLevel(D(99990), D(2)), BookLevel(D(99900), D(1))], ASKS, 2.0)  # back in view: 1 left
+    assert v.queue_ahead("deep") == D(1)
+
+
+def test_a_restored_order_rests_at_the_back_of_its_level() -> None:
+    """An order a restarted connector restores (before any book arrived) joins the back of its level's queue
+    once the first snapshot shows that level, not its front."""
+    v = SimVenue(MODEL, {"BTC": RULE}, run_id="t")
+    restored = order("r", Side.BUY, "1", "99990")
+    restored.exchange_order_id = "old-1"
+    v.restore(restored)
+    v.on_book("BTC", BIDS, ASKS, 0.0)
+    assert v.queue_ahead("r") == D(2)
+    assert v.on_trade("BTC", Side.SELL, D(99990), D(1), 1.0) == []  # the 2 shown ahead of it trade first
+
+
+async def test_a_seeded_paper_connector_restarted_on_its_journal_never_reuses_an_id(
+        autojump_clock: trio.testing.MockClock, tmp_path: Path) -> None:
+    """A deterministic (seeded) paper connector restarted on its journal with the same seed: new client order
+    ids, venue order ids and trade ids do not collide with the ones the journal restored (a reused client id
+    made ``buy()`` refuse, a reused trade id on a restored order showed up as a fill collision)."""
+    from trio_hl.core.events import OrderAnomaly
+
+    journal = tmp_path / "paper.sqlite"
+
+    def market() -> ManualSource:
+        source = ManualSource()
+        source.push_book("BTC", [(D(99990), D(2))], [(D(100010), D(1))])
+        return source
+
+    first_source = market()
+    async with open_paper_connector(first_source, {"BTC": RULE}, journal_path=journal, seed=7) as conn:
+        events = conn.events()
+        first = conn.buy(OrderParams("BTC", D("0.003"), D(100000)))
+        created = await next_event(events, OrderCreated, client_order_id=first)
+        first_source.push_trade("BTC", Side.SELL, D(100000), D("0.001"))
+        partial = await next_event(events, OrderPartiallyFilled, client_order_id=first)
+        assert isinstance(created, OrderCreated) and isinstance(partial, OrderPartiallyFilled)
+    second_source = market()
+    async with open_paper_connector(second_source, {"BTC": RULE}, journal_path=journal, seed=7) as conn:
+        events = conn.events()
+        second = conn.buy(OrderParams("BTC", D("0.001"), D(99000)))
+        assert second != first
+        created2 = await next_event(events, OrderCreated, client_order_id=second)
+        assert isinstance(created2, OrderCreated) and created2.exchange_order_id != created.exchange_order_id
+        second_source.push_trade("BTC", Side.SELL, D(100000), D("0.001"))
+        seen = []
+        with trio.fail_after(10):
+            async for event in events:
+                seen.append(event)
+                if isinstance(event, OrderPartiallyFilled) and event.client_order_id == first:
+                    break
+        assert not [e for e in seen if isinstance(e, OrderAnomaly)]
+        assert seen[-1].trade.trade_id != partial.trade.trade_id  # type: ignore[attr-defined]
+        assert conn.get_order(first).executed_amount == D("0.002")  # type: ignore[union-attr]

@@ -101,7 +101,11 @@ class PaperConnector:
                  tracker: OrderTracker, journal: Journal | None, clock: _PaperClock,
                  risk: RiskLimits | None = None, seed: int | None = None, event_buffer: int = 10_000,
                  market_slippage: Decimal = Decimal("0.05"), initial_balance: Decimal = Decimal(100_000),
-                 max_pending: int = 10_000) -> None:
+                 max_pending: int = 10_000, generation: int = 0) -> None:
+        """``generation``: 0 for a fresh run; a restart on a journal passes the journal's last record number, so
+        the ids this run makes (client order ids, venue order ids, trade ids) never repeat one the journal holds -
+        also when ``seed`` makes them deterministic (a seeded restart used to hand out the restored orders' ids).
+        """
         self.source = source
         self.rules = dict(rules)
         self.pairs = tuple(self.rules)
@@ -109,7 +113,8 @@ class PaperConnector:
         self.market_slippage = market_slippage
         self.risk = RiskManager(risk)
         self._prefix = (seed if seed is not None else int.from_bytes(os.urandom(8), "big")) & 0xFFFFFFFFFFFFFFFF
-        self.venue = SimVenue(fill_model, self.rules, run_id=f"paper-{self._prefix:x}")
+        run_id = f"paper-{self._prefix:x}" + (f"-g{generation}" if generation else "")
+        self.venue = SimVenue(fill_model, self.rules, run_id=run_id)
         self._tracker = tracker
         self._journal = journal
         self._clock = clock
@@ -123,7 +128,8 @@ class PaperConnector:
         self._requests: deque[tuple[float, str, tuple[object, ...]]] = deque()
         self._request_added = trio.Event()
         self._cancels_pending: set[str] = set()
-        self._cids = 0
+        #: Client order id counter: a restart's ids start past every earlier run's (the high 32 bits).
+        self._cids = (generation & 0xFFFFFFFF) << 32
         self._holdings: dict[str, _Holding] = {}
         self.initial_balance = initial_balance
         self.realized = _ZERO
@@ -197,7 +203,8 @@ class PaperConnector:
 
     def new_client_order_id(self) -> str:
         """``"0x"`` + 32 hex digits (the Hyperliquid format, so ids survive a switch of connector): a 64-bit
-        prefix (``seed``, else random) and a counter - a seeded backtest names its orders the same every run."""
+        prefix (``seed``, else random) and a counter - a seeded backtest names its orders the same every run (a
+        restart on a journal counts on from past the earlier runs' ids)."""
         self._cids += 1
         return f"0x{self._prefix:016x}{self._cids:016x}"
 
@@ -607,9 +614,11 @@ async def open_paper_connector(
         raise InvalidOrderError("open_paper_connector needs the trading rule of at least one pair")
     clock = _PaperClock()
     journal: Journal | None = None
+    generation = 0
     if journal_path is not None:
         journal = Journal(journal_path)
-        if journal.statistics().last_seq == 0:
+        generation = journal.statistics().last_seq
+        if generation == 0:
             tracker = OrderTracker(clock=clock)
             tracker.attach_journal(journal, fresh=True)
         else:
@@ -623,7 +632,8 @@ async def open_paper_connector(
         async with trio.open_nursery() as nursery:
             conn = PaperConnector(source, rules, fill_model=fill_model or FillModel(), tracker=tracker,
                                   journal=journal, clock=clock, risk=risk, seed=seed, event_buffer=event_buffer,
-                                  market_slippage=market_slippage, initial_balance=initial_balance)
+                                  market_slippage=market_slippage, initial_balance=initial_balance,
+                                  generation=generation)
             await conn._start(nursery)
             try:
                 yield conn
