@@ -13,7 +13,17 @@ import pytest
 import trio
 import trio.testing
 
-from trio_hl import OrderCreated, OrderFilled, OrderParams, OrderPartiallyFilled, OrderType, Side, TimeInForce
+from trio_hl import (
+    OrderCancelled,
+    OrderCreated,
+    OrderFailed,
+    OrderFilled,
+    OrderParams,
+    OrderPartiallyFilled,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from trio_hl.core.book import BookLevel
 from trio_hl.core.order import InFlightOrder
 from trio_hl.core.types import OrderState, PositionAction, TradingRule
@@ -288,3 +298,55 @@ async def test_a_seeded_paper_connector_restarted_on_its_journal_never_reuses_an
         assert not [e for e in seen if isinstance(e, OrderAnomaly)]
         assert seen[-1].trade.trade_id != partial.trade.trade_id  # type: ignore[attr-defined]
         assert conn.get_order(first).executed_amount == D("0.002")  # type: ignore[union-attr]
+
+
+def test_a_reduce_only_order_never_grows_the_position() -> None:
+    """Reduce-only, as Hyperliquid enforces it: refused when there is nothing to reduce, a taker clipped to the
+    position, a resting one filled only up to the position and then cancelled (``reduceOnlyCanceled``).  The
+    risk manager lets reduce-only orders past ``max_position`` because the venue clips them: the paper venue
+    must too."""
+    v = venue()
+    refused = v.place(order("r0", Side.SELL, "1", "99990", tif=TimeInForce.IOC) | _reduce, 0.0)
+    assert [(type(r), getattr(r, "new_state", None)) for r in refused] == [(OrderUpdate, OrderState.FAILED)]
+    assert "Reduce only" in (refused[0].reason or "")  # type: ignore[union-attr]
+    assert fills(v.place(order("long", Side.BUY, "1", "100010", tif=TimeInForce.IOC), 1.0)) == [
+        (D(100010), D(1), True)]
+    clipped = v.place(order("r1", Side.SELL, "2", "99980", tif=TimeInForce.IOC) | _reduce, 2.0)
+    assert fills(clipped) == [(D(99990), D(1), True)]  # 1 to reduce, though 2 are bid at 99990
+    assert isinstance(clipped[-1], OrderUpdate) and clipped[-1].new_state is OrderState.CANCELED
+    v.on_book("BTC", BIDS, ASKS, 3.0)
+    v.place(order("long2", Side.BUY, "1", "100010", tif=TimeInForce.IOC), 3.0)
+    v.place(order("r2", Side.SELL, "3", "100050") | _reduce, 4.0)  # rests, 1 to reduce
+    reports = v.on_trade("BTC", Side.BUY, D(100050), D(5), 5.0)
+    assert fills(reports) == [(D(100050), D(1), False)]
+    assert isinstance(reports[-1], OrderUpdate) and reports[-1].new_state is OrderState.CANCELED
+    assert not v.is_resting("r2")
+
+
+class _Reduce:
+    def __ror__(self, o: InFlightOrder) -> InFlightOrder:
+        o.position_action = PositionAction.CLOSE
+        return o
+
+
+_reduce = _Reduce()
+
+
+async def test_reduce_only_orders_on_the_paper_connector_stop_at_flat(autojump_clock: trio.testing.MockClock) -> None:
+    from trio_hl.core.risk import PairLimits, RiskLimits
+
+    source = ManualSource()
+    source.push_book("BTC", [(D(99990), D(5))], [(D(100010), D(5))])
+    limits = RiskLimits(PairLimits(max_position=D("0.01")))
+    async with open_paper_connector(source, {"BTC": RULE}, risk=limits, seed=1) as conn:
+        events = conn.events()
+        long = conn.buy(OrderParams("BTC", D("0.01"), D(100010), tif=TimeInForce.IOC))
+        await next_event(events, OrderFilled, client_order_id=long)
+        close = conn.sell(OrderParams("BTC", D("0.05"), D(99990), tif=TimeInForce.IOC,
+                                      position_action=PositionAction.CLOSE))
+        await next_event(events, (OrderFilled, OrderCancelled, OrderFailed), client_order_id=close)
+        assert conn.position("BTC") == 0  # was -0.04: short past max_position through a "reduce-only" order
+        again = conn.sell(OrderParams("BTC", D("0.05"), D(99990), tif=TimeInForce.IOC,
+                                      position_action=PositionAction.CLOSE))
+        failed = await next_event(events, (OrderFilled, OrderCancelled, OrderFailed), client_order_id=again)
+        assert isinstance(failed, OrderFailed) and conn.position("BTC") == 0

@@ -28,6 +28,13 @@ Fill model (documented, deterministic, pure: no clock, no I/O; :class:`SimVenue`
   price, as maker - the only fill rule when a source records books and no trades.
 * **Latency** (``latency_s``, one way) is the connector's business: a request reaches this venue that long after
   the call, and its answer comes back at once.
+* **Reduce-only** (``PositionAction.CLOSE``), as Hyperliquid enforces it: refused when the venue's position
+  has nothing on the other side to reduce; a taker fills at most the position (an IOC's rest is cancelled, a
+  GTC's rests); a resting one fills at most what is left of the position, and is cancelled
+  (``reduceOnlyCanceled``) as soon as a fill leaves nothing to reduce (Hyperliquid cancels it when the next
+  taker reaches it; a paper order does not wait for that).  The position is the simulated
+  venue's own tally of fills (the risk manager lets reduce-only orders past ``max_position`` because the venue
+  clips them).
 * **Modify** re-queues the order at the back of its (new) level, as a cancel + place does on most venues; a
   post-only modify that would take is refused and the order rests as it was.
 
@@ -45,7 +52,7 @@ import attrs
 
 from trio_hl.core.book import BookLevel
 from trio_hl.core.order import InFlightOrder
-from trio_hl.core.types import OrderState, OrderType, Side, TimeInForce, TradingRule
+from trio_hl.core.types import OrderState, OrderType, PositionAction, Side, TimeInForce, TradingRule
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 
 __all__ = ["CancelRefused", "FillModel", "ModifyRefused", "Report", "SimVenue"]
@@ -59,6 +66,7 @@ POST_ONLY_CROSSES = "Post only order would have immediately matched, bbo was {bb
 IOC_NO_MATCH = "Order could not immediately match against any resting orders."
 NOT_LIVE = "Order was never placed, already canceled, or filled."
 MIN_VALUE = "Order must have minimum value of {value}."
+REDUCE_ONLY = "Reduce only order would increase position."
 
 
 @attrs.frozen
@@ -105,6 +113,7 @@ class _Resting:
     post_only: bool
     queue_ahead: Decimal
     seq: int
+    reduce_only: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -125,6 +134,8 @@ class SimVenue:
         #: Displayed size our taker orders consumed, per (pair, is_ask, price), until the pair's next snapshot.
         self._consumed: dict[tuple[str, bool, Decimal], Decimal] = {}
         self._resting: dict[str, _Resting] = {}
+        #: The venue's signed position per pair: its own tally of the fills it made (for reduce-only).
+        self._position: dict[str, Decimal] = {}
         self._seq = 0
         self._eids = 0
         self._tids = 0
@@ -158,10 +169,16 @@ class SimVenue:
         if post_only and self._crosses(pair, order.side, price):
             bid, ask = self.best(pair)
             return [self._refuse(order, POST_ONLY_CROSSES.format(bbo=f"({bid}, {ask})"), now)]
+        reduce_only = order.position_action is PositionAction.CLOSE
+        take = order.amount
+        if reduce_only:
+            take = min(take, self._reduce_cap(pair, order.side))
+            if take <= 0:
+                return [self._refuse(order, REDUCE_ONLY, now)]
         self._eids += 1
         eid = f"{self.run_id}-o{self._eids}"
         if ioc:
-            trades = self._take(pair, order.side, price, order.amount, cid, eid, now)
+            trades = self._take(pair, order.side, price, take, cid, eid, now)
             executed = sum((t.fill_amount for t in trades), _ZERO)
             if not trades:
                 return [OrderUpdate(pair, OrderState.FAILED, now, cid, eid, IOC_NO_MATCH, "iocCancelRejected")]
@@ -171,13 +188,13 @@ class SimVenue:
                                            "canceled", executed=executed))
             return reports
         reports = [OrderUpdate(pair, OrderState.OPEN, now, cid, eid, venue_status="open")]
-        trades = self._take(pair, order.side, price, order.amount, cid, eid, now)
+        trades = self._take(pair, order.side, price, take, cid, eid, now)
         reports.extend(trades)
         executed = sum((t.fill_amount for t in trades), _ZERO)
         if executed < order.amount:
             self._seq += 1
             self._resting[cid] = _Resting(cid, eid, pair, order.side, price, order.amount, executed, post_only,
-                                          self._displayed(pair, order.side, price), self._seq)
+                                          self._displayed(pair, order.side, price), self._seq, reduce_only)
         return reports
 
     def restore(self, order: InFlightOrder) -> None:
@@ -192,7 +209,7 @@ class SimVenue:
         ahead = self._displayed(order.pair, order.side, price) if order.pair in self._bids else _UNKNOWN_QUEUE
         self._resting[order.client_order_id] = _Resting(
             order.client_order_id, order.exchange_order_id, order.pair, order.side, price, order.amount,
-            order.executed_amount, post_only, ahead, self._seq)
+            order.executed_amount, post_only, ahead, self._seq, order.position_action is PositionAction.CLOSE)
 
     def cancel(self, cid: str, now: float) -> list[Report]:
         r = self._resting.pop(cid, None)
@@ -216,7 +233,8 @@ class SimVenue:
         r.queue_ahead = self._displayed(r.pair, r.side, price)
         reports: list[Report] = [OrderUpdate(r.pair, OrderState.OPEN, now, cid, r.eid, venue_status="open",
                                              amount=amount, price=price)]
-        trades = self._take(r.pair, r.side, price, r.remaining, cid, r.eid, now)
+        take = min(r.remaining, self._reduce_cap(r.pair, r.side)) if r.reduce_only else r.remaining
+        trades = self._take(r.pair, r.side, price, take, cid, r.eid, now)
         for t in trades:
             r.executed += t.fill_amount
         reports.extend(trades)
@@ -238,7 +256,7 @@ class SimVenue:
             crossed = (best_ask is not None and best_ask <= r.price) if r.side is Side.BUY else (
                 best_bid is not None and best_bid >= r.price)
             if crossed:
-                reports.append(self._maker_fill(r, r.remaining, now))
+                reports.extend(self._maker_fill(r, r.remaining, now))
             elif self._in_view(pair, r.side, r.price):
                 r.queue_ahead = min(r.queue_ahead, self._displayed(pair, r.side, r.price))
         return reports
@@ -256,9 +274,9 @@ class SimVenue:
                 continue
             better = r.price > price if r.side is Side.BUY else r.price < price
             if better and budget > 0:
-                amount = min(r.remaining, budget)
-                budget -= amount
-                reports.append(self._maker_fill(r, amount, now))
+                filled = self._maker_fill(r, min(r.remaining, budget), now)
+                budget -= sum((t.fill_amount for t in filled if isinstance(t, TradeUpdate)), _ZERO)
+                reports.extend(filled)
         # At the printed price, in time order: each order's ``queue_ahead`` is the market's size ahead of it,
         # counted from the level's front, so the print eats the market's part of the queue once for all of them
         # (the second of two orders behind the same 2 lots is not behind 4).
@@ -268,9 +286,9 @@ class SimVenue:
             eaten += gap
             budget -= gap
             if budget > 0:
-                amount = min(r.remaining, budget)
-                budget -= amount
-                reports.append(self._maker_fill(r, amount, now))
+                filled = self._maker_fill(r, min(r.remaining, budget), now)
+                budget -= sum((t.fill_amount for t in filled if isinstance(t, TradeUpdate)), _ZERO)
+                reports.extend(filled)
         for r in at_price:
             r.queue_ahead = max(r.queue_ahead - eaten, _ZERO)
         return reports
@@ -282,11 +300,31 @@ class SimVenue:
         mine = [r for r in self._resting.values() if r.pair == pair]
         return sorted(mine, key=lambda r: (r.side is Side.SELL, -r.price if r.side is Side.BUY else r.price, r.seq))
 
-    def _maker_fill(self, r: _Resting, amount: Decimal, now: float) -> TradeUpdate:
+    def _maker_fill(self, r: _Resting, amount: Decimal, now: float) -> list[Report]:
+        """Fill ``amount`` of a resting order as maker (a reduce-only one: at most the position left, and
+        cancelled once nothing is left to reduce)."""
+        if r.reduce_only:
+            amount = min(amount, self._reduce_cap(r.pair, r.side))
+            if amount <= 0:
+                del self._resting[r.cid]
+                return [OrderUpdate(r.pair, OrderState.CANCELED, now, r.cid, r.eid, "reduce-only order cancelled: "
+                                    "nothing left to reduce", "reduceOnlyCanceled", executed=r.executed)]
         r.executed += amount
         if r.remaining <= 0:
             del self._resting[r.cid]
-        return self._trade(r.pair, r.side, r.price, amount, r.cid, r.eid, now, taker=False)
+        reports: list[Report] = [self._trade(r.pair, r.side, r.price, amount, r.cid, r.eid, now, taker=False)]
+        if r.reduce_only and r.remaining > 0 and self._reduce_cap(r.pair, r.side) <= 0:
+            del self._resting[r.cid]
+            reports.append(OrderUpdate(r.pair, OrderState.CANCELED, now, r.cid, r.eid, "reduce-only order "
+                                       "cancelled: nothing left to reduce", "reduceOnlyCanceled",
+                                       executed=r.executed))
+        return reports
+
+    def _reduce_cap(self, pair: str, side: Side) -> Decimal:
+        """How much a reduce-only order on ``side`` may still fill: the opposite position's size (0: none)."""
+        position = self._position.get(pair, _ZERO)
+        return -position if side is Side.BUY and position < 0 else (
+            position if side is Side.SELL and position > 0 else _ZERO)
 
     def _take(self, pair: str, side: Side, limit: Decimal, amount: Decimal, cid: str, eid: str,
               now: float) -> list[TradeUpdate]:
@@ -311,6 +349,7 @@ class SimVenue:
                taker: bool) -> TradeUpdate:
         self._tids += 1
         self.fills += 1
+        self._position[pair] = self._position.get(pair, _ZERO) + (amount if side is Side.BUY else -amount)
         rate = self.model.taker_fee if taker else self.model.maker_fee
         return TradeUpdate(f"{self.run_id}-{self._tids}", pair, price, amount, price * amount * rate,
                            self.model.fee_asset, now, cid, eid, taker, side)
