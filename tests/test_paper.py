@@ -350,3 +350,17 @@ async def test_reduce_only_orders_on_the_paper_connector_stop_at_flat(autojump_c
                                       position_action=PositionAction.CLOSE))
         failed = await next_event(events, (OrderFilled, OrderCancelled, OrderFailed), client_order_id=again)
         assert isinstance(failed, OrderFailed) and conn.position("BTC") == 0
+
+
+def test_a_taker_cancels_only_the_own_orders_its_walk_reaches() -> None:
+    """Self-trade prevention follows the walk: our resting sell at 100015 is not reached by a buy that the 100010
+    level fills, and is cancelled (never traded with) by one that walks past it."""
+    v = venue()
+    v.place(order("mine", Side.SELL, "1", "100015"), 0.0)
+    small = v.place(order("t1", Side.BUY, "0.5", "100020", tif=TimeInForce.IOC), 1.0)
+    assert fills(small) == [(D(100010), D("0.5"), True)] and v.is_resting("mine")
+    big = v.place(order("t2", Side.BUY, "1", "100020", tif=TimeInForce.IOC), 2.0)
+    assert [(type(r).__name__, r.client_order_id) for r in big] == [
+        ("TradeUpdate", "t2"), ("OrderUpdate", "mine"), ("TradeUpdate", "t2")]
+    assert big[1].venue_status == "selfTradeCanceled" and not v.is_resting("mine")  # type: ignore[union-attr]
+    assert fills(big) == [(D(100010), D("0.5"), True), (D(100020), D("0.5"), True)]

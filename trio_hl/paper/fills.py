@@ -35,6 +35,9 @@ Fill model (documented, deterministic, pure: no clock, no I/O; :class:`SimVenue`
   taker reaches it; a paper order does not wait for that).  The position is the simulated
   venue's own tally of fills (the risk manager lets reduce-only orders past ``max_position`` because the venue
   clips them).
+* **Self-trade:** our orders never trade with each other.  A post-only order that would match one of ours is
+  refused; any other order that reaches one of ours (as it walks the market's levels) cancels the resting one
+  (``selfTradeCanceled``) and goes on, as Hyperliquid does.
 * **Modify** re-queues the order at the back of its (new) level, as a cancel + place does on most venues; a
   post-only modify that would take is refused and the order rests as it was.
 
@@ -178,19 +181,19 @@ class SimVenue:
         self._eids += 1
         eid = f"{self.run_id}-o{self._eids}"
         if ioc:
-            trades = self._take(pair, order.side, price, take, cid, eid, now)
-            executed = sum((t.fill_amount for t in trades), _ZERO)
-            if not trades:
-                return [OrderUpdate(pair, OrderState.FAILED, now, cid, eid, IOC_NO_MATCH, "iocCancelRejected")]
-            reports: list[Report] = list(trades)
+            reports: list[Report] = self._take(pair, order.side, price, take, cid, eid, now)
+            executed = _executed(reports)
+            if not executed:
+                return [*reports, OrderUpdate(pair, OrderState.FAILED, now, cid, eid, IOC_NO_MATCH,
+                                              "iocCancelRejected")]
             if executed < order.amount:
                 reports.append(OrderUpdate(pair, OrderState.CANCELED, now, cid, eid, "IOC rest cancelled",
                                            "canceled", executed=executed))
             return reports
         reports = [OrderUpdate(pair, OrderState.OPEN, now, cid, eid, venue_status="open")]
-        trades = self._take(pair, order.side, price, take, cid, eid, now)
-        reports.extend(trades)
-        executed = sum((t.fill_amount for t in trades), _ZERO)
+        taken = self._take(pair, order.side, price, take, cid, eid, now)
+        reports.extend(taken)
+        executed = _executed(taken)
         if executed < order.amount:
             self._seq += 1
             self._resting[cid] = _Resting(cid, eid, pair, order.side, price, order.amount, executed, post_only,
@@ -234,10 +237,9 @@ class SimVenue:
         reports: list[Report] = [OrderUpdate(r.pair, OrderState.OPEN, now, cid, r.eid, venue_status="open",
                                              amount=amount, price=price)]
         take = min(r.remaining, self._reduce_cap(r.pair, r.side)) if r.reduce_only else r.remaining
-        trades = self._take(r.pair, r.side, price, take, cid, r.eid, now)
-        for t in trades:
-            r.executed += t.fill_amount
-        reports.extend(trades)
+        taken = self._take(r.pair, r.side, price, take, cid, r.eid, now)
+        r.executed += _executed(taken)
+        reports.extend(taken)
         if r.remaining <= 0:
             del self._resting[cid]
         return reports
@@ -327,10 +329,13 @@ class SimVenue:
             position if side is Side.SELL and position > 0 else _ZERO)
 
     def _take(self, pair: str, side: Side, limit: Decimal, amount: Decimal, cid: str, eid: str,
-              now: float) -> list[TradeUpdate]:
+              now: float) -> list[Report]:
+        """Walk the market's opposite side up to ``limit``; our own opposite orders the walk reaches (priced
+        better than a level it takes from, or within the limit when it walks all the way) are cancelled, never
+        traded with (self-trade prevention as on Hyperliquid: the resting order is cancelled)."""
         levels = self._asks.get(pair, ()) if side is Side.BUY else self._bids.get(pair, ())
         is_ask = side is Side.BUY
-        trades: list[TradeUpdate] = []
+        reports: list[Report] = []
         left = amount
         for level in levels:
             if left <= 0 or (level.price > limit if side is Side.BUY else level.price < limit):
@@ -339,11 +344,33 @@ class SimVenue:
             available = level.size - self._consumed.get(key, _ZERO)
             if available <= 0:
                 continue
+            reports.extend(self._self_trade(pair, side, level.price, now, inclusive=False))
             take = min(left, available)
             self._consumed[key] = self._consumed.get(key, _ZERO) + take
             left -= take
-            trades.append(self._trade(pair, side, level.price, take, cid, eid, now, taker=True))
-        return trades
+            reports.append(self._trade(pair, side, level.price, take, cid, eid, now, taker=True))
+        if left > 0:
+            reports.extend(self._self_trade(pair, side, limit, now, inclusive=True))
+        return reports
+
+    def _own_crossed(self, pair: str, side: Side, bound: Decimal, *, inclusive: bool) -> list[_Resting]:
+        """Our resting orders opposite ``side`` priced better than ``bound`` (or at it, when ``inclusive``)."""
+        def crossed(r: _Resting) -> bool:
+            if r.side is side:
+                return False
+            if r.price == bound:
+                return inclusive
+            return r.price < bound if side is Side.BUY else r.price > bound
+
+        return [r for r in self._by_priority(pair) if crossed(r)]
+
+    def _self_trade(self, pair: str, side: Side, bound: Decimal, now: float, *, inclusive: bool) -> list[Report]:
+        reports: list[Report] = []
+        for r in self._own_crossed(pair, side, bound, inclusive=inclusive):
+            del self._resting[r.cid]
+            reports.append(OrderUpdate(pair, OrderState.CANCELED, now, r.cid, r.eid, "self-trade: the resting "
+                                       "order is cancelled", "selfTradeCanceled", executed=r.executed))
+        return reports
 
     def _trade(self, pair: str, side: Side, price: Decimal, amount: Decimal, cid: str, eid: str, now: float, *,
                taker: bool) -> TradeUpdate:
@@ -355,8 +382,11 @@ class SimVenue:
                            self.model.fee_asset, now, cid, eid, taker, side)
 
     def _crosses(self, pair: str, side: Side, price: Decimal) -> bool:
+        """Whether an order at ``price`` would match at once: the market's best, or one of our own orders."""
         bid, ask = self.best(pair)
-        return (ask is not None and price >= ask) if side is Side.BUY else (bid is not None and price <= bid)
+        if (ask is not None and price >= ask) if side is Side.BUY else (bid is not None and price <= bid):
+            return True
+        return bool(self._own_crossed(pair, side, price, inclusive=True))
 
     def _in_view(self, pair: str, side: Side, price: Decimal) -> bool:
         """Whether the pair's snapshot reaches ``price`` on ``side`` (an empty side shows nobody ahead)."""
@@ -373,3 +403,8 @@ class SimVenue:
 
     def _refuse(self, order: InFlightOrder, reason: str, now: float) -> OrderUpdate:
         return OrderUpdate(order.pair, OrderState.FAILED, now, order.client_order_id, None, reason, "rejected")
+
+
+def _executed(reports: Sequence[Report]) -> Decimal:
+    """The size the trades among ``reports`` filled."""
+    return sum((r.fill_amount for r in reports if isinstance(r, TradeUpdate)), _ZERO)

@@ -265,6 +265,33 @@ class ConnectorConformance:
             conn.cancel_all()
 
     @pytest.mark.trio
+    async def test_conformance_self_trade(self, conformance_harness: ConformanceHarness) -> None:
+        """An order that crosses our own resting order never trades with it: a post-only one is refused, any
+        other cancels the resting order (Hyperliquid: ``selfTradeCanceled``) and goes on against the market."""
+        h = conformance_harness
+        async with h.open() as conn:
+            events = conn.events()
+            price = front_price(conn, h.pair, Side.SELL)
+            maker = conn.sell(OrderParams(h.pair, h.size, price))
+            seen: list[Event] = []
+            await _collect_until(events, seen, OrderCreated, maker)
+            post_only = conn.buy(OrderParams(h.pair, h.size, price, order_type=OrderType.LIMIT_MAKER))
+            await _collect_until(events, seen, OrderFailed, post_only)
+            assert conn.get_order(maker).state is OrderState.OPEN  # type: ignore[union-attr]
+            taker = conn.buy(OrderParams(h.pair, h.size, price))
+            if not any(isinstance(e, OrderCancelled) and e.client_order_id == maker for e in seen):
+                await _collect_until(events, seen, OrderCancelled, maker)
+            if not any(isinstance(e, OrderCreated) and e.client_order_id == taker for e in seen):
+                await _collect_until(events, seen, OrderCreated, taker)
+            assert conn.position(h.pair) == 0
+            assert not [e for e in seen if isinstance(e, OrderPartiallyFilled | OrderFilled)]
+            order = conn.get_order(taker)
+            assert order is not None and order.state is OrderState.OPEN and order.executed_amount == 0
+            assert order_history(seen, maker) == [OrderCreated, OrderCancelled]
+            conn.cancel(h.pair, taker)
+            await _collect_until(events, seen, OrderCancelled, taker)
+
+    @pytest.mark.trio
     async def test_conformance_event_ordering_and_cancel_all(self, conformance_harness: ConformanceHarness) -> None:
         h = conformance_harness
         async with h.open() as conn:
