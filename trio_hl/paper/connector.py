@@ -22,6 +22,9 @@ Driving (one task owns the simulated venue, so nothing in it needs a lock):
 Restart: orders the journal restores live re-enter the simulated book at the back of their queue (the simulated
 venue died with the process; the queue position it had is not knowable), ones never answered are sent now, and a
 cancel the user asked for is sent again - the same outcomes a restarted Hyperliquid connector reaches by asking.
+Unlike Hyperliquid's, the paper account does not survive a restart: positions, realized PnL and fees start
+from zero (``initial_balance``) - a restored order's earlier fills stay in its ``executed_amount`` but are not
+in ``position()`` (the journal keeps orders, not the account, and compaction forgets finished orders).
 
 Positions and balances are the paper account's: ``initial_balance`` of the quote asset, every fill moving the
 position (average-cost, realized PnL) and paying its fee; ``balances()`` marks open positions at the mid.
