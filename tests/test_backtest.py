@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from trio_hl import HyperliquidConnector
 from trio_hl.cli import build_parser, main
+from trio_hl.core.types import TradingRule
 from trio_hl.demo import DemoOptions
 from trio_hl.demo.backtest import backtest_main, run_backtest
 from trio_hl.emulator.capture import write_capture
@@ -96,3 +98,46 @@ async def test_a_connectors_live_data_recorded_is_a_capture_the_backtest_replays
     # (a backtest is its own trio.run on a MockClock: in a worker thread, since this test already runs Trio)
     result = await trio.to_thread.run_sync(lambda: run_backtest(path, DemoOptions(pair="BTC", zmq=None)))
     assert result.frames == len(frames) and result.summary.clean_shutdown
+
+
+class _Idle:
+    """A strategy that only reads its events."""
+
+    def __init__(self, conn: object, pair: str, params: object) -> None:
+        pass
+
+    async def run(self, events: trio.MemoryReceiveChannel[object]) -> None:
+        async for _ in events:
+            pass
+
+
+async def test_trade_session_unsubscribes_its_event_channels(autojump_clock: trio.testing.MockClock) -> None:
+    """``trade_session`` on a connector that lives on (a second session, a demo that goes on) must close the
+    ``events()`` channels it opened: an abandoned subscriber fills its buffer and then blocks the connector's
+    event pump for every other subscriber."""
+    from trio_hl.demo.backtest import trade_session
+    from trio_hl.demo.runner import DemoOptions
+    from trio_hl.paper import ManualSource, open_paper_connector
+
+    rule = TradingRule("BTC", size_step=Decimal("0.001"), min_size=Decimal("0.001"), min_notional=Decimal(10),
+                       max_price_decimals=1, max_price_sig_figs=5)
+    source = ManualSource()
+    source.push_book("BTC", [(Decimal(99990), Decimal(2))], [(Decimal(100010), Decimal(1))])
+    async with open_paper_connector(source, {"BTC": rule}, seed=1) as conn:
+        opened: list[trio.MemoryReceiveChannel[object]] = []
+        subscribe = conn.events
+
+        def events(buffer: int | None = None) -> trio.MemoryReceiveChannel[object]:
+            channel = subscribe(buffer)
+            opened.append(channel)  # type: ignore[arg-type]
+            return channel  # type: ignore[return-value]
+
+        conn.events = events  # type: ignore[method-assign, assignment]
+
+        async def one_second() -> None:
+            await trio.sleep(1)
+
+        await trade_session(conn, _Idle, DemoOptions(size=Decimal("0.001"), shutdown_timeout=1.0), venue="paper",
+                            until=one_second)
+        assert len(opened) == 2
+        assert [c.statistics().open_receive_channels for c in opened] == [0, 0]

@@ -134,10 +134,19 @@ async def trade_session(conn: Connector, factory: Callable[..., Strategy], opts:
     pair = opts.pair
     started = trio.current_time()
     ledger = SessionLedger(pair, conn)
-    ledger_events = conn.events()
-    strategy_events = conn.events()
     kwargs: dict[str, Any] = {"requote_mode": opts.requote_mode} if opts.requote_mode != "modify" else {}
     strategy = factory(conn, pair, quote_params(opts, conn), **kwargs)
+    # Both subscriptions end with the session: a channel left open on a connector that lives on fills its buffer
+    # and then blocks the connector's event pump for every other subscriber.
+    with conn.events() as ledger_events, conn.events() as strategy_events:
+        return await _session(conn, strategy, opts, venue, until, ledger, ledger_events, strategy_events, started)
+
+
+async def _session(conn: Connector, strategy: Strategy, opts: DemoOptions, venue: str,
+                   until: Callable[[], Awaitable[object]], ledger: SessionLedger,
+                   ledger_events: trio.MemoryReceiveChannel[Event], strategy_events: trio.MemoryReceiveChannel[Event],
+                   started: float) -> DemoSummary:
+    pair = opts.pair
     async with trio.open_nursery() as nursery:
         nursery.start_soon(ledger.consume, ledger_events)
         running = trio.CancelScope()
