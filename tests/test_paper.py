@@ -364,3 +364,24 @@ def test_a_taker_cancels_only_the_own_orders_its_walk_reaches() -> None:
         ("TradeUpdate", "t2"), ("OrderUpdate", "mine"), ("TradeUpdate", "t2")]
     assert big[1].venue_status == "selfTradeCanceled" and not v.is_resting("mine")  # type: ignore[union-attr]
     assert fills(big) == [(D(100010), D("0.5"), True), (D(100020), D("0.5"), True)]
+
+
+async def test_book_ages_are_seconds_since_the_snapshot_and_an_older_snapshot_is_ignored(
+        autojump_clock: trio.testing.MockClock) -> None:
+    """``health().book_ages`` of a live paper connector is the time since the last snapshot (it was the paper
+    clock's epoch seconds minus a Trio-clock timestamp: ~1.8e9 s on a ManualSource); a snapshot older than the
+    book holds is refused by the book *and* the simulated venue (the venue filled against a book nobody saw)."""
+    source = ManualSource()
+    source.push_book("BTC", [(D(99990), D(2))], [(D(100010), D(1))], timestamp=10.0)
+    async with open_paper_connector(source, {"BTC": RULE}, seed=1) as conn:
+        events = conn.events()
+        await trio.sleep(2)
+        age = conn.health().book_ages["BTC"]
+        assert age is not None and 1.9 < age < 2.1
+        cid = conn.buy(OrderParams("BTC", D("0.001"), D(100000)))
+        await next_event(events, OrderCreated, client_order_id=cid)
+        source.push_book("BTC", [(D(98000), D(2))], [(D(99000), D(1))], timestamp=5.0)  # older: crosses our bid
+        source.push_book("BTC", [(D(99990), D(2))], [(D(100010), D(1))], timestamp=11.0)
+        await trio.sleep(1)
+        assert conn.book("BTC").timestamp == 11.0
+        assert conn.get_order(cid).state is OrderState.OPEN and conn.position("BTC") == 0  # type: ignore[union-attr]

@@ -472,7 +472,10 @@ class PaperConnector:
             book = self._books.get(frame.pair)
             if book is None:
                 return None
-            book.apply_snapshot(frame.bids, frame.asks, frame.timestamp)
+            # Received on the paper clock (book ages are seconds on it, whatever clock the source stamps with);
+            # a snapshot older than the book holds is refused by both the book and the simulated venue.
+            if not book.apply_snapshot(frame.bids, frame.asks, frame.timestamp, received_at=now):
+                return None
             self._apply_reports(self.venue.on_book(frame.pair, frame.bids, frame.asks, now))
             if not self._ready.is_set() and all(b.timestamp is not None for b in self._books.values()):
                 self._ready.set()
