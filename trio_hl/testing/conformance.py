@@ -218,6 +218,24 @@ class ConnectorConformance:
             assert await conn.query_order(conn.new_client_order_id()) is None
 
     @pytest.mark.trio
+    async def test_conformance_cancel_before_the_acknowledgement(self, conformance_harness: ConformanceHarness,
+                                                                 ) -> None:
+        """A cancel asked for in the same tick as the order (before the venue acknowledged it) is not lost and
+        does not overtake the order: created, then cancelled.  A modify that early raises (not acknowledged)."""
+        h = conformance_harness
+        async with h.open() as conn:
+            events = conn.events()
+            cid = conn.buy(OrderParams(h.pair, h.size, front_price(conn, h.pair, Side.BUY)))
+            with pytest.raises(InvalidOrderError):
+                conn.modify(cid, amount=h.size * 2)
+            assert conn.cancel(h.pair, cid) is True
+            seen: list[Event] = []
+            await _collect_until(events, seen, OrderCancelled, cid)
+            assert order_history(seen, cid) == [OrderCreated, OrderCancelled]
+            order = conn.get_order(cid)
+            assert order is not None and order.state is OrderState.CANCELED and order.executed_amount == 0
+
+    @pytest.mark.trio
     async def test_conformance_modify(self, conformance_harness: ConformanceHarness) -> None:
         h = conformance_harness
         async with h.open() as conn:
