@@ -874,3 +874,23 @@ async def test_raw_frames_stream_carries_book_frame_text_routed_by_coin(
         # The escaped coin decodes to "BTC": it is delivered as data, never mistaken for another coin's text.
         assert await btc.receive() == {"coin": "BTC", "levels": [[], []], "time": 5}
         assert session.statistics().unrouted_frames == 1
+
+
+@pytest.mark.parametrize("payload", ["Request timed out", "internal error", ""])
+async def test_an_action_post_error_without_a_status_is_ambiguous(
+    clock: trio.testing.MockClock, venue: FakeVenue, payload: str
+) -> None:
+    """The venue's post error mirrors an HTTP status; one without it says nothing about whether the action was
+    applied, so an order in it must be resolved (UNKNOWN), never failed as if refused."""
+    async with session_for(venue) as session:
+        conn = venue.conns[0]
+        async with trio.open_nursery() as nursery:
+
+            async def answer() -> None:
+                msg = await conn.next("post")
+                await conn.answer(msg["id"], payload, kind="error")
+
+            nursery.start_soon(answer)
+            with pytest.raises(AmbiguousOutcomeError) as info:
+                await session.post("action", {"type": "x"})
+    assert isinstance(info.value.__cause__, VenueRejectedError) and payload in str(info.value)

@@ -459,7 +459,14 @@ def _post_error(message: str, *, is_action: bool) -> BaseException:
             ambiguous.__cause__ = server_error
             return ambiguous
         return server_error
-    return VenueRejectedError(message)
+    rejected = VenueRejectedError(message)
+    if status is None and is_action:
+        # No HTTP status to go by (a timeout, an internal error worded some other way): nothing says the action
+        # was refused before it applied, and calling it refused would FAIL an order that may rest on the book.
+        ambiguous = AmbiguousOutcomeError(f"post: {message!r} (no status); the action may have been applied")
+        ambiguous.__cause__ = rejected
+        return ambiguous
+    return rejected
 
 
 # -- the session ----------------------------------------------------------------------------------------------
