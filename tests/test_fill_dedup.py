@@ -287,3 +287,24 @@ def test_tracker_and_deduper_count_a_rerendered_tidless_fill_once() -> None:
     o = tracker.get("c1")
     assert o is not None and o.executed_amount == D(raw["sz"])
     assert tracker.statistics().fill_collisions == 0
+
+
+def test_a_venue_fill_rerendered_with_another_fee_is_one_fill_not_a_collision() -> None:
+    """WS then gap-fill (or a reconnect's snapshot): the same tid'd fill with its numbers written another way and
+    its fee rounded otherwise is a duplicate for the parser's trade id, the FillDeduper and the tracker."""
+    raw = dict(leg(5, 77, "B", 1, sz="0.10", px="2000.0"), fee="0.0123", closedPnl="0.0")
+    again = dict(raw, sz="0.1", px="2000", fee="0.012300", closedPnl="0")
+    d = FillDeduper()
+    assert d.add(raw) and not d.add(again) and d.collisions == []
+    first, second = parse_fill(raw), parse_fill(again)
+    assert first.trade_id == second.trade_id == "77"
+    tracker = OrderTracker(clock=Clock())
+    tracker.start_tracking(InFlightOrder.new(client_order_id="c1", pair="ETH", side=Side.BUY, amount=D(1),
+                                             price=D(2000), created_at=0.0))
+    tracker.process_order_update(OrderUpdate("ETH", OrderState.OPEN, 1.0, "c1", "1"))
+    assert tracker.process_trade_update(first)
+    assert tracker.process_trade_update(second) == []
+    o = tracker.get("c1")
+    assert o is not None and o.executed_amount == D("0.1") and o.fee == D("0.0123")
+    stats = tracker.statistics()
+    assert (stats.fill_collisions, stats.duplicate_fills) == (0, 1)
