@@ -199,3 +199,24 @@ def test_account_info_types_the_sdk_sends(e: Engine, alice: Client) -> None:
     assert alice.info("userFees")["userCrossRate"] == "0.00045"
     assert set(e.info({"type": "perpDeployAuctionStatus"}, T0)) == {
         "startTimeSeconds", "durationSeconds", "startGas", "currentGas", "endGas"}
+
+
+def test_sub_accounts_are_listed_with_their_states_in_the_venues_shape(e: Engine, alice: Client) -> None:
+    from venue_fixtures import samples
+    from venue_shape import compare_shape
+
+    assert alice.info("subAccounts") is None  # the venue's answer for an account without any
+    alice.info("clearinghouseState")  # names (funds) the master
+    answer = alice.act({"type": "createSubAccount", "name": "Test"})
+    assert answer["status"] == "ok", answer
+    sub = e.accounts[ALICE].sub_accounts[0]
+    moved = alice.act({"type": "subAccountTransfer", "subAccountUser": sub, "isDeposit": True, "usd": 29_780_010})
+    assert moved["status"] == "ok", moved
+    (entry,) = alice.info("subAccounts")
+    assert (entry["name"], entry["subAccountUser"], entry["master"]) == ("Test", sub, ALICE)
+    assert entry["clearinghouseState"]["marginSummary"]["accountValue"] == "29.78001"
+    (recorded,) = samples("info", "subAccounts")
+    mismatches = compare_shape(recorded.response, [entry], label="info/subAccounts")
+    # The sub-account holds no spot token here (there is no spot transfer to a sub-account in the emulator); the
+    # balances' own shape is checked against spotClearinghouseState's recordings.
+    assert [m.path for m in mismatches] == ["$[0].spotState.balances"]

@@ -247,8 +247,9 @@ def emulated() -> tuple[Scenario, list[dict[str, Any]]]:
 EMPTY_ANSWERS: dict[str, tuple[Any, str]] = {
     "userVaultEquities": ([], "no vaults in the emulator"),
     "delegatorHistory": ([], "no staking in the emulator"),
-    "subAccounts": (None, "no sub-accounts in the emulator; the venue answers null to an account without any "
-                          "(NKTKAS: `SubAccountsResponse = [...] | null`)"),
+    "subAccounts": (None, "the scenario's account has no sub-account, and the venue answers null to an account "
+                          "without any (NKTKAS: `SubAccountsResponse = [...] | null`); the listing's shape is checked "
+                          "in test_emulator_fidelity"),
 }
 
 

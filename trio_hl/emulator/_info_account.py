@@ -1,5 +1,5 @@
 """``/info`` answers about an account's standing rather than its trading: role, agents, portfolio history, fees,
-referral, and the venue features the emulator does not have (staking, vaults, sub-accounts, multi-sig,
+referral, sub-accounts, and the venue features the emulator does not have (staking, vault equities, multi-sig,
 deployments, account abstraction).
 
 Rule followed (issue 16): every request type the official SDK's ``Info`` class sends gets the venue's shape
@@ -168,6 +168,26 @@ def auction(now: int) -> dict[str, Any]:
             "currentGas": None, "endGas": None}
 
 
+def _sub_accounts(engine: Engine, user: str, now: int) -> Any:
+    """A master's sub-accounts (``createSubAccount``), each with its perp and spot state, in creation order: the
+    venue's shape (recorded: ``tests/fixtures/venue/jkorf/info_subAccounts.json``).  ``null`` for an account
+    without any, as the venue answers."""
+    acct = _acct(engine, user)
+    if acct is None or not acct.sub_accounts:
+        return None
+    answer = []
+    for address in acct.sub_accounts:
+        sub = engine.accounts[address]
+        answer.append({
+            "name": sub.name,
+            "subAccountUser": address,
+            "master": acct.address,
+            "clearinghouseState": engine.info({"type": "clearinghouseState", "user": address}, now),
+            "spotState": engine.info({"type": "spotClearinghouseState", "user": address}, now),
+        })
+    return answer
+
+
 def _nothing(value: Any) -> Any:
     """An answer for a feature the emulator has not got: the venue's answer to an account that never used it."""
     def answer(engine: Engine, user: str, now: int) -> Any:
@@ -189,7 +209,7 @@ ACCOUNT_INFO: Final[dict[str, Any]] = {
     "delegatorRewards": _nothing(list),
     "delegatorSummary": _nothing(lambda: {"delegated": "0.0", "undelegated": "0.0", "totalPendingWithdrawal": "0.0",
                                           "nPendingWithdrawals": 0}),
-    "subAccounts": _nothing(None),
+    "subAccounts": _sub_accounts,
     "userToMultiSigSigners": _nothing(None),
     "userDexAbstraction": _nothing(None),
     "userAbstraction": _nothing("default"),
