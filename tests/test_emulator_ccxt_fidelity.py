@@ -1,7 +1,8 @@
 """Emulator differences found by driving ccxt's Hyperliquid client against it (``tests/sdk_compat/
-test_ccxt_compat.py`` runs the client itself in ``nox -s sdk_compat``): ``withdraw3`` (ccxt's ``withdraw``)
-and ledger/funding history asked for without ``startTime`` (ccxt's ``fetch_ledger`` / ``fetch_funding_history``
-without ``since``).  On the bare engine, so each rule is checked without a network or ccxt."""
+test_ccxt_compat.py`` runs the client itself in ``nox -s sdk_compat``): ``withdraw3`` (ccxt's ``withdraw``),
+builder-fee approval, the TWAP minimum value, and ledger/funding history asked for without ``startTime``
+(ccxt's ``fetch_ledger`` / ``fetch_funding_history`` without ``since``).  On the bare engine, so each rule is
+checked without a network or ccxt."""
 
 from __future__ import annotations
 
@@ -120,3 +121,15 @@ def test_approval_needs_a_funded_builder_and_bounds_the_fee(e: Engine) -> None:
     assert act(e, approve_builder("0%", T0 + 6), T0 + 6)["status"] == "ok"  # a later approval replaces it
     assert act(e, builder_order(10), T0 + 7)["response"] == "Builder fee has not been approved."
     assert act(e, builder_order(0), T0 + 8)["status"] == "ok"
+
+
+def test_a_twap_below_ten_dollars_per_minute_is_refused(e: Engine) -> None:
+    def twap(sz: str, minutes: int, reduce_only: bool = False) -> Any:
+        answer = act(e, {"type": "twapOrder", "twap": {"a": ETH, "b": True, "s": sz, "r": reduce_only, "m": minutes,
+                                                         "t": False}}, T0 + minutes)
+        return answer["response"]["data"]["status"]
+
+    # ETH's mark is 3400: 0.5 ETH = $1 700 covers 170 minutes, not 171
+    assert twap("0.5", 171) == {"error": "TWAP order value too small. Min is $1710, which is $10 per minute."}
+    assert "running" in twap("0.5", 170)
+    assert "running" in twap("0.001", 30, reduce_only=True)  # reduce-only is spared, as per-order minimums are

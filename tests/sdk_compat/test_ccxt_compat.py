@@ -325,3 +325,32 @@ def test_builder_code_approval_and_fee(url: str, ex: Any, wallet: Any) -> None:
     bought = restarted.create_order(ETH, "market", "buy", 0.01, _px(restarted, ETH, 1.0))
     (fill,) = [t for t in restarted.fetch_my_trades(ETH) if t["order"] == bought["id"]]
     assert float(fill["info"]["builderFee"]) == pytest.approx(fill["cost"] * 0.0001, abs=1e-6)
+
+
+def test_twap_batch_edit_sub_account_and_fees(ex: Any) -> None:
+    twap = ex.create_twap_order(ETH, "buy", 0.5, 5 * 60_000)  # ccxt takes milliseconds, sends whole minutes
+    assert re.fullmatch(r"\d+", twap["id"])
+    # ccxt's error table knows this text only for a 120-minute TWAP ("Min is $1200"): ExchangeError, not InvalidOrder
+    with pytest.raises(ccxt.ExchangeError, match=r"TWAP order value too small. Min is \$50, which is \$10 per minute"):
+        ex.create_twap_order(SOL, "buy", 0.1, 5 * 60_000)
+    assert ex.cancel_twap_order(twap["id"], ETH)["info"]["status"] == "success"
+
+    first = ex.create_order(ETH, "limit", "buy", 0.01, _px(ex, ETH, 0.97))
+    second = ex.create_order(ETH, "limit", "sell", 0.01, _px(ex, ETH, 1.03))
+    edited = ex.edit_orders([
+        {"id": first["id"], "symbol": ETH, "type": "limit", "side": "buy", "amount": 0.02, "price": _px(ex, ETH, 0.96)},
+        {"id": second["id"], "symbol": ETH, "type": "limit", "side": "sell", "amount": 0.02,
+         "price": _px(ex, ETH, 1.04)},
+    ])
+    new_ids = {o["id"] for o in edited}
+    assert len(new_ids) == 2 and not new_ids & {first["id"], second["id"]}
+    by_id = {o["id"]: o for o in ex.fetch_orders(ETH)}
+    assert {i: by_id[i]["status"] for i in (first["id"], second["id"], *new_ids)} == {
+        first["id"]: "canceled", second["id"]: "canceled", **dict.fromkeys(new_ids, "open")}
+    assert {by_id[i]["amount"] for i in new_ids} == {0.02}
+
+    sub = ex.create_sub_account("ccxt-alpha")
+    assert re.fullmatch(r"0x[0-9a-f]{40}", sub["response"]["data"])
+    fee = ex.fetch_trading_fee(ETH)
+    assert 0 < fee["maker"] < fee["taker"] < 0.001
+    assert ex.fetch_open_interest(ETH)["openInterestAmount"] > 0

@@ -19,6 +19,9 @@ could be many lots larger than the rest, which is what a TWAP exists to avoid.
 
 Decisions where the venue is undocumented (fixed here; PROTOCOL has no answer):
 
+- Minimum value $10 per minute of duration at the mark (the venue's words, as ccxt's error table records them:
+  ``TWAP order value too small. Min is $1200, which is $10 per minute.``); not applied to reduce-only TWAPs
+  (*chosen*, as the per-order minimum spares reduce-only orders).
 - Duration range 5 … 1440 minutes (the venue documents 5 min to 24 h); out of range →
   ``Invalid TWAP duration: N min(s)``.  Unknown asset → ``Order has invalid asset. asset=N``; a size of no
   whole lot or ≤ 0 → ``Order has invalid size. asset=N`` (the per-order strings), both inside ``data.status``.
@@ -56,6 +59,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_MINUTES", "MIN_MINUTES", "SLICE_MS", "TwapDesk", "VenueTwap"]
 
+#: The venue's TWAP minimum: this many USD of value per minute of duration.
+TWAP_MIN_USD_PER_MINUTE: Final = 10
 MIN_MINUTES: Final = 5
 MAX_MINUTES: Final = 1440
 SLICE_MS: Final = 30_000
@@ -140,6 +145,10 @@ class TwapDesk:
             return _ok("twapOrder", {"error": f"Invalid TWAP duration: {w.minutes} min(s)"})
         if w.size <= 0 or not is_valid_size(w.size, spec.sz_decimals):
             return _ok("twapOrder", {"error": f"Order has invalid size.{sfx}"})
+        floor = TWAP_MIN_USD_PER_MINUTE * w.minutes
+        if not w.reduce_only and w.size * engine.mark(w.asset) < floor:
+            return _ok("twapOrder", {"error": f"TWAP order value too small. Min is ${floor}, which is "
+                                              f"${TWAP_MIN_USD_PER_MINUTE} per minute."})
         twap_id = self._next_id
         self._next_id += 1
         twap = VenueTwap(twap_id=twap_id, user=acct.address, asset=w.asset, coin=spec.coin, is_buy=w.is_buy,
