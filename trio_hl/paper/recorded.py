@@ -146,14 +146,13 @@ async def record_capture(conn: Connector, pairs: tuple[str, ...], path: Path | s
     One writer task owns the file (trio's file wrapper: each write runs on a worker thread, so a slow disk never
     stalls the event loop); the watchers hand it lines through a channel."""
     counts = {"l2Book": 0, "trades": 0}
-    send, receive = trio.open_memory_channel[str](10_000)
+    send, receive = trio.open_memory_channel[tuple[str, str]](10_000)
     counter = 0
 
-    def line(channel: str, data: Any) -> str:
-        counts[channel] += 1
-        return json.dumps({"channel": channel, "data": data}, separators=(",", ":")) + "\n"
+    def line(channel: str, data: Any) -> tuple[str, str]:
+        return channel, json.dumps({"channel": channel, "data": data}, separators=(",", ":")) + "\n"
 
-    async def watch_books(pair: str, out: trio.MemorySendChannel[str]) -> None:
+    async def watch_books(pair: str, out: trio.MemorySendChannel[tuple[str, str]]) -> None:
         async with out, aclosing(conn.watch_book(pair)) as stream:
             async for book in stream:
                 if book.timestamp is not None:
@@ -161,7 +160,7 @@ async def record_capture(conn: Connector, pairs: tuple[str, ...], path: Path | s
                     await out.send(line("l2Book", {"coin": pair, "time": int(book.timestamp * 1000),
                                                    "levels": levels}))
 
-    async def watch_trades(pair: str, out: trio.MemorySendChannel[str]) -> None:
+    async def watch_trades(pair: str, out: trio.MemorySendChannel[tuple[str, str]]) -> None:
         nonlocal counter
         async with out, aclosing(conn.watch_trades(pair)) as stream:
             async for t in stream:
@@ -181,7 +180,10 @@ async def record_capture(conn: Connector, pairs: tuple[str, ...], path: Path | s
                         nursery.start_soon(watch_books, pair, send.clone())
                         nursery.start_soon(watch_trades, pair, send.clone())
                 async with receive:
-                    async for text in receive:
+                    # Counted when written, not when built: lines still queued when the time is up are not in
+                    # the file, and the counts must say what the file holds.
+                    async for channel, text in receive:
                         await f.write(text)
+                        counts[channel] += 1
             nursery.cancel_scope.cancel()
     return CaptureCounts(counts["l2Book"], counts["trades"])
