@@ -33,8 +33,10 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,7 @@ def _has_run(path: Path) -> bool:
 def run_one(path: Path, quick: bool, timeout: float) -> dict[str, Any]:
     """Rows of one benchmark plus its wall time and status."""
     started = time.perf_counter()
+    load = _loadavg()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     structured = _has_run(path)
     if structured:
@@ -76,11 +79,13 @@ def run_one(path: Path, quick: bool, timeout: float) -> dict[str, Any]:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"name": path.stem, "ok": False, "rows": [], "wall_s": time.perf_counter() - started,
-                "error": f"timed out after {timeout:.0f} s", "notes": [], "samples": {}}
+                "error": f"timed out after {timeout:.0f} s", "notes": [], "samples": {}, "load": load}
     wall = time.perf_counter() - started
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return {"name": path.stem, "ok": False, "rows": [], "wall_s": wall, "error": last, "notes": [], "samples": {}}
+        log = _failure_log(path.stem, proc.stderr)
+        print(f"  {path.name} failed (exit {proc.returncode}); its stderr is in {log}", file=sys.stderr, flush=True)
+        return {"name": path.stem, "ok": False, "rows": [], "wall_s": wall, "error": error_summary(proc.stderr),
+                "notes": [], "samples": {}, "load": load}
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     samples: dict[str, Any] = {}
@@ -97,7 +102,43 @@ def run_one(path: Path, quick: bool, timeout: float) -> dict[str, Any]:
         elif line.strip():
             notes.append(line.strip())
     return {"name": path.stem, "ok": True, "rows": rows, "wall_s": wall, "error": None, "notes": notes,
-            "samples": samples}
+            "samples": samples, "load": load}
+
+
+#: A line of an exception group's drawing ("+---- 1 ----", "| ", "+------") carries no information.
+_DECORATION = re.compile(r"^[\s|+\-]*(\d+\s*[-+]*)?[\s|+\-]*$")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Group|Warning)\b.*")
+
+
+def error_summary(stderr: str) -> str:
+    """The line of a failed benchmark's stderr that names what went wrong.
+
+    A plain traceback ends with it; an exception group (Trio's nurseries raise them) ends with its box drawing,
+    so the last line is ``+------------------------------------`` - which is all the report of the run before
+    this function kept.  Here the group's ``| `` gutters are stripped and the innermost exception line wins
+    (the group's own "(1 sub-exception)" line only when nothing else names an error)."""
+    lines = [re.sub(r"^[\s|+]*", "", raw).rstrip() for raw in stderr.splitlines()]
+    lines = [line for line in lines if line and not _DECORATION.match(line)]
+    if not lines:
+        return "(no output)"
+    named = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    inner = [line for line in named if "sub-exception" not in line]
+    return (inner or named or lines)[-1][:400]
+
+
+def _failure_log(name: str, stderr: str) -> Path:
+    """Keep a failed benchmark's whole stderr where the person running the report can read it."""
+    log = Path(tempfile.gettempdir()) / f"trio-hl-bench-{name}.stderr"
+    log.write_text(stderr)
+    return log
+
+
+def _loadavg() -> float | None:
+    """The 1-minute load average when a benchmark starts: on a shared box it says how much to trust a figure."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
 
 
 def _fmt_value(value: Any) -> str:
@@ -302,6 +343,8 @@ def write_report(results: list[dict[str, Any]], quick: bool, total_s: float, pat
         f"- machine: {os.cpu_count()} CPUs, {platform.machine()}, {platform.system()} {platform.release()}",
         f"- python: {platform.python_implementation()} {platform.python_version()}",
         f"- mode: {'quick' if quick else 'full'}; total wall time {total_s:.0f} s",
+        f"- load: each heading gives the 1-minute load average when that benchmark started (this machine has "
+        f"{os.cpu_count()} CPUs; the benchmark's own processes count in it)",
         *(f"- {line}" for line in peer_status()),
         f"- plots: {plot_note}" if plot_note else "- plots: matplotlib " + _version("matplotlib"),
         "",
@@ -310,7 +353,8 @@ def write_report(results: list[dict[str, Any]], quick: bool, total_s: float, pat
         "",
     ]
     for res in results:
-        lines.append(f"## {res['name']} ({res['wall_s']:.1f} s)")
+        load = "" if res.get("load") is None else f", load average {res['load']:.2f} at its start"
+        lines.append(f"## {res['name']} ({res['wall_s']:.1f} s{load})")
         lines.append("")
         if not res["ok"]:
             lines += [f"**Failed:** `{res['error']}`", ""]
