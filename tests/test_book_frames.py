@@ -2,13 +2,18 @@
 
 The oracle below is written independently of both: the venue grammar (``-?digits[.digits]``, at most 60 chars;
 JSON integers are tolerated), positive values, non-negative integer counts, then a stable sort best-first.
+The fast paths must also be *taken* for what the venue sends (a silent fallback would pass the equivalence tests
+and lose the speed): the venue-form tests assert the sides are :class:`BookSide` s.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sys
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -17,6 +22,8 @@ from hypothesis import strategies as st
 
 from trio_hl.core.book import BookLevel, BookSide, OrderBook
 from trio_hl.errors import ProtocolError
+from trio_hl.hyperliquid import book_frames
+from trio_hl.hyperliquid._book_levels import positive_floats
 from trio_hl.hyperliquid.book_frames import parse_l2_book_frame
 from trio_hl.hyperliquid.messages import parse_l2_book
 
@@ -24,7 +31,8 @@ D = Decimal
 GRAMMAR = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 NASTY = ["", ".", ".5", "5.", "1.2.3", "1..2", "1e5", "+1", " 1", "1 ", "1_0", "-1", "-0.5", "0", "0.0", "00.000",
          "NaN", "inf", "Infinity", "\u0661", "\uff11", "1,5", "9" * 61, "0." + "0" * 57 + "1", "1" * 60, "0x10",
-         "\u00b2", "1\u0000"]  # fmt: skip
+         "\u00b2", "1\u0000", "05", "007.5", "00.5", "0.50", "10", "1.0", "[1]", "1]", "]", "[", "-0", "1E5", "1.5e3",
+         "\t1", "1 ", "\"", "\\"]  # fmt: skip
 values = st.one_of(
     st.decimals(min_value=D("0.000001"), max_value=D("1000000"), places=6).map(lambda d: f"{d:f}"),
     st.integers(1, 10**6).map(str),
@@ -122,3 +130,104 @@ def test_out_of_order_side_is_sorted_by_the_book() -> None:
 def test_malformed_frames_raise_the_precise_error(text: str, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         parse_l2_book_frame(text)
+
+
+venue_values = st.one_of(
+    st.decimals(min_value=D("0.000001"), max_value=D("1000000"), places=6).filter(lambda d: d > 0).map(str),
+    st.integers(1, 10**12).map(str),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(venue_values, venue_values, st.integers(0, 10**6)), max_size=20),
+       st.lists(st.tuples(venue_values, venue_values, st.integers(0, 10**6)), max_size=20))  # fmt: skip
+def test_what_the_venue_writes_takes_the_fast_paths(bids: list[Any], asks: list[Any]) -> None:
+    def levels(side: list[Any]) -> list[dict[str, Any]]:
+        return [{"px": px, "sz": sz, "n": n} for px, sz, n in side]
+
+    text = frame(levels(bids), levels(asks))
+    for snap in (parse_l2_book_frame(text), parse_l2_book(json.loads(text)["data"])):
+        assert type(snap.bids) is BookSide and type(snap.asks) is BookSide
+        assert snap.bids == tuple(BookLevel(D(px), D(sz), n) for px, sz, n in bids)
+        assert snap.asks == tuple(BookLevel(D(px), D(sz), n) for px, sz, n in asks)
+        bid_px, ask_px = [D(px) for px, _, _ in bids], [D(px) for px, _, _ in asks]
+        # Verified order exactly when the prices are strictly best-first (the book then stores them as they are).
+        assert (snap.bids.order == -1) == all(a > b for a, b in pairwise(bid_px))
+        assert (snap.asks.order == 1) == all(a < b for a, b in pairwise(ask_px))
+
+
+@pytest.mark.parametrize(
+    ("values", "floats"),
+    [
+        (["1", "2.5", "0.001", "97000", "1" * 60], [1.0, 2.5, 0.001, 97000.0, float("1" * 60)]),
+        ([], []),
+        (["0." + "0" * 57 + "1"], [1e-58]),  # the smallest 60-character value: no float underflow
+        (["0"], None), (["0.000"], None), (["05"], None), ([".5"], None), (["5."], None), (["1.2.3"], None),
+        (["1,5"], None), (["1]"], None), (["[1]"], None), ([""], None), (["1e5"], None), (["-1"], None),
+        ([" 1"], None), (["\ud800"], None), ([1], None), ([None], None), (["\u0661"], None),
+    ],
+)
+def test_positive_floats_accepts_exactly_the_plain_positive_form(values: list[Any], floats: list[float] | None) -> None:
+    assert positive_floats(values) == floats
+
+
+def test_counts_are_read_only_for_levels_that_are_built() -> None:
+    reads: list[int] = []
+
+    def count(row: tuple[int]) -> int:
+        reads.append(row[0])
+        return row[0]
+
+    side = BookSide(["3", "2"], ["1", "1"], [(7,), (5,)], order=-1, count=count)
+    assert reads == []
+    assert side[0] == BookLevel(D(3), D(1), 7) and reads == [7]
+    assert side.levels() == (BookLevel(D(3), D(1), 7), BookLevel(D(2), D(1), 5)) and reads == [7, 7, 5]
+    assert repr(side) == "BookSide([('3', '1', 7), ('2', '1', 5)])"
+    snap = parse_l2_book_frame(frame([{"px": "2", "sz": "1", "n": 4}], [{"px": "3", "sz": "1", "n": 0}]))
+    assert snap.bids[0].count == 4 and snap.asks[0].count == 0
+
+
+def test_a_frame_with_a_field_the_decoder_does_not_know_takes_the_generic_path_and_is_logged_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(book_frames, "_generic_noted", [False])
+    level = {"px": "1", "sz": "2", "n": 3}
+    texts = [
+        json.dumps({"channel": "l2Book", "data": {"coin": "X", "time": 5, "levels": [[level], []], "spread": "0.1"}}),
+        json.dumps({"channel": "l2Book", "data": {"coin": "X", "time": 5, "levels": [[{**level, "m": 1}], []]}}),
+        json.dumps({"channel": "l2Book", "data": {"coin": "X", "time": 5, "levels": [[level], []]}, "extra": 1}),
+        frame([{"px": "01", "sz": "2", "n": 3}], [], coin="X", time=5),  # a leading zero: valid, not the venue's
+    ]
+    with caplog.at_level(logging.INFO, logger="trio_hl.hyperliquid.book_frames"):
+        for text in texts:
+            snap = parse_l2_book_frame(text)
+            assert snap.coin == "X" and snap.time_ms == 5
+            assert snap.bids == (BookLevel(D(1), D(2), 3),) and snap.asks == ()
+    notes = [r.getMessage() for r in caplog.records]
+    assert len(notes) == 1 and "unknown field `spread`" in notes[0] and "generic path" in notes[0]
+
+
+def test_deep_nesting_anywhere_in_a_frame_is_an_error_not_a_crash() -> None:
+    # py_ecc (eth-account) raises the recursion limit to 100 000 on import: a decoder that recursed into these
+    # (skipping an unknown field does) would overflow the C stack and kill the process.
+    import eth_account  # noqa: F401
+
+    assert sys.getrecursionlimit() >= 100_000
+    deep = "[" * 300_000 + "]" * 300_000
+    for text in (
+        '{"channel":"l2Book","data":{"coin":"X","time":1,"levels":[[],[]],"x":' + deep + "}}",
+        '{"channel":"l2Book","x":' + deep + ',"data":{"coin":"X","time":1,"levels":[[],[]]}}',
+        '{"channel":"l2Book","data":{"coin":"X","time":1,"levels":[[{"px":"1","sz":"1","n":1,"q":' + deep + "}],[]]}}",
+        '{"channel":"l2Book","data":{"coin":' + deep + ',"time":1,"levels":[[],[]]}}',
+        '{"channel":"l2Book","data":{"coin":"X","time":1,"levels":[' + deep + ",[]]}}",
+    ):
+        with pytest.raises(ProtocolError, match="deeper than 64"):
+            parse_l2_book_frame(text)
+
+
+def test_text_that_is_not_utf8_or_holds_a_lone_surrogate_is_a_protocol_error() -> None:
+    good = frame([{"px": "1", "sz": "2", "n": 3}], [])
+    assert parse_l2_book_frame(good.encode()) == parse_l2_book_frame(good)
+    for text in (good.encode().replace(b"BTC", b"\xffTC"), good.replace("BTC", "\ud800")):
+        with pytest.raises(ProtocolError, match="not JSON"):
+            parse_l2_book_frame(text)

@@ -23,10 +23,10 @@ so values stay exact while the per-block cost is that of the check.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from operator import attrgetter
-from typing import Final, overload
+from typing import Any, Final, overload
 
 import attrs
 
@@ -59,26 +59,33 @@ class BookSide(Sequence[BookLevel]):
     ``prices`` and ``sizes`` must be plain positive decimal strings (``digits[.digits]``, > 0): the parser checks
     them before building a side (``trio_hl.hyperliquid.messages``), so reading a level cannot fail.  ``order``
     says what the parser verified about the prices: ``-1`` strictly descending (best-first bids), ``1`` strictly
-    ascending (best-first asks), ``0`` unknown (the book sorts such a side).  Compares equal to the tuple of its
-    levels.
+    ascending (best-first asks), ``0`` unknown (the book sorts such a side).  ``counts`` are the levels' order
+    counts or, with ``count`` given, the objects ``count`` reads them from: the frame parser passes its decoded
+    levels and a getter, so a count is read only for a level someone builds (the per-block cost then holds no
+    per-level work for the counts at all).  Compares equal to the tuple of its levels.
     """
 
-    __slots__ = ("_counts", "_head", "_levels", "_prices", "_sizes", "order")
+    __slots__ = ("_count", "_counts", "_head", "_levels", "_prices", "_sizes", "order")
 
-    def __init__(self, prices: Sequence[str], sizes: Sequence[str], counts: Sequence[int], order: int = 0) -> None:
+    def __init__(self, prices: Sequence[str], sizes: Sequence[str], counts: Sequence[Any], order: int = 0,
+                 count: Callable[[Any], int] | None = None) -> None:
         if not len(prices) == len(sizes) == len(counts):
             raise ValueError("BookSide: prices, sizes and counts differ in length")
         self._prices = prices
         self._sizes = sizes
         self._counts = counts
+        self._count = count
         self.order = order
         self._head: BookLevel | None = None
         self._levels: tuple[BookLevel, ...] | None = None
 
+    def _count_values(self) -> Iterable[int]:
+        return self._counts if self._count is None else map(self._count, self._counts)
+
     def levels(self) -> tuple[BookLevel, ...]:
         """Every level, built once."""
         if self._levels is None:
-            triples = zip(self._prices, self._sizes, self._counts, strict=True)
+            triples = zip(self._prices, self._sizes, self._count_values(), strict=True)
             self._levels = tuple([BookLevel(Decimal(p), Decimal(s), n) for p, s, n in triples])
         return self._levels
 
@@ -96,7 +103,8 @@ class BookSide(Sequence[BookLevel]):
             if self._head is None:
                 if not self._prices:
                     raise IndexError("BookSide index out of range")
-                self._head = BookLevel(Decimal(self._prices[0]), Decimal(self._sizes[0]), self._counts[0])
+                n = self._counts[0] if self._count is None else self._count(self._counts[0])
+                self._head = BookLevel(Decimal(self._prices[0]), Decimal(self._sizes[0]), n)
             return self._head
         return self.levels()[index]
 
@@ -114,7 +122,7 @@ class BookSide(Sequence[BookLevel]):
         return hash(self.levels())
 
     def __repr__(self) -> str:
-        return f"BookSide({list(zip(self._prices, self._sizes, self._counts, strict=True))!r})"
+        return f"BookSide({list(zip(self._prices, self._sizes, self._count_values(), strict=True))!r})"
 
 
 @attrs.frozen

@@ -30,7 +30,7 @@ from trio_hl.core.types import OrderState, Side
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import ProtocolError
 from trio_hl.hyperliquid import _fields as f
-from trio_hl.hyperliquid._book_levels import dict_side
+from trio_hl.hyperliquid._book_levels import dict_sides
 from trio_hl.hyperliquid.fill_keys import derived_trade_id
 from trio_hl.hyperliquid.statuses import (
     ActionRejectedError,
@@ -613,13 +613,6 @@ class L2BookSnapshot:
         return self.time_ms / 1000
 
 
-def _levels(raw: object, what: str, descending: bool) -> Sequence[BookLevel]:
-    # Books are the one high-rate message: a side kept as the venue's strings after whole-side checks (see
-    # _book_levels), else the per-level path, which raises the precise ProtocolError.
-    side = dict_side(raw, descending)
-    return side if side is not None else _checked_levels(raw, what)
-
-
 def _checked_levels(raw: object, what: str) -> tuple[BookLevel, ...]:
     items = f.array(raw, what)
     out = []
@@ -640,12 +633,14 @@ def parse_l2_book(d: object) -> L2BookSnapshot:
     levels = f.array(f.field(m, "levels", what), f"{what}.levels")
     if len(levels) != 2:
         raise ProtocolError(f"{what}.levels: expected [bids, asks], got {len(levels)} sides")
-    return L2BookSnapshot(
-        coin=f.string(m, "coin", what),
-        time_ms=_ms(m, "time", what),
-        bids=_levels(levels[0], f"{what}.levels[0]", True),
-        asks=_levels(levels[1], f"{what}.levels[1]", False),
-    )
+    coin, time_ms = f.string(m, "coin", what), _ms(m, "time", what)
+    # Books are the one high-rate message: sides kept as the venue's strings after whole-snapshot checks (see
+    # _book_levels), else the per-level path, which raises the precise ProtocolError.
+    sides = dict_sides(levels[0], levels[1])
+    if sides is not None:
+        return L2BookSnapshot(coin, time_ms, *sides)
+    return L2BookSnapshot(coin, time_ms, _checked_levels(levels[0], f"{what}.levels[0]"),
+                          _checked_levels(levels[1], f"{what}.levels[1]"))
 
 
 # ------------------------------------------------------------------------------------ mids and trades
