@@ -92,6 +92,19 @@ class BookSide(Sequence[BookLevel]):
     def __len__(self) -> int:
         return len(self._prices)
 
+    def best(self) -> BookLevel | None:
+        """The first level (None for an empty side), built alone: what most readers want."""
+        head = self._head
+        if head is None:
+            if self._levels is not None:
+                return self._levels[0] if self._levels else None
+            if not self._prices:
+                return None
+            counts = self._counts
+            n = counts[0] if self._count is None else self._count(counts[0])
+            head = self._head = BookLevel(Decimal(self._prices[0]), Decimal(self._sizes[0]), n)
+        return head
+
     @overload
     def __getitem__(self, index: int) -> BookLevel: ...
 
@@ -99,13 +112,11 @@ class BookSide(Sequence[BookLevel]):
     def __getitem__(self, index: slice) -> tuple[BookLevel, ...]: ...
 
     def __getitem__(self, index: int | slice) -> BookLevel | tuple[BookLevel, ...]:
-        if index == 0 and self._levels is None:  # the best level alone: what most readers want
-            if self._head is None:
-                if not self._prices:
-                    raise IndexError("BookSide index out of range")
-                n = self._counts[0] if self._count is None else self._count(self._counts[0])
-                self._head = BookLevel(Decimal(self._prices[0]), Decimal(self._sizes[0]), n)
-            return self._head
+        if index == 0 and self._levels is None:
+            head = self.best()
+            if head is None:
+                raise IndexError("BookSide index out of range")
+            return head
         return self.levels()[index]
 
     def __iter__(self) -> Iterator[BookLevel]:
@@ -197,29 +208,38 @@ class OrderBook:
 
     @property
     def best_bid(self) -> BookLevel | None:
-        return self._bids[0] if self._bids else None
+        bids = self._bids
+        if type(bids) is BookSide:  # one call, no len() first: read after every push
+            return bids.best()
+        return bids[0] if bids else None
 
     @property
     def best_ask(self) -> BookLevel | None:
-        return self._asks[0] if self._asks else None
+        asks = self._asks
+        if type(asks) is BookSide:
+            return asks.best()
+        return asks[0] if asks else None
 
     @property
     def mid(self) -> Decimal | None:
         """Midpoint of the best bid and ask; None when either side is empty."""
         mid = self._mid
         if mid is _UNSET:
-            mid = self._mid = (self._bids[0].price + self._asks[0].price) / 2 if self._bids and self._asks else None
+            bid, ask = self.best_bid, self.best_ask
+            mid = self._mid = (bid.price + ask.price) / 2 if bid is not None and ask is not None else None
         return mid
 
     @property
     def spread(self) -> Decimal | None:
-        if not self._bids or not self._asks:
+        bid, ask = self.best_bid, self.best_ask
+        if bid is None or ask is None:
             return None
-        return self._asks[0].price - self._bids[0].price
+        return ask.price - bid.price
 
     @property
     def is_crossed(self) -> bool:
-        return bool(self._bids and self._asks and self._bids[0].price >= self._asks[0].price)
+        bid, ask = self.best_bid, self.best_ask
+        return bid is not None and ask is not None and bid.price >= ask.price
 
     def depth(self, levels: int = 5) -> tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]]:
         """The best ``levels`` levels of each side."""
