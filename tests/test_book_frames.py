@@ -231,3 +231,17 @@ def test_text_that_is_not_utf8_or_holds_a_lone_surrogate_is_a_protocol_error() -
     for text in (good.encode().replace(b"BTC", b"\xffTC"), good.replace("BTC", "\ud800")):
         with pytest.raises(ProtocolError, match="not JSON"):
             parse_l2_book_frame(text)
+
+
+def test_best_is_the_first_level_built_alone_or_taken_from_the_built_levels() -> None:
+    side = BookSide(["3", "2"], ["1", "1"], [1, 2], order=-1)
+    assert side.best() == BookLevel(D(3), D(1), 1) and side._levels is None and side.best() is side[0]
+    built = BookSide(["3", "2"], ["1", "1"], [1, 2], order=-1)
+    assert built.best() is built.levels()[0]
+    assert BookSide([], [], []).best() is None and BookSide([], [], []).levels() == ()
+    book = OrderBook("X")
+    assert book.apply_snapshot(BookSide([], [], []), BookSide(["5"], ["1"], [1], order=1), 1.0)
+    assert book.best_bid is None and book.best_ask == BookLevel(D(5), D(1), 1)
+    assert book.mid is None and book.spread is None and not book.is_crossed
+    assert book.apply_snapshot(BookSide(["5"], ["1"], [1], order=-1), BookSide(["5"], ["2"], [1], order=1), 2.0)
+    assert book.is_crossed and book.spread == 0 and book.mid == D(5)
