@@ -237,7 +237,8 @@ def test_best_is_the_first_level_built_alone_or_taken_from_the_built_levels() ->
     side = BookSide(["3", "2"], ["1", "1"], [1, 2], order=-1)
     assert side.best() == BookLevel(D(3), D(1), 1) and side._levels is None and side.best() is side[0]
     built = BookSide(["3", "2"], ["1", "1"], [1, 2], order=-1)
-    assert built.best() is built.levels()[0]
+    levels = built.levels()
+    assert built.best() is levels[0]
     assert BookSide([], [], []).best() is None and BookSide([], [], []).levels() == ()
     book = OrderBook("X")
     assert book.apply_snapshot(BookSide([], [], []), BookSide(["5"], ["1"], [1], order=1), 1.0)
