@@ -168,7 +168,7 @@ async def serve_emulator(
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         if server == "trio":
-            asgi_server = AsgiServer(app, server_limits)
+            asgi_server = AsgiServer(app, server_limits, direct_http=app.direct_http)
             bound: int = await nursery.start(partial(asgi_server.serve, host, port))
             await nursery.start(app.run_clock)
             task_status.started(Emulator(host, bound, engine, app, _shutdown=shutdown, _server=asgi_server))
