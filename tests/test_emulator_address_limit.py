@@ -96,7 +96,7 @@ def test_the_buffer_is_spent_by_requests_a_batch_counting_each_order() -> None:
     assert ok(alice.orders(3))
     assert ok(alice.act(NOOP))
     assert ok(alice.act(NOOP))  # 5 of 5
-    assert alice.limit() == {"cumVlm": "0", "nRequestsUsed": 5, "nRequestsCap": 5, "nRequestsSurplus": 0}
+    assert alice.limit() == {"cumVlm": "0.0", "nRequestsUsed": 5, "nRequestsCap": 5, "nRequestsSurplus": 0}
     assert ok(alice.act(NOOP))  # over the cap: the throttled request of this 10 s slot
     assert alice.act(NOOP) == refusal(7, 5)
     assert alice.orders(2) == refusal(8, 5)
@@ -118,7 +118,7 @@ def test_once_exhausted_one_request_per_10_s_of_emulator_time() -> None:
     assert alice.act(NOOP, T0 + 49_999) == refusal(8, 2)
     assert ok(alice.act(NOOP, T0 + 50_000))
     # throttled requests count: used runs past the cap
-    assert alice.limit() == {"cumVlm": "0", "nRequestsUsed": 8, "nRequestsCap": 2, "nRequestsSurplus": 0}
+    assert alice.limit() == {"cumVlm": "0.0", "nRequestsUsed": 8, "nRequestsCap": 2, "nRequestsSurplus": 0}
 
 
 def test_cancels_may_go_to_min_of_cap_plus_100000_and_twice_the_cap() -> None:
@@ -153,7 +153,7 @@ def test_traded_volume_raises_the_cap_one_request_per_usdc() -> None:
     assert ok(alice.act(order_action([wire(True, "3000", "0.4", "Ioc")])))  # 1200 USDC, taker
     assert ok(alice.act(NOOP))
     assert ok(alice.act(NOOP))  # 3 of 3 before the trade would have run out
-    assert alice.limit() == {"cumVlm": "1200", "nRequestsUsed": 3, "nRequestsCap": 1203, "nRequestsSurplus": 0}
+    assert alice.limit() == {"cumVlm": "1200.0", "nRequestsUsed": 3, "nRequestsCap": 1203, "nRequestsSurplus": 0}
     assert bob.limit()["nRequestsCap"] == 1203  # the maker's volume counts as well
     e.accounts[ALICE].n_requests = 1203  # (as if it had sent that many)
     assert ok(alice.act(NOOP))  # the throttled slot
@@ -181,7 +181,7 @@ def test_without_the_rule_requests_are_counted_and_never_refused() -> None:
     alice = Client(e, ALICE)
     assert all(ok(alice.orders(40)) for _ in range(5))
     assert e.address_refusal(ALICE, None, NOOP, T0) is None
-    assert alice.limit() == {"cumVlm": "0", "nRequestsUsed": 200, "nRequestsCap": NO_ADDRESS_LIMIT_BUFFER,
+    assert alice.limit() == {"cumVlm": "0.0", "nRequestsUsed": 200, "nRequestsCap": NO_ADDRESS_LIMIT_BUFFER,
                              "nRequestsSurplus": 0}
 
 
@@ -209,7 +209,7 @@ async def test_the_refusal_over_http_leaves_the_nonce_unused(mock_clock: trio.te
         limit = (await client.post("/info", json={"type": "userRateLimit", "user": signer.address})).json()
     assert (first["status"], throttled["status"], again["status"]) == ("ok", "ok", "ok")
     assert refused == still == refusal(3, 1)
-    assert limit == {"cumVlm": "0", "nRequestsUsed": 3, "nRequestsCap": 1, "nRequestsSurplus": 0}
+    assert limit == {"cumVlm": "0.0", "nRequestsUsed": 3, "nRequestsCap": 1, "nRequestsSurplus": 0}
     assert emu.statistics().address_limited == 2
 
 
@@ -223,5 +223,5 @@ async def test_unlimited_reports_a_cap_no_client_reaches() -> None:
                    for i in range(3)]
         limit = (await client.post("/info", json={"type": "userRateLimit", "user": signer.address})).json()
     assert [a["status"] for a in answers] == ["ok"] * 3
-    assert limit == {"cumVlm": "0", "nRequestsUsed": 3, "nRequestsCap": NO_ADDRESS_LIMIT_BUFFER,
+    assert limit == {"cumVlm": "0.0", "nRequestsUsed": 3, "nRequestsCap": NO_ADDRESS_LIMIT_BUFFER,
                      "nRequestsSurplus": 0}

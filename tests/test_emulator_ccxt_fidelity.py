@@ -45,7 +45,7 @@ def test_withdraw_debits_the_amount_and_records_the_fee(e: Engine) -> None:
     assert withdrawable(e) == "99989.5"
     entries = info(e, "userNonFundingLedgerUpdates", startTime=0)
     assert [x["delta"]["type"] for x in entries] == ["deposit", "withdraw"]
-    assert entries[1]["delta"] == {"type": "withdraw", "usdc": "10.5", "nonce": T0 + 1, "fee": "1"}
+    assert entries[1]["delta"] == {"type": "withdraw", "usdc": "10.5", "nonce": T0 + 1, "fee": "1.0"}
 
 
 def test_withdraw_refusals(e: Engine) -> None:
@@ -56,7 +56,7 @@ def test_withdraw_refusals(e: Engine) -> None:
         assert act(e, withdraw(bad, T0 + 3), T0 + 3)["response"] == "Invalid withdrawal amount.", bad
     answer = act(e, withdraw("5", T0 + 4, destination="nowhere"), T0 + 4)
     assert answer["status"] == "err" and "Failed to deserialize" in answer["response"]
-    assert withdrawable(e) == "100000"  # nothing left the account
+    assert withdrawable(e) == "100000.0"  # nothing left the account
 
 
 def test_margin_held_by_a_position_cannot_be_withdrawn(e: Engine) -> None:
@@ -76,11 +76,11 @@ def test_ledger_without_start_time_is_the_latest_page_newest_first(e: Engine) ->
     for i in range(3):
         act(e, {"type": "usdClassTransfer", "amount": f"{i + 1}", "toPerp": False}, T0 + 1 + i, T0 + 10 * i)
     latest = info(e, "userNonFundingLedgerUpdates", now=T0 + 100)
-    assert [x["delta"].get("usdc") for x in latest] == ["3", "2", "1", "100000"]
+    assert [x["delta"].get("usdc") for x in latest] == ["3.0", "2.0", "1.0", "100000.0"]
     until = info(e, "userNonFundingLedgerUpdates", now=T0 + 100, endTime=T0 + 10)
-    assert [x["delta"].get("usdc") for x in until] == ["2", "1", "100000"]
+    assert [x["delta"].get("usdc") for x in until] == ["2.0", "1.0", "100000.0"]
     assert [x["delta"].get("usdc") for x in info(e, "userNonFundingLedgerUpdates", now=T0 + 100,
-                                                                    startTime=T0 + 5)] == ["2", "3"]
+                                                                    startTime=T0 + 5)] == ["2.0", "3.0"]
     assert info(e, "userFunding") == []
     assert info(e, "userNonFundingLedgerUpdates", user="0x" + "c" * 40) == []
 

@@ -94,19 +94,19 @@ def test_gtc_rests_then_a_crossing_order_fills_at_the_makers_price(e: Engine, al
     oid = rest["resting"]["oid"]
     assert rest == {"resting": {"oid": oid, "cloid": CLOID}}
     taken = bob.status(ETH, True, "3100", "0.4", "Ioc")
-    assert taken["filled"]["totalSz"] == "0.4" and taken["filled"]["avgPx"] == "3000"
+    assert taken["filled"]["totalSz"] == "0.4" and taken["filled"]["avgPx"] == "3000.0"
     (maker_fill,) = alice.info("userFills")
     (taker_fill,) = bob.info("userFills")
     assert maker_fill["tid"] == taker_fill["tid"]
     assert maker_fill == {
-        "closedPnl": "0", "coin": "ETH", "crossed": False, "dir": "Open Short", "hash": maker_fill["hash"],
-        "oid": oid, "px": "3000", "side": "A", "startPosition": "0", "sz": "0.4", "time": T0,
+        "closedPnl": "0.0", "coin": "ETH", "crossed": False, "dir": "Open Short", "hash": maker_fill["hash"],
+        "oid": oid, "px": "3000.0", "side": "A", "startPosition": "0.0", "sz": "0.4", "time": T0,
         "fee": "0.18", "feeToken": "USDC", "tid": maker_fill["tid"], "cloid": CLOID, "twapId": None,
     }
     assert taker_fill["crossed"] is True and taker_fill["dir"] == "Open Long" and taker_fill["fee"] == "0.54"
     (open_order,) = alice.info("openOrders", dex="")
-    assert open_order == {"coin": "ETH", "side": "A", "limitPx": "3000", "sz": "0.6", "oid": oid,
-                          "timestamp": T0, "origSz": "1", "cloid": CLOID}
+    assert open_order == {"coin": "ETH", "side": "A", "limitPx": "3000.0", "sz": "0.6", "oid": oid,
+                          "timestamp": T0, "origSz": "1.0", "cloid": CLOID}
 
 
 def test_price_time_priority(e: Engine, alice: Client, bob: Client) -> None:
@@ -116,7 +116,7 @@ def test_price_time_priority(e: Engine, alice: Client, bob: Client) -> None:
     better = carol.status(SOL, True, "100.5", "1")["resting"]["oid"]
     bob.status(SOL, False, "99", "2.5", "Ioc")
     fills = {f["oid"]: f["sz"] for f in alice.info("userFills") + carol.info("userFills")}
-    assert fills == {better: "1", first: "1", second: "0.5"}
+    assert fills == {better: "1.0", first: "1.0", second: "0.5"}
 
 
 def test_ioc_with_nothing_to_match_is_refused_and_recorded(e: Engine, alice: Client) -> None:
@@ -154,7 +154,7 @@ def test_per_order_errors(alice: Client, asset: int, px: str, sz: str, error: st
 
 def test_hip3_and_spot_assets_trade(e: Engine, alice: Client, bob: Client) -> None:
     alice.status(XYZ, False, "25", "10")
-    assert bob.status(XYZ, True, "25", "10", "Ioc")["filled"]["totalSz"] == "10"
+    assert bob.status(XYZ, True, "25", "10", "Ioc")["filled"]["totalSz"] == "10.0"
     state = bob.info("clearinghouseState", dex="xyz")
     assert [p["position"]["coin"] for p in state["assetPositions"]] == ["xyz:TEST"]
     assert bob.info("clearinghouseState", dex="")["assetPositions"] == []
@@ -163,7 +163,7 @@ def test_hip3_and_spot_assets_trade(e: Engine, alice: Client, bob: Client) -> No
     (fill,) = [f for f in bob.info("userFills") if f["coin"] == "@1"]
     assert fill["dir"] == "Buy" and fill["feeToken"] == "HFUN" and fill["fee"] == "0.007"
     balances = {b["coin"]: b["total"] for b in bob.info("spotClearinghouseState")["balances"]}
-    assert balances["HFUN"] == "2009.993" and balances["USDC"] == "99950"
+    assert balances["HFUN"] == "2009.993" and balances["USDC"] == "99950.0"
 
 
 def test_resting_perp_orders_hold_their_margin_need(e: Engine, alice: Client, bob: Client) -> None:
@@ -184,9 +184,9 @@ def test_resting_perp_orders_hold_their_margin_need(e: Engine, alice: Client, bo
 def test_spot_hold_is_reserved_and_released(alice: Client) -> None:
     oid = alice.status(PURR, True, "0.1", "1000")["resting"]["oid"]
     usdc = alice.info("spotClearinghouseState")["balances"][0]
-    assert usdc == {"coin": "USDC", "token": 0, "hold": "100", "total": "100000", "entryNtl": "0.0"}
+    assert usdc == {"coin": "USDC", "token": 0, "hold": "100.0", "total": "100000.0", "entryNtl": "0.0"}
     alice.act({"type": "cancel", "cancels": [{"a": PURR, "o": oid}]})
-    assert alice.info("spotClearinghouseState")["balances"][0]["hold"] == "0"
+    assert alice.info("spotClearinghouseState")["balances"][0]["hold"] == "0.0"
 
 
 def test_self_trade_cancels_the_resting_order(alice: Client) -> None:
@@ -207,7 +207,7 @@ def test_reduce_only_fills_at_most_the_position(e: Engine, alice: Client, bob: C
     alice.status(ETH, True, "3000", "1", "Ioc")
     bob.status(ETH, True, "2990", "5")
     filled = alice.status(ETH, False, "2900", "3", "Ioc", reduce_only=True)
-    assert filled["filled"]["totalSz"] == "1"
+    assert filled["filled"]["totalSz"] == "1.0"
     assert alice.info("clearinghouseState")["assetPositions"] == []
     assert alice.status(ETH, True, "2990", "1", reduce_only=True)["error"].startswith("Reduce only order")
 
@@ -247,7 +247,7 @@ def test_batch_modify_assigns_a_new_oid_and_keeps_the_cloid(e: Engine, alice: Cl
     assert alice.info("orderStatus", oid=old)["order"]["status"] == "canceled"
     by_cloid = alice.info("orderStatus", oid=CLOID)["order"]
     assert by_cloid["status"] == "open" and by_cloid["order"]["oid"] == new
-    assert by_cloid["order"]["limitPx"] == "3001" and by_cloid["order"]["origSz"] == "2"
+    assert by_cloid["order"]["limitPx"] == "3001.0" and by_cloid["order"]["origSz"] == "2.0"
     again = alice.act({"type": "batchModify", "modifies": [{"oid": old, "order": wire(ETH, True, "3002", "1")}]})
     assert again["response"]["data"]["statuses"] == [{"error": "Cannot modify canceled or filled order. asset=1"}]
     single = alice.act({"type": "modify", "oid": new, "order": wire(ETH, True, "3003", "1")})
@@ -331,7 +331,7 @@ def test_stop_market_fires_on_the_mark_and_fills(e: Engine, alice: Client, bob: 
     statuses = [u["status"] for u in messages(e)[("orderUpdates", ALICE)][0]]
     assert statuses == ["triggered", "filled"]
     assert alice.info("clearinghouseState")["assetPositions"] == []
-    assert alice.info("userFills")[0]["px"] == "3000"
+    assert alice.info("userFills")[0]["px"] == "3000.0"
 
 
 def test_take_profit_limit_rests_after_triggering(e: Engine, alice: Client) -> None:
@@ -359,8 +359,8 @@ def test_update_leverage_and_isolated_margin(e: Engine, alice: Client, bob: Clie
     bob.status(ETH, False, "3000", "1")
     alice.status(ETH, True, "3000", "1", "Ioc")
     (pos,) = alice.info("clearinghouseState")["assetPositions"]
-    assert pos["position"]["leverage"] == {"type": "isolated", "value": 5, "rawUsd": "-2400"}
-    assert pos["position"]["marginUsed"] == "600"
+    assert pos["position"]["leverage"] == {"type": "isolated", "value": 5, "rawUsd": "-2400.0"}
+    assert pos["position"]["marginUsed"] == "600.0"
     assert alice.act({"type": "updateIsolatedMargin", "asset": ETH, "isBuy": True, "ntli": 1_500_000}) == ok
     (pos,) = alice.info("clearinghouseState")["assetPositions"]
     assert pos["position"]["marginUsed"] == "601.5"
@@ -379,7 +379,7 @@ def test_unknown_and_unfunded_accounts() -> None:
         "status": "err", "response": f"Must deposit before performing actions. User: {ghost.user}"}
     e.deposit(ghost.user, 1000)
     assert ghost.act({"type": "noop"})["status"] == "ok"
-    assert ghost.info("clearinghouseState")["withdrawable"] == "1000"
+    assert ghost.info("clearinghouseState")["withdrawable"] == "1000.0"
 
 
 def test_approved_agent_acts_for_its_master(e: Engine, alice: Client) -> None:
@@ -420,12 +420,12 @@ def test_hourly_funding_moves_cash_and_is_reported(e: Engine, alice: Client, bob
     hour = (T0 // 3_600_000 + 1) * 3_600_000
     e.tick(hour)
     (event,) = alice.e.info({"type": "userFunding", "user": ALICE, "startTime": 0}, hour)
-    assert event["delta"]["usdc"] == "-0.0425" and event["delta"]["szi"] == "1" and event["time"] == hour
+    assert event["delta"]["usdc"] == "-0.0425" and event["delta"]["szi"] == "1.0" and event["time"] == hour
     got = messages(e)
     assert got[("user", BOB)][0]["funding"]["usdc"] == "0.0425"
     assert got[("userFundings", ALICE)][0]["fundings"][0]["fundingRate"] == "0.0000125"
     history = e.info({"type": "fundingHistory", "coin": "ETH", "startTime": 0}, hour)
-    assert history[-1] == {"coin": "ETH", "fundingRate": "0.0000125", "premium": "0", "time": hour}
+    assert history[-1] == {"coin": "ETH", "fundingRate": "0.0000125", "premium": "0.0", "time": hour}
 
 
 # ------------------------------------------------------------------------------------------- streams
@@ -458,7 +458,7 @@ def test_order_updates_are_built_only_for_routes_somebody_receives(e: Engine, al
     e.stream_routes = {}
     taken = Client(e, CAROL).status(ETH, True, "3000", "1", "Ioc")
     got = messages(e)
-    assert taken["filled"]["totalSz"] == "1" and not [k for k in got if k[0] == "orderUpdates"]
+    assert taken["filled"]["totalSz"] == "1.0" and not [k for k in got if k[0] == "orderUpdates"]
     assert got[("userFills", ALICE)] and got[("trades", "ETH")]  # fills and trades are not filtered
     e.stream_routes = None
     bob.status(ETH, False, "3002", "1")
@@ -521,8 +521,8 @@ def test_tick_and_lot_check_memo_is_bounded(monkeypatch: pytest.MonkeyPatch, ali
 def test_num_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_stream, "_NUM_MEMO_SIZE", 4)
     _stream._NUM_MEMO.clear()
-    assert [num(Decimal(i) / 4) for i in range(10)] == ["0", "0.25", "0.5", "0.75", "1", "1.25", "1.5", "1.75",
-                                                          "2", "2.25"]
+    assert [num(Decimal(i) / 4) for i in range(10)] == ["0.0", "0.25", "0.5", "0.75", "1.0", "1.25", "1.5", "1.75",
+                                                          "2.0", "2.25"]
     assert len(_stream._NUM_MEMO) <= 4
     assert num(Decimal("0.123456785")) == num(Decimal("0.1234567850")) == "0.12345678"
 
@@ -569,7 +569,7 @@ def test_l2_aggregation_by_significant_figures() -> None:
     for px in ("3001.1", "3001.9", "3012.5"):
         seller.status(ETH, False, px, "1")
     levels = e.info({"type": "l2Book", "coin": "ETH", "nSigFigs": 4}, T0)["levels"][1]
-    assert levels == [{"px": "3002", "sz": "2", "n": 2}, {"px": "3013", "sz": "1", "n": 1}]
+    assert levels == [{"px": "3002.0", "sz": "2.0", "n": 2}, {"px": "3013.0", "sz": "1.0", "n": 1}]
     bids_asks = e.info({"type": "l2Book", "coin": "ETH", "nSigFigs": 5, "mantissa": 5}, T0)["levels"][1]
     assert bids_asks[0]["px"] == "3001.5"
 
@@ -602,8 +602,8 @@ def test_ground_truth_lists_every_order_and_fill(e: Engine, alice: Client, bob: 
     bob.status(ETH, True, "3000", "1", "Ioc")
     truth = e.ground_truth(ALICE.upper())
     assert [o["status"] for o in truth["orders"]] == ["filled", "minTradeNtlRejected", "iocCancelRejected"]
-    assert truth["orders"][0]["cloid"] == CLOID and truth["orders"][0]["filledSz"] == "1"
-    assert len(truth["fills"]) == 1 and truth["positions"] == {"ETH": "-1"} and truth["openOids"] == []
+    assert truth["orders"][0]["cloid"] == CLOID and truth["orders"][0]["filledSz"] == "1.0"
+    assert len(truth["fills"]) == 1 and truth["positions"] == {"ETH": "-1.0"} and truth["openOids"] == []
 
 
 # ---------------------------------------------------------------------------------------- properties

@@ -158,9 +158,9 @@ def test_clearinghouse_state_reports_liquidation_prices_and_the_venues_raw_usd(
 def test_an_auto_funded_account_has_its_deposit_in_the_ledger(e: Engine, alice: Client) -> None:
     alice.order([limit(True, "1000", "1")])
     (entry,) = alice.info("userNonFundingLedgerUpdates", startTime=0)
-    assert entry["delta"] == {"type": "deposit", "usdc": "100000"} and entry["time"] == T0
+    assert entry["delta"] == {"type": "deposit", "usdc": "100000.0"} and entry["time"] == T0
     e.deposit(ALICE, 250)
-    assert [x["delta"]["usdc"] for x in alice.info("userNonFundingLedgerUpdates", startTime=0)] == ["100000", "250"]
+    assert [x["delta"]["usdc"] for x in alice.info("userNonFundingLedgerUpdates", startTime=0)] == ["100000.0", "250.0"]
 
 
 def test_user_funding_carries_a_number_of_samples(e: Engine, alice: Client, bob: Client) -> None:
@@ -189,9 +189,9 @@ def test_account_info_types_the_sdk_sends(e: Engine, alice: Client) -> None:
     periods = [p for p, _ in alice.info("portfolio")]
     assert periods == ["day", "week", "month", "allTime", "perpDay", "perpWeek", "perpMonth", "perpAllTime"]
     day, perp_day = alice.info("portfolio")[0][1], alice.info("portfolio")[4][1]
-    assert perp_day["accountValueHistory"][0] == [T0, "100000"]  # the deposit (nothing traded since)
+    assert perp_day["accountValueHistory"][0] == [T0, "100000.0"]  # the deposit (nothing traded since)
     assert day["accountValueHistory"][0][1] == day["accountValueHistory"][-1][1]  # perp USDC and spot tokens
-    assert day["pnlHistory"][-1][1] == perp_day["pnlHistory"][-1][1] == "0"
+    assert day["pnlHistory"][-1][1] == perp_day["pnlHistory"][-1][1] == "0.0"
     assert alice.info("subAccounts") is None and alice.info("userVaultEquities") == []
     assert alice.info("delegatorSummary")["nPendingWithdrawals"] == 0
     assert alice.info("userAbstraction") == "default"

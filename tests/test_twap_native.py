@@ -111,8 +111,9 @@ def test_twap_order_answers_running_with_an_id_and_is_activated(alice: Client) -
     assert parse_twap_order_response(answer) == TwapAnswer(twap_id=twap_id)
     entry = alice.history(twap_id)
     assert entry["status"] == {"status": "activated"}
-    assert entry["state"] == {"coin": "BTC", "executedNtl": "0", "executedSz": "0", "minutes": 5, "randomize": False,
-                              "reduceOnly": False, "side": "B", "sz": "0.1", "timestamp": T0, "user": ALICE}
+    assert entry["state"] == {"coin": "BTC", "executedNtl": "0.0", "executedSz": "0.0", "minutes": 5,
+                              "randomize": False, "reduceOnly": False, "side": "B", "sz": "0.1", "timestamp": T0,
+                              "user": ALICE}
     assert alice.twap_id(BTC, True, "0.1", 5) == twap_id + 1  # ids are never reused
 
 
@@ -179,8 +180,8 @@ def test_one_suborder_every_30_s_of_total_over_2m_until_exactly_the_size(e: Engi
         assert alice.executed() == D("0.1") * (k + 1)
     entry = alice.history(twap_id)
     assert entry["status"] == {"status": "finished"}
-    assert entry["state"]["executedSz"] == "1"
-    assert entry["state"]["executedNtl"] == "97000"
+    assert entry["state"]["executedSz"] == "1.0"
+    assert entry["state"]["executedNtl"] == "97000.0"
     e.tick(at_slice(20))
     assert alice.executed() == D(1)  # nothing after the end
     fills = alice.fills()
@@ -244,7 +245,7 @@ def test_suborders_never_trade_beyond_3_percent_of_the_mid(e: Engine, alice: Cli
     e.tick(at_slice(0))
     prices = {f["px"] for f in alice.fills()}
     assert alice.executed() == D("0.05")
-    assert prices == {"101000"}
+    assert prices == {"101000.0"}
 
 
 def test_a_time_jump_runs_every_due_suborder_at_the_jumps_time(e: Engine, alice: Client, bob: Client) -> None:

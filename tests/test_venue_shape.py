@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -315,3 +316,50 @@ def test_rule_tables_name_real_answers() -> None:
     known = {f"{s.kind}/{s.name}" for s in all_samples()}
     for table in (RETIRED, CONDITIONAL, DOCUMENTED):
         assert set(table) <= known | {"ws/user"}, set(table) - known
+
+
+def _integral_strings(value: Any, key: str | None = None) -> Iterator[tuple[str | None, str]]:
+    """Every string made of digits only (``"3000"``), with the key it sits under."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _integral_strings(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _integral_strings(v, key)
+    elif isinstance(value, str) and _INTEGRAL.fullmatch(value):
+        yield key, value
+
+
+_INTEGRAL = re.compile(r"-?\d+")
+
+
+def test_the_venue_never_prints_an_integral_number_bare() -> None:
+    """The fact the next test relies on: in every recorded answer (ccxt's recorder, which rewrites numbers as
+    strings, aside) a number string always has a decimal point - ``"3000.0"``, ``"0.0"`` - never ``"3000"``."""
+    checked = 0
+    for sample in all_samples():
+        if not sample.numbers_stringified:
+            assert list(_integral_strings(sample.response)) == [], sample.id
+            checked += 1
+    assert checked >= 40
+
+
+def test_emulator_prints_integral_numbers_as_the_venue_does(emulated: tuple[Scenario, list[Any]]) -> None:
+    """Every answer and frame of the scenario: ``"3000.0"`` where the SDK's ``float_to_wire`` would say ``"3000"``
+    (a client comparing number strings, or keying a dict on them, sees the venue's form)."""
+    scenario, frames = emulated
+    answers: list[Any] = [*scenario.info.values(), *scenario.exchange.values(), *frames]
+    bare = [(key, text) for answer in answers for key, text in _integral_strings(answer)]
+    assert bare == [], sorted(set(bare))
+    assert any(text.endswith(".0") for answer in answers for text in _leaf_strings(answer))
+
+
+def _leaf_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaf_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaf_strings(v)
+    elif isinstance(value, str):
+        yield value

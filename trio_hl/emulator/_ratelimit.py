@@ -28,7 +28,7 @@ acts for, *before* its nonce is recorded:
   ``{"status":"err","response":"Too many cumulative requests sent (U > L) for cumulative volume traded $V.
   Place taker orders to free up 1 request per USDC traded."}`` with ``U`` = used + n (what it would have
   made), ``L`` the limit it broke (the cancel limit for cancels) and ``V`` the account's volume as the
-  venue prints numbers (``$0``, ``$1234.5``).
+  venue writes numbers in sentences (``$0``, ``$1234.5``).
 
 UNSURE (venue undocumented), chosen here: how a batch is paced while throttled (n × 10 s, above); whether
 the slot is free at the moment the budget runs out (yes); whether a refusal consumes the nonce (no) or counts

@@ -44,17 +44,32 @@ _NUM_MEMO_SIZE: Final = 8192
 
 
 def num(d: Decimal) -> str:
-    """A decimal as the venue prints it: rounded half-even to 8 decimals, trailing zeros stripped."""
+    """A decimal as the venue prints it: rounded half-even to 8 decimals, trailing zeros stripped, and an integral
+    value keeps one decimal place - ``"3000.0"``, ``"0.0"``, ``"-5.0"``, as every recorded venue answer prints
+    them (``tests/fixtures/venue``: ``"triggerPx":"0.0"``, ``"sz":"50.0"``, ``"hold":"0.0"``), where the SDK's
+    ``float_to_wire`` form that requests use would give ``"3000"``."""
     text = _NUM_MEMO.get(d)
     if text is None:
         exact = d
         if d.as_tuple().exponent < -8:  # type: ignore[operator]
             d = d.quantize(_Q8, rounding=ROUND_HALF_EVEN)
         text = to_wire(d)
+        if "." not in text:
+            text += ".0"
         if len(_NUM_MEMO) >= _NUM_MEMO_SIZE:
             _NUM_MEMO.clear()
         _NUM_MEMO[exact] = text
     return text
+
+
+def text_num(d: Decimal) -> str:
+    """A decimal as the venue writes it *inside a sentence*: ``"3000"``, not ``"3000.0"``.
+
+    The venue's JSON number strings keep a decimal place on integral values (:func:`num`), but its messages print
+    them bare: "Order value too large. Max is $5000000.", "... for cumulative volume traded $0.", trigger
+    conditions such as "Price above 45000"."""
+    text = num(d)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def short_order(o: Order) -> dict[str, Any]:
@@ -93,7 +108,7 @@ def frontend_order(o: Order) -> dict[str, Any]:
         condition = "N/A"
         trigger_px = "0.0"
     else:
-        condition = f"Price {'above' if trigger_fires_above(o) else 'below'} {num(o.trigger_px)}"
+        condition = f"Price {'above' if trigger_fires_above(o) else 'below'} {text_num(o.trigger_px)}"
         trigger_px = num(o.trigger_px)
     return {
         "coin": o.coin,

@@ -84,7 +84,7 @@ from trio_hl.emulator._rules import (
     sub_account_name_ok,
     transfer_amount_ok,
 )
-from trio_hl.emulator._stream import StreamMessage, num, short_order, trigger_fires_above
+from trio_hl.emulator._stream import StreamMessage, num, short_order, text_num, trigger_fires_above
 from trio_hl.emulator._tpsl import TpslGroups
 from trio_hl.emulator._twap import TwapDesk
 from trio_hl.emulator.market import SimulatedMarket
@@ -405,7 +405,7 @@ class Engine:
             return False, None
         if now >= self._throttle_free.get(user, now):
             return True, None
-        return True, rule.refusal(used + n, limit, num(q6(vlm)))
+        return True, rule.refusal(used + n, limit, text_num(q6(vlm)))
 
     # ========================================================================================== actions
     def action(self, *, signer: str, action: dict[str, Any], nonce: int, vault_address: str | None, now_ms: int,
@@ -595,7 +595,7 @@ class Engine:
         book = self.books[a]
         if order.tif == "Alo" and book.would_cross(order.is_buy, order.limit_px):
             bid, ask = book.best_bid(), book.best_ask()
-            bbo = f"{num(bid) if bid is not None else 'None'}@{num(ask) if ask is not None else 'None'}"
+            bbo = f"{text_num(bid) if bid is not None else 'None'}@{text_num(ask) if ask is not None else 'None'}"
             return self._reject(order, "badAloPxRejected",
                                 f"Post only order would have immediately matched, bbo was {bbo}.{sfx}")
         margin: Decimal | None = None
@@ -1028,7 +1028,8 @@ class Engine:
             raise ProtocolError("action.time: expected an integer timestamp (ms)")
         if acct.cum_vlm < self.schedule_cancel_min_volume:
             return _err(f"Cannot set scheduled cancel time until enough volume traded. "
-                        f"Required: ${num(self.schedule_cancel_min_volume)}. Traded: ${num(q6(acct.cum_vlm))}.")
+                        f"Required: ${text_num(self.schedule_cancel_min_volume)}. "
+                        f"Traded: ${text_num(q6(acct.cum_vlm))}.")
         if when < now + SCHEDULE_MIN_DELAY_MS:
             return _err("Scheduled cancel time too early, must be at least 5 seconds in the future.")
         if when > now + SCHEDULE_MAX_AHEAD_MS:
@@ -1193,7 +1194,8 @@ class Engine:
             return _err(f"Too many sub-accounts (max {MAX_SUB_ACCOUNTS}).")
         if acct.cum_vlm < self.sub_account_min_volume:
             return _err(f"Cannot create sub-accounts until enough volume traded. "
-                        f"Required: ${num(self.sub_account_min_volume)}. Traded: ${num(q6(acct.cum_vlm))}.")
+                        f"Required: ${text_num(self.sub_account_min_volume)}. "
+                        f"Traded: ${text_num(q6(acct.cum_vlm))}.")
         sub = self.create_sub_account(acct.address, name)
         return {"status": "ok", "response": {"type": "createSubAccount", "data": sub.address}}
 
@@ -1310,7 +1312,7 @@ class Engine:
                                                {"isSnapshot": False, "user": acct.address, "fundings": [event]}))
                 self._out.append(StreamMessage("user", acct.address, {"funding": event}))
         for coin, history in self.funding_history.items():
-            history.append({"coin": coin, "fundingRate": num(rate), "premium": "0", "time": when})
+            history.append({"coin": coin, "fundingRate": num(rate), "premium": "0.0", "time": when})
 
     # ========================================================================================= streams
     def _flush_user_messages(self) -> None:
@@ -1422,15 +1424,15 @@ class Engine:
             "dayBaseVlm": num(self.day_base[asset]),
         }
         if spec.is_spot:
-            ctx["circulatingSupply"] = "1000000000"
-            ctx["totalSupply"] = "1000000000"
+            ctx["circulatingSupply"] = "1000000000.0"
+            ctx["totalSupply"] = "1000000000.0"
             ctx["coin"] = spec.coin
             return ctx
         ctx.update({
             "funding": num(self.funding_rate),
             "openInterest": num(self.open_interest[asset]),
             "oraclePx": num(self.oracle[asset]),
-            "premium": "0",
+            "premium": "0.0",
             "impactPxs": [num(bid), num(ask)] if bid is not None and ask is not None else None,
         })
         return ctx
@@ -1453,7 +1455,7 @@ class Engine:
         """
         acct = self.accounts.get(user.lower())
         if acct is None:
-            return {"orders": [], "fills": [], "positions": {}, "usdc": "0", "spot": {}, "openOids": []}
+            return {"orders": [], "fills": [], "positions": {}, "usdc": "0.0", "spot": {}, "openOids": []}
         orders = [{
             "oid": o.oid, "cloid": o.cloid, "coin": o.coin, "side": o.side, "limitPx": num(o.limit_px),
             "origSz": num(o.orig_sz), "filledSz": num(o.filled), "remainingSz": num(o.sz), "status": o.status,
