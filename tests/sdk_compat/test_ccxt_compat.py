@@ -298,7 +298,7 @@ def test_transfer_withdraw_and_ledger(ex: Any, wallet: Any) -> None:
     kinds = sorted(e["info"]["delta"]["type"] for e in ledger)
     assert kinds == ["accountClassTransfer", "accountClassTransfer", "deposit", "withdraw"]
     (withdrawal,) = ex.fetch_withdrawals("USDC", since=0)
-    assert withdrawal["amount"] == 10 and withdrawal["info"]["delta"]["fee"] == "1"
+    assert withdrawal["amount"] == 10 and withdrawal["info"]["delta"]["fee"] == "1.0"
     (deposit,) = ex.fetch_deposits("USDC", since=0)
     assert deposit["amount"] == FUNDED_USDC
     assert ex.fetch_funding_history(ETH) == []  # no position held through an hourly settlement

@@ -80,11 +80,11 @@ def test_market_open_close_leverage_and_schedule_cancel(clients: tuple[Exchange,
     me = wallet.address
     assert exchange.update_leverage(5, "SOL") == {"status": "ok", "response": {"type": "default"}}
     (opened,) = statuses(exchange.market_open("SOL", True, 2.0))
-    assert opened["filled"]["totalSz"] == "2"
+    assert opened["filled"]["totalSz"] == "2.0"
     (position,) = info.user_state(me)["assetPositions"]
-    assert position["position"]["szi"] == "2" and position["position"]["leverage"]["value"] == 5
+    assert position["position"]["szi"] == "2.0" and position["position"]["leverage"]["value"] == 5
     (closed,) = statuses(exchange.market_close("SOL"))
-    assert closed["filled"]["totalSz"] == "2"
+    assert closed["filled"]["totalSz"] == "2.0"
     assert info.user_state(me)["assetPositions"] == []
     fills = info.user_fills(me)
     assert [f["dir"] for f in fills] == ["Close Long", "Open Long"] or len(fills) > 2
