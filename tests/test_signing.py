@@ -402,13 +402,19 @@ def _digest_and_sig() -> tuple[bytes, int, int, int]:
 def test_precomputed_l1_digest_prefixes_equal_the_generic_eip712_path(is_mainnet: bool) -> None:
     """The Agent type/source prefix per network and the ``0x1901 ‖ domain`` prefix are precomputed; they must
     give exactly the digest of the compiled-type path (and so the two networks never share a digest)."""
-    for connection_id in (bytes(32), bytes(range(32)), keccak256(b"x")):
+    for action, vault, nonce, expires in (
+        ({"type": "noop"}, None, 1, None),
+        ({"type": "cancel", "cancels": [{"a": 3, "o": 7}]}, "0x" + "ab" * 20, 2**64 - 1, None),
+        ({"type": "noop"}, None, 0, 5),
+        ({"type": "noop"}, "0x" + "01" * 20, 9, 2**63),
+    ):
+        connection_id = S.action_hash(action, vault, nonce, expires)
         generic = typed_data_digest(
             domain_separator("Exchange", "1", 1337, ZERO),
             S.AGENT_TYPE.hash_struct({"source": "a" if is_mainnet else "b", "connectionId": connection_id}),
         )
-        assert S._l1_digest_from_hash(connection_id, is_mainnet) == generic
-        assert S._l1_digest_from_hash(connection_id, not is_mainnet) != generic
+        assert S.l1_digest(action, vault, nonce, expires, is_mainnet) == generic
+        assert S.l1_digest(action, vault, nonce, expires, not is_mainnet) != generic
 
 
 def test_a_signature_may_be_any_mapping_and_missing_parts_are_named() -> None:
@@ -576,7 +582,7 @@ def test_pycryptodome_fallback_is_the_same_keccak(monkeypatch: pytest.MonkeyPatc
     fallback = _eip712._make_keccak()
     assert fallback.__name__ == "_pycryptodome"
     for data in (b"", b"a", bytes(range(256)) * 3):
-        assert fallback(data) == keccak256(data) == bytes(ref_keccak(data))
+        assert fallback(data).digest() == keccak256(data) == bytes(ref_keccak(data))
 
 
 @pytest.mark.parametrize("bad", ["0x" + "g" * 40, "0x" + "a" * 39, "0x" + "a b" * 13 + "a", b"\x00" * 19])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 
@@ -32,11 +32,16 @@ __all__ = [
     "domain_separator",
     "hex_body",
     "keccak256",
+    "keccak_256_new",
     "typed_data_digest",
 ]
 
 
-def _make_keccak() -> Callable[[bytes], bytes]:
+class _KeccakState(Protocol):
+    def digest(self) -> bytes: ...
+
+
+def _make_keccak() -> Callable[[bytes], _KeccakState]:
     # safe-pysha3 (a thin C binding) hashes short inputs ~4x faster than pycryptodome because it avoids
     # pycryptodome's per-call object construction; measured 1.2 µs vs 5.4 µs for 200 bytes.  Both are exact
     # Keccak-256 (not NIST SHA3-256), so the fallback only costs speed.
@@ -45,20 +50,22 @@ def _make_keccak() -> Callable[[bytes], bytes]:
     except ImportError:  # pragma: no cover - depends on the environment
         from Crypto.Hash import keccak as _keccak
 
-        def _pycryptodome(data: bytes) -> bytes:
-            return bytes(_keccak.new(digest_bits=256, data=data).digest())
+        def _pycryptodome(data: bytes) -> _KeccakState:
+            return _keccak.new(digest_bits=256, data=data)
 
         return _pycryptodome
-
-    def _pysha3(data: bytes) -> bytes:
-        digest: bytes = keccak_256(data).digest()  # already ``bytes``: no copy (this runs 3-4 times per order)
-        return digest
-
-    return _pysha3
+    return keccak_256  # type: ignore[no-any-return]
 
 
-keccak256: Final[Callable[[bytes], bytes]] = _make_keccak()
-"""Keccak-256 (Ethereum's hash; not NIST SHA3-256)."""
+keccak_256_new: Final[Callable[[bytes], _KeccakState]] = _make_keccak()
+"""A Keccak-256 state over ``data``: ``keccak_256_new(data).digest()``.  The hot paths call it inline, which
+saves :func:`keccak256`'s Python frame (three hashes per signed order)."""
+
+
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 (Ethereum's hash; not NIST SHA3-256)."""
+    return keccak_256_new(data).digest()
+
 
 ZERO_ADDRESS: Final = "0x0000000000000000000000000000000000000000"
 
