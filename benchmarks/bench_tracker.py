@@ -629,8 +629,9 @@ def notes() -> list[str]:
     """Where a filled order's bytes are, measured in this run (the largest memory run), by allocating file."""
     if not MEMORY_BY_FILE:
         return []
-    labels = {"order.py": "InFlightOrder objects", "tracker.py": "the tracker (indexes, fills dict, summed Decimals)",
-              "bench_tracker.py": "the caller's ids, Decimals and the TradeUpdate handed in (kept in fills)"}
+    labels = {"order.py": "InFlightOrder objects",
+              "tracker.py": "the tracker (id indexes, fill records, shared Decimals and their table)",
+              "bench_tracker.py": "the caller's client/exchange/trade ids (kept) and the Decimals first seen"}
     parts = [f"{labels.get(name, name)} {size:,.0f} B" for name, size in
              sorted(MEMORY_BY_FILE.items(), key=lambda kv: -kv[1])]
     return [f"memory per filled order at {RESIDENT[-1]:,} orders by allocating file: " + "; ".join(parts)]

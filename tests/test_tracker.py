@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import weakref
 from decimal import Decimal
 
+import attrs
 import pytest
 from hypothesis import given
 
@@ -779,3 +781,50 @@ def test_an_order_modified_all_day_keeps_a_bounded_id_history(tracker: OrderTrac
     assert o.exchange_order_id == "E499" and len(o.previous_exchange_ids) == MAX_PREVIOUS_IDS
     assert tracker.get_by_exchange_id("E0") is None and tracker.get_by_exchange_id("E498") is o
     assert kinds(tracker.process_trade_update(fill("t1", "1", cid="c1", eid="E0"))) == ["OrderPartiallyFilled"]
+
+
+# ---------------------------------------------------------------------- what an order keeps (memory)
+
+
+def test_fills_read_back_as_the_updates_applied(tracker: OrderTracker) -> None:
+    o = open_order(tracker, amount="3")
+    first, second = fill("t1", "1"), fill("t2", "0.5", price="101")
+    other = TradeUpdate("t1", PAIR, D("102"), D("0.25"), D("0.01"), "USDC", 2.0, "c1", "e1")  # same tid, differs
+    tracker.process_trade_update(first)
+    assert o.fills == {"t1": first} and o.fill_count == 1
+    tracker.process_trade_update(second)
+    tracker.process_trade_update(other)
+    tracker.process_trade_update(first)  # a re-delivery: no fill
+    assert o.fills == {"t1": first, "t2": second, "t1~1": attrs.evolve(other, trade_id="t1~1")}
+    assert o.fill_count == 3 and o.executed_amount == D("1.75")
+    assert list(o.fills) == ["t1", "t2", "t1~1"]  # arrival order
+
+
+def test_the_tracker_keeps_no_update_handed_in_only_shared_equal_objects(tracker: OrderTracker) -> None:
+    """What the caller built (a fill, its Decimals, its id strings) can die once applied: the order keeps equal
+    objects it shares with other orders - which is why 100 000 filled orders fit in well under 1 KiB each."""
+    first = open_order(tracker, "c1", "e1", amount="2")
+    second = open_order(tracker, "c2", "e2", amount="2")
+    assert second.amount is first.amount and second.price is first.price
+    tracker.process_trade_update(fill("t1", "0.5", cid="c1"))
+    cid, eid = "".join(("c", "2")), "".join(("e", "2"))  # equal to the order's ids, other objects (as parsed)
+    trade = TradeUpdate("t2", PAIR, D("100"), D("0.5"), D("0.01"), "USDC", 2.0, cid, eid)
+    gone = weakref.ref(trade)
+    tracker.process_trade_update(trade)
+    del trade
+    assert gone() is None
+    kept = second.fill_records
+    assert isinstance(kept, tuple)
+    assert kept[7] is second.client_order_id and kept[8] is second.exchange_order_id
+    assert second.executed_amount is first.executed_amount and second.notional is first.notional
+    assert second.fee is first.fee and second.fee_asset is first.fee_asset
+
+
+def test_sharing_never_changes_how_a_number_is_written(tracker: OrderTracker) -> None:
+    first = open_order(tracker, "c1", "e1", amount="2")
+    second = open_order(tracker, "c2", "e2", amount="2.0")
+    assert str(first.amount) == "2" and str(second.amount) == "2.0"
+    tracker.process_trade_update(fill("t1", "0.50", cid="c1"))
+    tracker.process_trade_update(fill("t2", "0.5", cid="c2"))
+    assert str(first.executed_amount) == "0.50" and str(second.executed_amount) == "0.5"
+    assert first.fills is not None and str(first.fills["t1"].fill_amount) == "0.50"

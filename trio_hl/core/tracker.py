@@ -64,6 +64,7 @@ Venue mapping lives in the venue package; this module sees only ``OrderState`` a
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, Protocol
@@ -86,7 +87,8 @@ from trio_hl.core.events import (
     OrderUnknown,
     UnmatchedFill,
 )
-from trio_hl.core.order import LIVE_STATES, TRANSITIONS, InFlightOrder
+from trio_hl.core.intern import DecimalInterner
+from trio_hl.core.order import LIVE_STATES, TRANSITIONS, FillRecord, InFlightOrder
 from trio_hl.core.types import OrderState, OrderType, PositionAction, Side, TimeInForce
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import InvalidOrderError
@@ -233,6 +235,9 @@ class OrderTracker:
         self._orphan_by_eid: dict[str, list[int]] = {}
         self._orphan_trade_keys: dict[tuple[Any, ...], int] = {}
         self._orphan_seq = 0
+        #: Shared Decimals for what orders keep (terms, fills, totals): see ``trio_hl.core.intern``.
+        self._interner = DecimalInterner()
+        self._share = self._interner.share
         self.orders_tracked = 0
         self.updates_processed = 0
         self.trades_processed = 0
@@ -342,13 +347,21 @@ class OrderTracker:
         Raises ``InvalidOrderError`` if the client order id is already tracked (a caller bug: replacing the
         order would lose it).  Returns events from buffered messages that already named this client id.
         """
-        if order.state is not _PENDING_CREATE or order.executed_amount or order.fills:
+        if order.state is not _PENDING_CREATE or order.executed_amount or order.fill_records:
             raise InvalidOrderError(f"start_tracking needs a fresh PENDING_CREATE order, got {order.state.name}")
         cid = order.client_order_id
         if cid in self._active or cid in self._finished:
             raise InvalidOrderError(f"client_order_id {cid!r} is already tracked")
         if order.exchange_order_id is not None and order.exchange_order_id in self._by_eid:
             raise InvalidOrderError(f"exchange_order_id {order.exchange_order_id!r} is already tracked")
+        # (``_share_terms``, inline: this is ``buy()``'s path)
+        share = self._share
+        amount = order.amount
+        order.amount = share(str(amount), amount)
+        price = order.price
+        if price is not None:
+            order.price = share(str(price), price)
+        self._interner.trim()
         now = self._clock()
         if self._journal is not None:
             self._journal.append("track", now, _order_intent(order))
@@ -428,7 +441,9 @@ class OrderTracker:
         if kind == "trade":
             return self._on_trade(payload, now)
         if kind == "track":
-            return self._track(payload if isinstance(payload, InFlightOrder) else _intent_order(payload), now)
+            order = payload if isinstance(payload, InFlightOrder) else _intent_order(payload)
+            self._share_terms(order)
+            return self._track(order, now)
         if kind == "not_found":
             return self._on_not_found(payload, now)
         if kind == "cancel":
@@ -446,6 +461,16 @@ class OrderTracker:
         raise ValueError(f"unknown journal record kind {kind!r}")
 
     # ------------------------------------------------------------------ internals: tracking
+
+    def _share_terms(self, order: InFlightOrder) -> None:
+        """The order keeps the shared equal of its amount and price (the caller's copies may then die)."""
+        share = self._share
+        amount = order.amount
+        order.amount = share(str(amount), amount)
+        price = order.price
+        if price is not None:
+            order.price = share(str(price), price)
+        self._interner.trim()
 
     def _track(self, order: InFlightOrder, now: float) -> list[Event]:
         cid = order.client_order_id
@@ -647,9 +672,9 @@ class OrderTracker:
                 f"modify to amount {amount} price {u.price} with {order.executed_amount} executed",
             ))
             return
-        order.amount = amount
+        order.amount = self._interner(amount)
         if u.price is not None:
-            order.price = u.price
+            order.price = self._interner(u.price)
         self.modifies += 1
         self._ensure_created(order, u.timestamp, events, order.exchange_order_id)
         events.append(OrderModified(
@@ -707,45 +732,73 @@ class OrderTracker:
         return self._apply_fill(order, t, now)
 
     def _apply_fill(self, order: InFlightOrder, t: TradeUpdate, now: float) -> list[Event]:
-        fills = order.fills
+        records = order.fill_records
         events: list[Event] = []
         key: str | None = t.trade_id
-        if fills is None:
-            order.fills = fills = {}
-        elif key in fills:
-            key = self._collision_key(order, fills, t, events)
+        if records is not None:
+            if isinstance(records, tuple):
+                if records[0] == key:
+                    key = self._collision_key(order, {records[0]: records}, t, events)
+            elif key in records:
+                key = self._collision_key(order, records, t, events)
         if key is None:
             self.duplicate_fills += 1
             return []
         amount = t.fill_amount
-        if not amount > 0 or not t.fill_price > 0:
+        price = t.fill_price
+        if not amount > 0 or not price > 0:
             self.invalid_fills += 1
             events.append(OrderAnomaly(order.client_order_id, order.pair, t.timestamp, "invalid_fill",
-                                       f"trade {t.trade_id}: amount {amount} price {t.fill_price}"))
+                                       f"trade {t.trade_id}: amount {amount} price {price}"))
             return events
         if key != t.trade_id:
             t = attrs.evolve(t, trade_id=key)  # downstream de-duplication by trade id must not drop it either
-        fills[key] = t
+        share = self._share
+        amount = share(str(amount), amount)
+        price = share(str(price), price)
+        fee = t.fee
+        fee = share(str(fee), fee)
         self.fills_applied += 1
         if order.not_found_count:
             self._clear_not_found(order)
-        order.notional += t.fill_price * amount
-        if order.fee_asset == t.fee_asset:
-            order.fee += t.fee
+        prior = order.executed_amount
+        if prior:
+            executed = prior + amount  # (later fills: sums are rarer alike, not worth a lookup each)
+            order.notional += price * amount
+        else:
+            executed = prior + amount
+            if not executed.compare_total(amount):
+                executed = amount  # the fill's own (shared) object when the sum is it to the digit
+            notional = order.notional + price * amount
+            order.notional = share(str(notional), notional)
+        fee_asset = t.fee_asset
+        if order.fee_asset == fee_asset:
+            order.fee += fee
+            fee_asset = order.fee_asset
         elif order.fee_asset is None:
-            order.fee_asset = t.fee_asset
-            order.fee = t.fee
+            order.fee_asset = fee_asset = sys.intern(fee_asset)
+            order.fee = fee
         else:
             others = order.other_fees
             if others is None:
                 order.other_fees = others = {}
-            others[t.fee_asset] = others.get(t.fee_asset, _ZERO) + t.fee
-        prior = order.executed_amount
-        executed = prior + amount
-        if not prior and executed.as_tuple() == amount.as_tuple():
-            # A first fill keeps the fill's own Decimal when the sum is it to the digit (sign, digits, exponent):
-            # one Decimal (104 B) less per filled order held by the tracker.
-            executed = amount
+            others[fee_asset] = others.get(fee_asset, _ZERO) + fee
+        # The record shares what the order already holds (equal strings from a wire parser are separate objects).
+        pair, cid, eid = t.pair, t.client_order_id, t.exchange_order_id
+        if pair is not order.pair and pair == order.pair:
+            pair = order.pair
+        if cid is not None and cid is not order.client_order_id and cid == order.client_order_id:
+            cid = order.client_order_id
+        if eid is not None and eid is not order.exchange_order_id and eid == order.exchange_order_id:
+            eid = order.exchange_order_id
+        record: FillRecord = (key, pair, price, amount, fee, fee_asset, t.timestamp, cid, eid, t.is_taker, t.side)
+        if records is None:
+            order.fill_records = record
+        elif isinstance(records, tuple):
+            order.fill_records = {records[0]: records, key: record}
+        else:
+            records[key] = record
+        self._interner.trim()
         if executed > order.amount:
             excess = executed - order.amount
             order.overfill_amount += excess
@@ -786,7 +839,7 @@ class OrderTracker:
         ))
         return events
 
-    def _collision_key(self, order: InFlightOrder, fills: dict[str, TradeUpdate], t: TradeUpdate,
+    def _collision_key(self, order: InFlightOrder, fills: dict[str, FillRecord], t: TradeUpdate,
                        events: list[Event]) -> str | None:
         """``t``'s trade id is taken on this order: None if ``t`` repeats a fill already applied, else the key
         to apply it under (``"<trade id>~<n>"``, which also becomes the trade id the events carry, so a consumer
@@ -794,12 +847,12 @@ class OrderTracker:
 
         A fill with the same trade id but another size, price, side, oid or time is not a re-delivery: dropping
         it would hide a position change, so it is applied and reported (PROTOCOL §8.4)."""
-        first = fills[t.trade_id]
+        first = TradeUpdate(*fills[t.trade_id])
         if _same_fill(first, t):
             return None
         n = 1
         while (key := f"{t.trade_id}~{n}") in fills:
-            if _same_fill(fills[key], t):
+            if _same_fill(TradeUpdate(*fills[key]), t):
                 return None
             n += 1
         self.fill_collisions += 1
@@ -996,9 +1049,10 @@ def _orphan_trade_key(t: TradeUpdate) -> tuple[Any, ...]:
 
 
 def _copy_order(order: InFlightOrder) -> InFlightOrder:
+    records = order.fill_records
     return attrs.evolve(
         order,
-        fills=None if order.fills is None else dict(order.fills),
+        fill_records=dict(records) if isinstance(records, dict) else records,
         other_fees=None if order.other_fees is None else dict(order.other_fees),
     )
 
