@@ -733,3 +733,68 @@ def test_check_exposure_raises_iff_an_exposure_limit_is_violated(
         else:
             assert not violated, f"accepted but the oracle finds {sorted(violated)} violated"
             twin.check(now=0.0, **as_order)
+
+
+_sparse_limits = st.builds(
+    RiskLimits,
+    per_pair=st.dictionaries(st.sampled_from(PAIRS), st.one_of(st.just(PairLimits()), _pair_limits), max_size=2),
+    max_orders_per_second=_optional(st.integers(0, 4)),
+)
+
+
+def _outcome(rm: RiskManager, now: float, kw: dict[str, Any]) -> RiskBreach | None:
+    try:
+        rm.check(now=now, **kw)
+    except RiskBreachError as exc:
+        return exc.breach
+    return None
+
+
+@given(limits=st.one_of(_sparse_limits, _risk_limits), steps=st.lists(_steps(), min_size=1, max_size=25))
+def test_check_unconstrained_is_check_when_no_limit_reads_the_order(
+    limits: RiskLimits, steps: list[dict[str, Any]]
+) -> None:
+    """The connector's quick path: where it answers (True, or a refusal) it is exactly ``check`` - same refusal,
+    same counters, same rate window - and it answers wherever no configured limit reads the order's figures."""
+    quick, full = RiskManager(limits), RiskManager(limits)
+    now = 0.0
+    for step in steps:
+        now += step["dt"]
+        for m in (quick, full):
+            if step["killed"]:
+                m.engage_kill_switch("property")
+            else:
+                m.release_kill_switch()
+        kw = step["kw"]
+        lim = limits.for_pair(kw["pair"])
+        reads = lim != PairLimits() or limits.max_open_orders is not None or limits.max_account_notional is not None
+        try:
+            answered = quick.check_unconstrained(kw["pair"], kw["side"], now)
+        except RiskBreachError as exc:
+            assert not reads
+            with pytest.raises(RiskBreachError) as same:
+                full.check(now=now, **kw)
+            assert same.value.breach == exc.breach
+        else:
+            assert answered is not reads
+            if answered:
+                full.check(now=now, **kw)  # accepted there too
+            else:
+                assert _outcome(quick, now, kw) == _outcome(full, now, kw)
+        assert quick.statistics() == full.statistics()
+
+
+def test_check_unconstrained_only_where_no_limit_applies() -> None:
+    rm = RiskManager(RiskLimits(per_pair={"ETH": PairLimits(max_order_size=D(1))}, max_orders_per_second=2))
+    assert rm.check_unconstrained("BTC", Side.BUY, 0.0) is True
+    assert rm.check_unconstrained("ETH", Side.BUY, 0.0) is False  # max_order_size reads the amount: check()
+    assert rm.statistics().checks == 1
+    assert rm.check_unconstrained("BTC", Side.SELL, 0.5) is True
+    with pytest.raises(RiskBreachError, match="max_orders_per_second breached"):
+        rm.check_unconstrained("BTC", Side.BUY, 0.75)
+    rm.engage_kill_switch("test")
+    with pytest.raises(RiskBreachError, match=r"kill_switch engaged \(test\)"):
+        rm.check_unconstrained("BTC", Side.BUY, 5.0)
+    rm.update(RiskLimits(max_open_orders=10))  # an account-wide count reads every pair's order
+    rm.release_kill_switch()
+    assert rm.check_unconstrained("BTC", Side.BUY, 9.0) is False

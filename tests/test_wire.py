@@ -488,3 +488,31 @@ def test_builder_argument_validation() -> None:
         usd_to_ntli(D("0.0000001"))
     with pytest.raises(WireFormatError, match=r"decimal\.Decimal"):
         order_wire(0, True, 1.5, D("1"), False, limit_order_type("Gtc"))  # type: ignore[arg-type]
+
+
+@given(positive_prices, positive_prices, sz_decimals_st, st.booleans(), st.booleans())
+def test_quantize_limit_is_floor_size_and_passive_round_price(
+    amount: Decimal, px: Decimal, sz_decimals: int, is_spot: bool, is_buy: bool
+) -> None:
+    """The buy() path's one-step spelling gives exactly what the two checked functions give, and None exactly
+    where one of them would refuse (its caller then lets that function raise the reason)."""
+    side = Side.BUY if is_buy else Side.SELL
+    size = floor_size(amount, sz_decimals)
+    try:
+        price: Decimal | None = round_price(px, sz_decimals, is_spot, side=side, aggressive=False)
+    except WireFormatError:
+        price = None
+    got = wire.quantize_limit(amount, px, sz_decimals, is_spot, is_buy)
+    if price is None or not size:
+        assert got is None
+    else:
+        assert got is not None
+        assert got == (size, price)
+        assert (str(got[0]), str(got[1])) == (str(size), str(price))  # same exponent too, so the same wire text
+
+
+def test_quantize_limit_refuses_what_the_checked_path_refuses() -> None:
+    assert wire.quantize_limit(D("0.0001"), D(100), 2, False, True) is None  # floors to zero
+    assert wire.quantize_limit(D(1), D("0.0000001"), 5, False, True) is None  # below the smallest tick
+    assert wire.quantize_limit(D("1E+40"), D(100), 2, False, True) is None  # too large for the wire
+    assert wire.quantize_limit(D(1), D("123456.7"), 2, False, False) == (D(1), D(123457))

@@ -81,7 +81,7 @@ import types
 from collections import deque
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 import attrs
 import trio
@@ -281,13 +281,26 @@ class _Compiled:
     limits: RiskLimits
     default: PairLimits
     by_pair: Mapping[str, PairLimits]
+    #: No limit reads an order's figures on the pairs without an override (``default_open``) / on these pairs:
+    #: only the kill switch and the order rate can refuse there (see :meth:`RiskManager.check_unconstrained`).
+    default_open: bool
+    open_pairs: frozenset[str]
+
+
+_NO_PAIR_LIMITS: Final = PairLimits()
+
+
+def _reads_nothing(lim: PairLimits, limits: RiskLimits) -> bool:
+    return (lim == _NO_PAIR_LIMITS and limits.max_open_orders is None and limits.max_account_notional is None)
 
 
 def _compile(limits: RiskLimits) -> _Compiled:
     if not isinstance(limits, RiskLimits):
         raise ConfigError(f"limits must be a RiskLimits, got {type(limits).__name__}")
     by_pair = {pair: limits.for_pair(pair) for pair in limits.per_pair}
-    return _Compiled(limits=limits, default=limits.default, by_pair=by_pair)
+    return _Compiled(limits=limits, default=limits.default, by_pair=by_pair,
+                     default_open=_reads_nothing(limits.default, limits),
+                     open_pairs=frozenset(p for p, lim in by_pair.items() if _reads_nothing(lim, limits)))
 
 
 def _rate_log(limit: int | None, history: Iterable[float]) -> deque[float] | None:
@@ -453,16 +466,42 @@ class RiskManager:
 
         recent = self._recent
         if recent is not None:
-            rate_cap = recent.maxlen
-            assert rate_cap is not None
-            if len(recent) == rate_cap and (rate_cap == 0 or recent[0] > now - _RATE_WINDOW):
-                self._refuse(
-                    LimitName.MAX_ORDERS_PER_SECOND, rate_cap, rate_cap + 1, now, pair, side,
-                    f"max_orders_per_second breached: {rate_cap + 1} orders within {_RATE_WINDOW:g} s with this "
-                    f"one > limit {rate_cap}",
-                )
-            recent.append(now)  # maxlen is the limit: the oldest entry falls off, the deque never outgrows it
+            self._check_rate(recent, now, pair, side)
         self._accepted += 1
+
+    def check_unconstrained(self, pair: str, side: Side, now: float) -> bool:
+        """:meth:`check` for an order on ``pair`` when no configured limit reads its figures - only the kill
+        switch and the order rate can refuse it then - and True; False (nothing done, nothing counted) when some
+        limit does: call :meth:`check` with every figure.
+
+        Why: ``check`` takes the order's exposure figures (position, resting amounts, open-order counts, mid)
+        and its caller computes them on every ``buy()``; with no limit that reads them that is most of the
+        cost of the check for nothing.  Same refusals, same counters as ``check``."""
+        compiled = self._compiled
+        if not (pair in compiled.open_pairs if pair in compiled.by_pair else compiled.default_open):
+            return False
+        self._checks += 1
+        if self._killed:
+            self._refuse(
+                LimitName.KILL_SWITCH, None, None, now, pair, side,
+                f"kill_switch engaged ({self._kill_reason}): new orders are refused until it is released",
+            )
+        recent = self._recent
+        if recent is not None:
+            self._check_rate(recent, now, pair, side)
+        self._accepted += 1
+        return True
+
+    def _check_rate(self, recent: deque[float], now: float, pair: str, side: Side) -> None:
+        rate_cap = recent.maxlen
+        assert rate_cap is not None
+        if len(recent) == rate_cap and (rate_cap == 0 or recent[0] > now - _RATE_WINDOW):
+            self._refuse(
+                LimitName.MAX_ORDERS_PER_SECOND, rate_cap, rate_cap + 1, now, pair, side,
+                f"max_orders_per_second breached: {rate_cap + 1} orders within {_RATE_WINDOW:g} s with this "
+                f"one > limit {rate_cap}",
+            )
+        recent.append(now)  # maxlen is the limit: the oldest entry falls off, the deque never outgrows it
 
     def check_exposure(
         self,

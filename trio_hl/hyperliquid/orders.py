@@ -23,12 +23,16 @@ from decimal import Decimal
 from typing import Any, Final
 
 from trio_hl.core.order import InFlightOrder
-from trio_hl.core.types import OrderParams, OrderType, Side, TimeInForce, TriggerKind
+from trio_hl.core.types import OrderParams, OrderType, PositionAction, Side, TimeInForce, TriggerKind
 from trio_hl.errors import InvalidOrderError, WireFormatError
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.meta import AssetInfo
 
 __all__ = ["MIN_NOTIONAL", "PreparedOrder", "order_to_wire", "prepare_order"]
+
+_LIMIT: Final = OrderType.LIMIT
+_LIMIT_MAKER: Final = OrderType.LIMIT_MAKER
+_CLOSE: Final = PositionAction.CLOSE
 
 #: The venue's minimum order value (PROTOCOL §4.3 MinTradeNtl), in the quote currency.
 MIN_NOTIONAL = Decimal(10)
@@ -58,6 +62,18 @@ def prepare_order(
     ``reference_price`` is the price a market order would execute around (book price for the size, or mid);
     it is only needed for MARKET orders without a price and for market triggers without a price.
     """
+    order_type = params.order_type
+    if (order_type is _LIMIT or order_type is _LIMIT_MAKER) and params.price is not None:
+        # The common case in one step (``OrderParams`` already made both numbers finite Decimals > 0); anything
+        # the quick path cannot take (a size that floors to zero, a price below the tick...) falls through to
+        # the checked path below, which raises with the reason.
+        quantized = wire.quantize_limit(params.amount, params.price, asset.sz_decimals, asset.is_spot,
+                                        side is Side.BUY)
+        if quantized is not None:
+            amount, price = quantized
+            if amount * price < MIN_NOTIONAL:
+                _check_notional(amount, price, asset)
+            return PreparedOrder(amount, price, None)
     szd = asset.sz_decimals
     amount = wire.floor_size(params.amount, szd)
     if amount <= 0:
@@ -130,7 +146,7 @@ def order_to_wire(
         order.side is Side.BUY,
         order.price,
         order.amount,
-        order.position_action.value == "close",
+        order.position_action is _CLOSE,
         order_type,
         order.client_order_id,
     )
