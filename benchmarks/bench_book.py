@@ -2,7 +2,11 @@
 
 Hyperliquid's ``l2Book`` channel pushes a complete snapshot (at most 20 levels a side) per block, so the only
 book operation on the hot path is "replace the book with this snapshot" (see ``trio_hl/core/book.py``).
-Measured single-threaded, best of several repeats, every contender taking turns within each repeat, 20 + 20 levels:
+Measured single-threaded, 20 + 20 levels, every contender taking turns within each round (a burst of load on a shared
+machine hits all alike); one warm-up round is dropped, each figure is the median of the rounds and each ratio the
+median of the per-round ratios of contenders measured back to back.  Rates are per CPU second of the benchmark's
+thread (``time.thread_time``; see ``_interleaved``), so the load of other processes on a shared machine does not
+count as our time or theirs:
 
 * apply only: ours on what the parser hands it (``BookSide`` s, order verified: stored, levels built when read) and
   on ``BookLevel`` tuples (sorted on apply); a naive dict-of-levels rebuild + ``sorted`` written here (labelled
@@ -16,7 +20,9 @@ Measured single-threaded, best of several repeats, every contender taking turns 
   ``restore_from_snapshot_and_diffs``); NautilusTrader's Python-adapter pattern (``json.loads``, Price/Quantity
   from the strings into ``OrderBookDeltas``, ``apply_deltas``); and ``json.loads`` of the same frame as the
   reference floor (all the official SDK does: it keeps no book).  Goals: >= 1x Hummingbot, >= 0.6x ``json.loads``;
-* the REST path: a decoded ``l2Book`` answer -> ``parse_l2_book`` -> apply.
+* the REST path: a decoded ``l2Book`` answer -> ``parse_l2_book`` -> apply;
+* a breakdown of our frame path in CPU microseconds per frame (typed decode; checks of every price and size, order,
+  sides; apply + best bid/ask), next to ``json.loads`` of the same frame: where the time goes, in every run.
 
 The peers are importable only in ``nox -s bench_peers`` (Python 3.12: Hummingbot built from its sdist with
 ``--no-deps`` plus what its order book imports; NautilusTrader's wheel); elsewhere their rows are skipped and a
@@ -33,6 +39,7 @@ import importlib.util
 import inspect
 import json
 import pkgutil
+import statistics
 import time
 import typing
 from collections.abc import Callable, Sequence
@@ -40,6 +47,7 @@ from decimal import Decimal
 from typing import Any
 
 from trio_hl.core.book import BookLevel, OrderBook
+from trio_hl.hyperliquid.book_frames import _decode as _typed_decode
 from trio_hl.hyperliquid.book_frames import parse_l2_book_frame
 from trio_hl.hyperliquid.messages import parse_l2_book
 
@@ -131,11 +139,11 @@ class NaiveBook:
         return True
 
 
-def _row(name: str, value: float, unit: str = "books/s", peer: float | None = None, peer_name: str = "",
-         note: str = "", goal: str | None = None) -> dict[str, Any]:
+def _row(name: str, value: float, unit: str = "books/s (CPU)", peer: float | None = None, peer_name: str = "",
+         note: str = "", goal: str | None = None, ratio: float | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {"name": name, "value": round(value, 2) if value < 100 else round(value), "unit": unit}
     if peer is not None:
-        row["peer_ratio"] = round(value / peer, 2)
+        row["peer_ratio"] = round(value / peer if ratio is None else ratio, 2)
         row["peer"] = peer_name
     if note:
         row["note"] = note
@@ -144,16 +152,77 @@ def _row(name: str, value: float, unit: str = "books/s", peer: float | None = No
     return row
 
 
-def _interleaved(fns: dict[str, Callable[[], int]], repeats: int) -> dict[str, float]:
-    """Best ops/s of each function, the functions taking turns within every repeat (a burst of load on a shared
-    machine then hits all of them alike)."""
-    best = dict.fromkeys(fns, 0.0)
-    for _ in range(repeats):
+Runs = dict[str, list[float]]
+
+
+def _interleaved(fns: dict[str, Callable[[], int]], repeats: int) -> Runs:
+    """Ops per CPU second of each function in each of ``repeats`` rounds, after one warm-up round that is not kept.
+
+    CPU time of this thread (``time.thread_time``), not wall time: on a shared machine the wall clock also counts
+    the time the process waited for a CPU, which says how busy the box was, not how fast the code is (on an idle
+    machine the two agree).  A peer's background threads, if any, are not charged to it.  The functions take turns
+    within every round, so what load still does to the CPU (caches, a shared core) hits all of them alike."""
+    runs: Runs = {name: [] for name in fns}
+    clock = time.thread_time
+    for round_ in range(repeats + 1):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             ops = fn()
-            best[name] = max(best[name], ops / (time.perf_counter() - t0))
-    return best
+            if round_:
+                runs[name].append(ops / (clock() - t0))
+    return runs
+
+
+def _medians(runs: Runs) -> dict[str, float]:
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
+def _paired(runs: Runs, ours: str, theirs: str) -> float:
+    """Median over the rounds of ours / theirs measured back to back in the same round: the ratio least moved by
+    load that comes and goes."""
+    return statistics.median(a / b for a, b in zip(runs[ours], runs[theirs], strict=True))
+
+
+def _breakdown(texts: list[str], repeats: int) -> list[dict[str, Any]]:
+    """Where a frame's time goes, CPU microseconds per frame (median of rounds): the typed decode alone, the whole
+    parse (decode + checks of every price and size + sides), and the whole frame -> book (+ best bid/ask)."""
+
+    def decode() -> None:
+        for t in texts:
+            _typed_decode(t)
+
+    def parse() -> None:
+        for t in texts:
+            parse_l2_book_frame(t)
+
+    def full() -> None:
+        book = OrderBook("BTC")
+        for t in texts:
+            s = parse_l2_book_frame(t)
+            book.apply_snapshot(s.bids, s.asks, s.timestamp)
+            book.best_bid, book.best_ask  # noqa: B018
+
+    def loads() -> None:
+        for t in texts:
+            json.loads(t)
+
+    stages = {"decode": decode, "parse": parse, "full": full, "json": loads}
+    cpu: dict[str, list[float]] = {name: [] for name in stages}
+    for round_ in range(repeats + 1):
+        for name, fn in stages.items():
+            t0 = time.thread_time()
+            fn()
+            if round_:
+                cpu[name].append((time.thread_time() - t0) / len(texts) * 1e6)
+    us = {name: statistics.median(v) for name, v in cpu.items()}
+    return [
+        _row("breakdown: json.loads of the frame (reference)", us["json"], unit="us/frame (CPU)"),
+        _row("breakdown: typed msgspec decode (40 level structs, 80 strings)", us["decode"], unit="us/frame (CPU)"),
+        _row("breakdown: the 80 strings out of the structs, their check (one float decode), order, sides",
+             us["parse"] - us["decode"], unit="us/frame (CPU)"),
+        _row("breakdown: apply_snapshot + best bid/ask (2 BookLevels, 4 Decimals)", us["full"] - us["parse"],
+             unit="us/frame (CPU)"),
+    ]
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
@@ -215,25 +284,26 @@ def run(quick: bool) -> list[dict[str, Any]]:
             return n
 
         fns["nt"] = nt_apply
-    best = _interleaved(fns, repeats)
+    runs = _interleaved(fns, repeats)
+    med = _medians(runs)
     if HB_AVAILABLE:
-        rows.append(_row(f"hummingbot OrderBook.apply_snapshot ({LEVELS}+{LEVELS} OrderBookRow)", best["hb"]))
+        rows.append(_row(f"hummingbot OrderBook.apply_snapshot ({LEVELS}+{LEVELS} OrderBookRow)", med["hb"]))
     if NT_AVAILABLE:
-        rows.append(_row(f"nautilus_trader OrderBook.apply_deltas (clear + {2 * LEVELS} adds, L2_MBP)", best["nt"]))
+        rows.append(_row(f"nautilus_trader OrderBook.apply_deltas (clear + {2 * LEVELS} adds, L2_MBP)", med["nt"]))
     if not HB_AVAILABLE:  # the naive baseline stands in only where no peer book was measured
         rows.append(_row(f"baseline: naive dict-of-levels rebuild + sorted ({LEVELS}+{LEVELS} levels)",
-                         best["naive"]))
+                         med["naive"]))
     if HB_AVAILABLE:
-        rows.append(_row("OrderBook.apply_snapshot of BookLevel tuples (sorted on apply)", best["tuples"],
-                         peer=best["hb"], peer_name="hummingbot apply_snapshot"))
+        rows.append(_row("OrderBook.apply_snapshot of BookLevel tuples (sorted on apply)", med["tuples"],
+                         peer=med["hb"], peer_name="hummingbot apply_snapshot", ratio=_paired(runs, "tuples", "hb")))
     else:
-        rows.append(_row("OrderBook.apply_snapshot of BookLevel tuples (sorted on apply)", best["tuples"],
-                         peer=best["naive"], peer_name="naive baseline"))
-    rows.append(_row("OrderBook.apply_snapshot of parsed sides (order verified by the parser)", best["ours"],
+        rows.append(_row("OrderBook.apply_snapshot of BookLevel tuples (sorted on apply)", med["tuples"],
+                         peer=med["naive"], peer_name="naive baseline", ratio=_paired(runs, "tuples", "naive")))
+    rows.append(_row("OrderBook.apply_snapshot of parsed sides (order verified by the parser)", med["ours"],
                      note="stores the checked sides: no sort, levels built when read - the frame rows below "
                           "are the comparable ones"))
     if NT_AVAILABLE:
-        rows.append(_row("OrderBook.apply_snapshot vs nautilus_trader apply_deltas", best["ours"] / best["nt"],
+        rows.append(_row("OrderBook.apply_snapshot vs nautilus_trader apply_deltas", _paired(runs, "ours", "nt"),
                          unit="x", note="ours / nautilus_trader, same snapshots"))
 
     # 2. The frame path, what runs per l2Book push: frame text -> decoded -> parsed -> applied.  Every row reads
@@ -297,28 +367,32 @@ def run(quick: bool) -> list[dict[str, Any]]:
             return n
 
         fns["nt"] = nt_frame
-    best = _interleaved(fns, repeats)
-    floor = 0.6 * best["json"]
+    runs = _interleaved(fns, repeats)
+    med = _medians(runs)
+    floor = 0.6 * med["json"]
+    vs_json = _paired(runs, "ours", "json")
     if HB_AVAILABLE:
         rows.append(_row("hummingbot: frame text -> json.loads + snapshot_message_from_exchange + restore "
-                         "(+ best bid/ask)", best["hb"]))
+                         "(+ best bid/ask)", med["hb"]))
     if NT_AVAILABLE:
         rows.append(_row("nautilus_trader: frame text -> json.loads + OrderBookDeltas + apply_deltas "
-                         "(+ best bid/ask)", best["nt"]))
+                         "(+ best bid/ask)", med["nt"]))
     rows.append(_row("reference: json.loads of the same frame (all the official SDK does; it keeps no book)",
-                     best["json"], unit="frames/s"))
+                     med["json"], unit="frames/s (CPU)"))
     if HB_AVAILABLE:
-        rows.append(_row("l2Book frame text -> parse_l2_book_frame + apply_snapshot (+ best bid/ask)", best["ours"],
-                         peer=best["hb"], peer_name="hummingbot frame -> book", goal=">= " + str(round(best["hb"]))))
+        rows.append(_row("l2Book frame text -> parse_l2_book_frame + apply_snapshot (+ best bid/ask)", med["ours"],
+                         peer=med["hb"], peer_name="hummingbot frame -> book", goal=">= " + str(round(med["hb"])),
+                         ratio=_paired(runs, "ours", "hb")))
     else:
-        rows.append(_row("l2Book frame text -> parse_l2_book_frame + apply_snapshot (+ best bid/ask)", best["ours"]))
+        rows.append(_row("l2Book frame text -> parse_l2_book_frame + apply_snapshot (+ best bid/ask)", med["ours"]))
     if NT_AVAILABLE:
-        rows.append(_row("frame -> book vs nautilus_trader", best["ours"] / best["nt"], unit="x",
+        rows.append(_row("frame -> book vs nautilus_trader", _paired(runs, "ours", "nt"), unit="x",
                          note="ours / nautilus_trader, same frames"))
-    rows.append(_row("frame -> book vs json.loads of the frame", best["ours"] / best["json"], unit="x",
-                     goal=">= 0.6", note=f"floor {floor:,.0f} books/s this run"))
+    rows.append(_row("frame -> book vs json.loads of the frame", vs_json, unit="x", goal=">= 0.6",
+                     note=f"median of {repeats} paired rounds; floor {floor:,.0f} books/s this run"))
     rows.append(_row("l2Book data dict -> parse_l2_book + apply_snapshot (+ best bid/ask; the REST path)",
-                     _interleaved({"d": ours_dict}, repeats)["d"]))
+                     _medians(_interleaved({"d": ours_dict}, repeats))["d"]))
+    rows += _breakdown(texts[:1000], repeats)
     assert book.statistics().snapshots_applied == book2.statistics().snapshots_applied == n
     assert book.best_bid is not None and book.best_bid.price == Decimal(frames[-1]["levels"][0][0]["px"])
     assert book.bids == book2.bids and book.asks == book2.asks
