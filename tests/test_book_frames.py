@@ -246,3 +246,15 @@ def test_best_is_the_first_level_built_alone_or_taken_from_the_built_levels() ->
     assert book.mid is None and book.spread is None and not book.is_crossed
     assert book.apply_snapshot(BookSide(["5"], ["1"], [1], order=-1), BookSide(["5"], ["2"], [1], order=1), 2.0)
     assert book.is_crossed and book.spread == 0 and book.mid == D(5)
+
+
+def test_rest_data_outside_the_typed_schema_is_still_parsed_by_the_per_level_path() -> None:
+    level = {"px": "2", "sz": "1", "n": 1}
+    for data in ({"coin": "X", "time": 7, "levels": [[level], []], "extra": [1]},  # a field the schema lacks
+                 {"coin": "X", "time": 7, "levels": [[{"px": 2, "sz": "1", "n": 1}], []]},  # a JSON integer px
+                 {"coin": "X", "time": 7, "levels": [[{**level, "px": "02"}], []]}):  # a leading zero  # fmt: skip
+        snap = parse_l2_book(data)
+        assert snap.coin == "X" and snap.time_ms == 7 and snap.bids == (BookLevel(D(2), D(1), 1),)
+        assert type(snap.bids) is tuple  # the per-level path's levels
+    with pytest.raises(ProtocolError, match=r"l2Book\.levels\[0\]\[0\]\.n"):
+        parse_l2_book({"coin": "X", "time": 7, "levels": [[{**level, "n": True}], []]})

@@ -17,14 +17,19 @@ writes) with two C-level passes over all the snapshot's values joined into one J
   strictly ordered decimals; on a tie (equal floats, which distinct decimals of the venue's 5 significant figures
   never produce) the side is marked unordered and the book sorts its Decimals - exact either way.
 
+The values come from the typed schema below (:class:`Data`), which both paths use: the WS frame decoder decodes the
+text into it (``book_frames``), the REST parser converts the decoded answer into it (``msgspec.convert``, in C):
+msgspec has then checked every type, that each value is a string of at most ``MAX_DECIMAL_LEN`` characters and each
+count an ``int >= 0``.  The structs forbid unknown fields (see ``book_frames`` for why).
+
 A snapshot that fails any check gives ``None``: the caller then runs the per-value parser, which raises the precise
 ``ProtocolError`` or returns the same levels.  So only the speed differs, never the outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from operator import gt, itemgetter, lt
+import math
+from operator import attrgetter
 from typing import Annotated, Any
 
 import msgspec
@@ -32,11 +37,30 @@ import msgspec
 from trio_hl.core.book import BookSide
 from trio_hl.hyperliquid._fields import MAX_DECIMAL_LEN
 
-__all__ = ["checked_sides", "dict_sides", "positive_floats"]
+__all__ = ["Data", "Level", "level_sides", "positive_floats", "typed_data"]
+
+_Value = Annotated[str, msgspec.Meta(max_length=MAX_DECIMAL_LEN)]
+
+
+class Level(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """One level as the venue writes it: ``{"px": "…", "sz": "…", "n": …}``."""
+
+    px: _Value
+    sz: _Value
+    n: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Data(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """The ``l2Book`` data: ``{"coin", "time", "levels": [[bids…], [asks…]]}``."""
+
+    coin: str
+    time: Annotated[int, msgspec.Meta(ge=0, lt=2**53)]
+    levels: tuple[list[Level], list[Level]]
+
 
 _ARRAY_CHARS = b"0123456789.,[]"
 _decode_positive = msgspec.json.Decoder(list[Annotated[float, msgspec.Meta(gt=0)]]).decode
-_PX, _SZ, _N = itemgetter("px"), itemgetter("sz"), itemgetter("n")
+_N = attrgetter("n")
 
 
 def positive_floats(values: list[Any]) -> list[float] | None:
@@ -55,50 +79,40 @@ def positive_floats(values: list[Any]) -> list[float] | None:
     return floats if len(floats) == len(values) else None
 
 
-def checked_sides(
-    values: list[Any], bid_counts: Sequence[Any], ask_counts: Sequence[Any], *, trusted: bool = False,
-    count: Callable[[Any], int] | None = None,
-) -> tuple[BookSide, BookSide] | None:
-    """Both sides of a snapshot, or None if any value is not what the venue sends.
-
-    ``values``: the bid prices, the ask prices, the bid sizes, the ask sizes, each best-first as sent, in one list
-    (one join checks them all).  ``bid_counts`` / ``ask_counts``: the order counts, or (with ``count``) the objects
-    it reads them from, handed to :class:`BookSide` as they are.  ``trusted``: the caller's decoder already proved
-    every value a string of at most ``MAX_DECIMAL_LEN`` characters and every count an ``int >= 0`` (the typed frame
-    decoder does), so those checks are skipped.
-    """
-    nb, na = len(bid_counts), len(ask_counts)
-    levels = nb + na
-    if len(values) != 2 * levels:
-        return None
-    if not trusted:
-        counts = [*bid_counts, *ask_counts]
-        if counts and (not set(map(type, counts)) <= {int} or min(counts) < 0):
-            return None
-    floats = positive_floats(values)
+def level_sides(bids: list[Level], asks: list[Level]) -> tuple[BookSide, BookSide] | None:
+    """Both sides of a snapshot from its typed levels, or None if a price or size is not in the venue's plain
+    positive form.  Each side keeps its levels and reads a count only when a level is built."""
+    rows = bids + asks
+    # Comprehensions, not map(attrgetter): the interpreter specializes ``row.px`` to a slot read (half the time).
+    values = [row.px for row in rows]
+    values += [row.sz for row in rows]
+    floats = positive_floats(values)  # bid prices, ask prices, bid sizes, ask sizes
     if floats is None:
         return None
-    if not trusted and levels and max(map(len, values)) > MAX_DECIMAL_LEN:
-        return None
-    bk, ak = floats[:nb], floats[nb:levels]
-    return (BookSide(values[:nb], values[levels:levels + nb], bid_counts, -1 if all(map(gt, bk, bk[1:])) else 0,
-                     count),
-            BookSide(values[nb:levels], values[levels + nb:], ask_counts, 1 if all(map(lt, ak, ak[1:])) else 0,
-                     count))  # fmt: skip
+    nb, levels = len(bids), len(rows)
+    # Plain loops: faster than all(map(gt, xs, xs[1:])) for 20 levels.  The floats are finite and > 0.
+    bid_order = ask_order = 0
+    prev = math.inf
+    for x in floats[:nb]:
+        if not x < prev:
+            break
+        prev = x
+    else:
+        bid_order = -1
+    prev = 0.0
+    for x in floats[nb:levels]:
+        if not x > prev:
+            break
+        prev = x
+    else:
+        ask_order = 1
+    return (BookSide(values[:nb], values[levels:levels + nb], bids, bid_order, _N),
+            BookSide(values[nb:levels], values[levels + nb:], asks, ask_order, _N))  # fmt: skip
 
 
-def dict_sides(raw_bids: object, raw_asks: object) -> tuple[BookSide, BookSide] | None:
-    """Checked sides from the decoded levels ``[{"px", "sz", "n"}, ...]`` of each side, or None (see
-    :func:`checked_sides`)."""
-    if type(raw_bids) is not list or type(raw_asks) is not list:
-        return None
-    rows = raw_bids + raw_asks
-    if not set(map(type, rows)) <= {dict}:  # what the per-value parser accepts
-        return None
+def typed_data(d: object) -> Data | None:
+    """Already decoded ``l2Book`` data (a REST answer) in the typed schema, or None if it does not fit."""
     try:
-        values = list(map(_PX, rows))
-        values += map(_SZ, rows)
-        bid_counts, ask_counts = list(map(_N, raw_bids)), list(map(_N, raw_asks))
-    except KeyError:  # a level without one of the three keys
+        return msgspec.convert(d, Data)
+    except msgspec.ValidationError:
         return None
-    return checked_sides(values, bid_counts, ask_counts)

@@ -3,7 +3,7 @@
 Why a typed decoder for this one channel: the generic path (decode the frame into dicts, then read each level's
 ``px``/``sz``/``n`` from its dict) spends most of its time building objects that are thrown away.  msgspec, given the
 frame's shape, checks the types, the value lengths and the order counts in C and hands back the level strings;
-:func:`trio_hl.hyperliquid._book_levels.checked_sides` checks all the prices and sizes at once and verifies the
+:func:`trio_hl.hyperliquid._book_levels.level_sides` checks all the prices and sizes at once and verifies the
 order.  The counts are not even copied out: each side keeps its decoded levels and reads a count when a level is
 built.  Anything that does not fit - an unexpected shape or field, a value the checks refuse, a decoder error - goes
 through the generic path (:func:`trio_hl.core.safejson.loads` + :func:`~trio_hl.hyperliquid.messages.parse_l2_book`),
@@ -22,43 +22,26 @@ path; the first such frame is logged so that the slower path does not go unnotic
 from __future__ import annotations
 
 import logging
-from operator import attrgetter
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
 from trio_hl.core import safejson
 from trio_hl.errors import ProtocolError
-from trio_hl.hyperliquid._book_levels import checked_sides
-from trio_hl.hyperliquid._fields import MAX_DECIMAL_LEN
+from trio_hl.hyperliquid._book_levels import Data, level_sides
 from trio_hl.hyperliquid.messages import L2BookSnapshot, parse_l2_book
 
 __all__ = ["parse_l2_book_frame"]
 
 logger = logging.getLogger(__name__)
 
-_Value = Annotated[str, msgspec.Meta(max_length=MAX_DECIMAL_LEN)]
-
-
-class _Level(msgspec.Struct, gc=False, forbid_unknown_fields=True):
-    px: _Value
-    sz: _Value
-    n: Annotated[int, msgspec.Meta(ge=0)]
-
-
-class _Data(msgspec.Struct, gc=False, forbid_unknown_fields=True):
-    coin: str
-    time: Annotated[int, msgspec.Meta(ge=0, lt=2**53)]
-    levels: tuple[list[_Level], list[_Level]]
-
 
 class _Frame(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     channel: Literal["l2Book"]
-    data: _Data
+    data: Data
 
 
 _decode = msgspec.json.Decoder(_Frame).decode
-_PX, _SZ, _N = attrgetter("px"), attrgetter("sz"), attrgetter("n")
 #: Whether a frame the typed decoder refused has been parsed by the generic path yet (logged once).
 _generic_noted: list[bool] = [False]
 
@@ -69,11 +52,7 @@ def parse_l2_book_frame(text: str | bytes) -> L2BookSnapshot:
         data = _decode(text).data
     except (msgspec.DecodeError, UnicodeError) as exc:  # (UnicodeError: a str holding a lone surrogate)
         return _generic(text, str(exc))
-    bids, asks = data.levels
-    rows = bids + asks
-    values = list(map(_PX, rows))
-    values += map(_SZ, rows)
-    sides = checked_sides(values, bids, asks, trusted=True, count=_N)
+    sides = level_sides(*data.levels)
     if sides is None:
         return _generic(text, "a price or size outside the venue's plain form")
     return L2BookSnapshot(data.coin, data.time, *sides)

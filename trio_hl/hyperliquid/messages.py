@@ -30,7 +30,7 @@ from trio_hl.core.types import OrderState, Side
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import ProtocolError
 from trio_hl.hyperliquid import _fields as f
-from trio_hl.hyperliquid._book_levels import dict_sides
+from trio_hl.hyperliquid._book_levels import level_sides, typed_data
 from trio_hl.hyperliquid.fill_keys import derived_trade_id
 from trio_hl.hyperliquid.statuses import (
     ActionRejectedError,
@@ -629,18 +629,23 @@ def _checked_levels(raw: object, what: str) -> tuple[BookLevel, ...]:
 def parse_l2_book(d: object) -> L2BookSnapshot:
     """``{"coin", "levels": [[bids…], [asks…]], "time"}`` with levels ``{"px", "sz", "n"}`` → snapshot."""
     what = "l2Book"
+    # Books are the one high-rate message: sides kept as the venue's strings after whole-snapshot checks (see
+    # _book_levels), else the per-level path below, which raises the precise ProtocolError.
+    typed = typed_data(d)
+    if typed is not None:
+        sides = level_sides(*typed.levels)
+        if sides is not None:
+            return L2BookSnapshot(typed.coin, typed.time, *sides)
     m = f.obj(d, what)
     levels = f.array(f.field(m, "levels", what), f"{what}.levels")
     if len(levels) != 2:
         raise ProtocolError(f"{what}.levels: expected [bids, asks], got {len(levels)} sides")
-    coin, time_ms = f.string(m, "coin", what), _ms(m, "time", what)
-    # Books are the one high-rate message: sides kept as the venue's strings after whole-snapshot checks (see
-    # _book_levels), else the per-level path, which raises the precise ProtocolError.
-    sides = dict_sides(levels[0], levels[1])
-    if sides is not None:
-        return L2BookSnapshot(coin, time_ms, *sides)
-    return L2BookSnapshot(coin, time_ms, _checked_levels(levels[0], f"{what}.levels[0]"),
-                          _checked_levels(levels[1], f"{what}.levels[1]"))
+    return L2BookSnapshot(
+        coin=f.string(m, "coin", what),
+        time_ms=_ms(m, "time", what),
+        bids=_checked_levels(levels[0], f"{what}.levels[0]"),
+        asks=_checked_levels(levels[1], f"{what}.levels[1]"),
+    )
 
 
 # ------------------------------------------------------------------------------------ mids and trades
