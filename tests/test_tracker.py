@@ -805,7 +805,7 @@ def test_the_tracker_keeps_no_update_handed_in_only_shared_equal_objects(tracker
     objects it shares with other orders - which is why 100 000 filled orders fit in well under 1 KiB each."""
     first = open_order(tracker, "c1", "e1", amount="2")
     second = open_order(tracker, "c2", "e2", amount="2")
-    assert second.amount is first.amount and second.price is first.price
+    assert second.amount is not first.amount  # (shared from the first fill on: not on buy()'s path)
     tracker.process_trade_update(fill("t1", "0.5", cid="c1"))
     cid, eid = "".join(("c", "2")), "".join(("e", "2"))  # equal to the order's ids, other objects (as parsed)
     trade = TradeUpdate("t2", PAIR, D("100"), D("0.5"), D("0.01"), "USDC", 2.0, cid, eid)
@@ -816,6 +816,7 @@ def test_the_tracker_keeps_no_update_handed_in_only_shared_equal_objects(tracker
     kept = second.fill_records
     assert isinstance(kept, tuple)
     assert kept[7] is second.client_order_id and kept[8] is second.exchange_order_id
+    assert second.amount is first.amount and second.price is first.price
     assert second.executed_amount is first.executed_amount and second.notional is first.notional
     assert second.fee is first.fee and second.fee_asset is first.fee_asset
 
