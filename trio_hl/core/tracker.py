@@ -755,9 +755,9 @@ class OrderTracker:
             # that fills is the one kept longest (then in the finished cache, ``finished_ttl``).
             terms = order.amount
             order.amount = share(str(terms), terms)
-            terms = order.price
-            if terms is not None:
-                order.price = share(str(terms), terms)
+            limit = order.price
+            if limit is not None:
+                order.price = share(str(limit), limit)
         fee_asset = t.fee_asset
         if order.fee_asset == fee_asset:
             order.fee += fee
