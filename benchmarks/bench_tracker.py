@@ -175,10 +175,12 @@ def _outcome_naive(tracker: NaiveTracker) -> dict[str, tuple[OrderState, Decimal
     return {cid: (r["state"], r["executed"]) for cid, r in tracker.finished.items()}
 
 
-def bench_mixed_pair(n: int) -> tuple[float, float]:
-    """Ours (no journal) and the naive baseline on the same workload, interleaved; both must agree."""
-    best_ours = best_naive = 0.0
-    for _ in range(3):
+def bench_mixed_pair(n: int, runs: int = 5) -> tuple[float, float]:
+    """Ours (no journal) and the naive baseline on the same workload, interleaved, both checked to agree: the
+    median of ``runs`` runs each, after one warm-up run of each that is not counted."""
+    ours: list[float] = []
+    naive_rates: list[float] = []
+    for run in range(runs + 1):
         orders, messages = _workload(n)
         tracker = OrderTracker(clock=_clock)
         naive = NaiveTracker()
@@ -187,12 +189,15 @@ def bench_mixed_pair(n: int) -> tuple[float, float]:
         for o in _orders(n):
             naive.start_tracking(o)
         gc.collect()
-        best_ours = max(best_ours, len(messages) / _run_messages(tracker, messages))
+        rate = len(messages) / _run_messages(tracker, messages)
         gc.collect()
-        best_naive = max(best_naive, len(messages) / _run_messages(naive, messages))
+        naive_rate = len(messages) / _run_messages(naive, messages)
         if _outcome_ours(tracker) != _outcome_naive(naive):
             raise AssertionError("baseline and tracker disagree on the workload's outcome")
-    return best_ours, best_naive
+        if run:
+            ours.append(rate)
+            naive_rates.append(naive_rate)
+    return statistics.median(ours), statistics.median(naive_rates)
 
 
 def bench_vs_hummingbot(n: int, repeats: int = 3) -> tuple[float, float]:
@@ -295,9 +300,10 @@ def _run_hummingbot(orders: list[InFlightOrder], messages: list[OrderUpdate | Tr
     return len(hb_messages) / elapsed, outcome
 
 
-def bench_mixed(n: int, journal: bool) -> float:
-    best = 0.0
-    for _ in range(3):
+def bench_mixed(n: int, journal: bool, runs: int = 5) -> float:
+    """Mixed updates/s, the median of ``runs`` runs after one warm-up run that is not counted."""
+    rates: list[float] = []
+    for run in range(runs + 1):
         orders, messages = _workload(n)
         with tempfile.TemporaryDirectory() as tmp:
             j = Journal(os.path.join(tmp, "j.sqlite")) if journal else None
@@ -308,11 +314,40 @@ def bench_mixed(n: int, journal: bool) -> float:
                 j.flush()
             gc.collect()
             elapsed = _run_messages(tracker, messages)
-            best = max(best, len(messages) / elapsed)
+            if run:
+                rates.append(len(messages) / elapsed)
             assert tracker.statistics().active == 0
             if j is not None:
                 j.close()
-    return best
+    return statistics.median(rates)
+
+
+def profile_mixed(n: int, journal: bool, top: int = 6) -> str:
+    """Where one mixed run's time goes (cProfile, own time per function, as a share of the run): printed with a
+    goal row the run missed.  cProfile inflates call overhead alike everywhere; the shares are what it tells."""
+    import cProfile
+    import pstats
+
+    orders, messages = _workload(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        j = Journal(os.path.join(tmp, "j.sqlite")) if journal else None
+        tracker = OrderTracker(clock=_clock, journal=j)
+        for o in orders:
+            tracker.start_tracking(o)
+        if j is not None:
+            j.flush()
+        gc.collect()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        _run_messages(tracker, messages)
+        profiler.disable()
+        if j is not None:
+            j.close()
+    stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in stats.values()) or 1.0
+    ranked = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    parts = [f"{func[2]} ({os.path.basename(func[0]) or 'builtin'}) {v[2] / total:.0%}" for func, v in ranked]
+    return ", ".join(parts)
 
 
 def bench_start_tracking(n: int, journal: bool) -> float:
@@ -332,6 +367,9 @@ def bench_start_tracking(n: int, journal: bool) -> float:
                 j.close()
     return best * 1e6
 
+
+#: Where the time of a goal row that missed went (``profile_mixed``), for the report's notes.
+PROFILES: list[str] = []
 
 #: Who holds a filled order's bytes, by the file that allocated them (bench_memory at the largest size).
 MEMORY_BY_FILE: dict[str, float] = {}
@@ -488,7 +526,8 @@ def bench_lifecycle_vs_nautilus(n: int, repeats: int) -> list[dict[str, Any]]:
     Ours: ``InFlightOrder.new`` + ``start_tracking`` + the OPEN status + the fill through ``OrderTracker`` (events
     built).  NautilusTrader: ``OrderFactory.limit`` + ``Order.apply`` of ``OrderSubmitted``, ``OrderAccepted`` and
     ``OrderFilled``.  Both sides' updates/events are built before the clock starts; the two take turns per repeat.
-    ``start_tracking`` is compared with NautilusTrader's ``Cache.add_order`` (its order registry)."""
+    ``start_tracking`` is compared with NautilusTrader's ``Cache.add_order`` (its order registry).  Each figure is
+    the median of ``repeats`` passes after a warm-up pass that is not counted."""
     from nautilus_trader.cache.cache import Cache
     from nautilus_trader.common.component import TestClock
     from nautilus_trader.common.factories import OrderFactory
@@ -502,8 +541,8 @@ def bench_lifecycle_vs_nautilus(n: int, repeats: int) -> list[dict[str, Any]]:
     inst = TestInstrumentProvider.btcusdt_binance()
     qty, px = Quantity.from_str("0.030000"), Price.from_str("97000.50")
     amount, price = Decimal("0.0300"), Decimal("97000.5")
-    best = {"ours": 0.0, "nt": 0.0, "ours_start": 0.0, "nt_add": 0.0}
-    for rep in range(repeats):
+    rates: dict[str, list[float]] = {"ours": [], "nt": [], "ours_start": [], "nt_add": []}
+    for rep in range(repeats + 1):  # (the first pass warms both up and is not counted)
         factory = OrderFactory(TraderId("T-001"), StrategyId(f"S-{rep:03d}"), TestClock())
         probe = [factory.limit(inst.id, OrderSide.BUY, qty, px) for _ in range(n)]
         nt_events = [(TestEventStubs.order_submitted(o), TestEventStubs.order_accepted(o),
@@ -521,7 +560,8 @@ def bench_lifecycle_vs_nautilus(n: int, repeats: int) -> list[dict[str, Any]]:
             start(new(client_order_id=cid, pair=PAIR, side=Side.BUY, amount=amount, price=price, created_at=0.0))
             on_update(opened)
             on_trade(fill)
-        best["ours"] = max(best["ours"], n / (time.perf_counter() - t0))
+        if rep:
+            rates["ours"].append(n / (time.perf_counter() - t0))
         assert tracker.get(cids[-1]) is not None and tracker.get(cids[-1]).state is OrderState.FILLED  # type: ignore[union-attr]
         limit = factory.limit
         t0 = time.perf_counter()
@@ -530,7 +570,8 @@ def bench_lifecycle_vs_nautilus(n: int, repeats: int) -> list[dict[str, Any]]:
             order.apply(submitted)
             order.apply(accepted)
             order.apply(filled)
-        best["nt"] = max(best["nt"], n / (time.perf_counter() - t0))
+        if rep:
+            rates["nt"].append(n / (time.perf_counter() - t0))
         assert order.is_closed
         orders = [InFlightOrder.new(client_order_id=_cid(10**9 + rep * n + i), pair=PAIR, side=Side.BUY,
                                     amount=amount, price=price, created_at=0.0) for i in range(n)]  # fmt: skip
@@ -538,13 +579,16 @@ def bench_lifecycle_vs_nautilus(n: int, repeats: int) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         for o in orders:
             tracker.start_tracking(o)
-        best["ours_start"] = max(best["ours_start"], n / (time.perf_counter() - t0))
+        if rep:
+            rates["ours_start"].append(n / (time.perf_counter() - t0))
         cache = Cache()
         add = cache.add_order
         t0 = time.perf_counter()
         for o in probe:
             add(o)
-        best["nt_add"] = max(best["nt_add"], n / (time.perf_counter() - t0))
+        if rep:
+            rates["nt_add"].append(n / (time.perf_counter() - t0))
+    best = {key: statistics.median(values) for key, values in rates.items()}  # (medians, not best runs)
     peer = f"nautilus_trader {version}"
     return [
         {"name": f"{peer}: OrderFactory.limit + apply(submitted, accepted, filled)", "value": round(best["nt"]),
@@ -577,13 +621,22 @@ def run(quick: bool) -> list[dict[str, Any]]:
     else:
         rows.append({"name": "tracker vs hummingbot ClientOrderTracker", "value": None, "unit": "",
                      "note": "hummingbot not importable here: `nox -s bench_peers` compares it"})
-    ours, naive = bench_mixed_pair(n // 5)
+    runs = 3 if quick else 5
+    ours, naive = bench_mixed_pair(n // 5, runs)
     rows.append({"name": "tracker: mixed order/trade updates, no journal", "value": round(ours),
                  "unit": "updates/s", "goal": f">= {GOAL_UPDATES_PER_S}", "peer_ratio": round(ours / naive, 2),
                  "peer": BASELINE})
     rows.append({"name": f"{BASELINE}: same mixed updates", "value": round(naive), "unit": "updates/s"})
+    with_journal = bench_mixed(n // 5, True, runs)
     rows.append({"name": "tracker: mixed order/trade updates, journal appends", "unit": "updates/s",
-                 "value": round(bench_mixed(n // 5, True)), "goal": f">= {GOAL_UPDATES_PER_S}"})
+                 "value": round(with_journal), "goal": f">= {GOAL_UPDATES_PER_S}"})
+    PROFILES.clear()
+    for journal, rate in ((False, ours), (True, with_journal)):
+        if rate < GOAL_UPDATES_PER_S:
+            where = "with journal appends" if journal else "no journal"
+            PROFILES.append(f"mixed updates {where} missed {GOAL_UPDATES_PER_S:,}/s ({rate:,.0f}/s, load "
+                            f"{os.getloadavg()[0]:.1f}); own time by function under cProfile: "
+                            + profile_mixed(n // 5, journal))
     rows.append({"name": "tracker: start_tracking, no journal", "value": round(bench_start_tracking(n // 2, False), 2),
                  "unit": "us/order"})
     rows.append({"name": "tracker: start_tracking, journal (intent buffered)", "unit": "us/order",
@@ -626,15 +679,17 @@ def run(quick: bool) -> list[dict[str, Any]]:
 
 
 def notes() -> list[str]:
-    """Where a filled order's bytes are, measured in this run (the largest memory run), by allocating file."""
-    if not MEMORY_BY_FILE:
-        return []
-    labels = {"order.py": "InFlightOrder objects",
-              "tracker.py": "the tracker (id indexes, fill records, shared Decimals and their table)",
-              "bench_tracker.py": "the caller's client/exchange/trade ids (kept) and the Decimals first seen"}
-    parts = [f"{labels.get(name, name)} {size:,.0f} B" for name, size in
-             sorted(MEMORY_BY_FILE.items(), key=lambda kv: -kv[1])]
-    return [f"memory per filled order at {RESIDENT[-1]:,} orders by allocating file: " + "; ".join(parts)]
+    """Where a filled order's bytes are, measured in this run (the largest memory run), by allocating file; and
+    the profile of any updates/s goal row that missed."""
+    found = list(PROFILES)
+    if MEMORY_BY_FILE:
+        labels = {"order.py": "InFlightOrder objects",
+                  "tracker.py": "the tracker (id indexes, fill records, shared Decimals and their table)",
+                  "bench_tracker.py": "the caller's client/exchange/trade ids (kept) and the Decimals first seen"}
+        parts = [f"{labels.get(name, name)} {size:,.0f} B" for name, size in
+                 sorted(MEMORY_BY_FILE.items(), key=lambda kv: -kv[1])]
+        found.append(f"memory per filled order at {RESIDENT[-1]:,} orders by allocating file: " + "; ".join(parts))
+    return found
 
 
 def main() -> None:
@@ -644,6 +699,8 @@ def main() -> None:
     for row in run(args.quick):
         goal = f"  (goal {row['goal']})" if "goal" in row else ""
         print(f"{row['name']:<66} {row['value']:>12} {row['unit']}{goal}")
+    for note in notes():
+        print(note)
 
 
 if __name__ == "__main__":
