@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from trio_hl.core.book import BookLevel, BookSide, OrderBook
@@ -258,3 +258,48 @@ def test_rest_data_outside_the_typed_schema_is_still_parsed_by_the_per_level_pat
         assert type(snap.bids) is tuple  # the per-level path's levels
     with pytest.raises(ProtocolError, match=r"l2Book\.levels\[0\]\[0\]\.n"):
         parse_l2_book({"coin": "X", "time": 7, "levels": [[{**level, "n": True}], []]})
+
+
+def reference(text: str) -> tuple[str, int, list[BookLevel], list[BookLevel]] | None:
+    """What a frame must parse to, read with ``json.loads`` and plain checks (None: it must be refused)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    if type(doc) is not dict or doc.get("channel") != "l2Book" or type(doc.get("data")) is not dict:
+        return None
+    data = doc["data"]
+    coin, time, levels = data.get("coin"), data.get("time"), data.get("levels")
+    if type(coin) is not str or type(time) is not int or not 0 <= time < 2**53:
+        return None
+    if type(levels) is not list or len(levels) != 2 or any(type(side) is not list for side in levels):
+        return None
+    if any(type(x) is not dict or not {"px", "sz", "n"} <= x.keys() for side in levels for x in side):
+        return None
+    sides = oracle(data)
+    return None if sides is None else (coin, time, *sides)
+
+
+BASE = frame([{"px": "100.5", "sz": "2", "n": 3}, {"px": "99", "sz": "0.25", "n": 1}],
+             [{"px": "101", "sz": "7.5", "n": 2}], coin="ETH", time=1_700_000_000_123)  # fmt: skip
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.tuples(st.integers(0, len(BASE)), st.sampled_from(["delete", "insert", "replace"]),
+                          st.sampled_from(list('0123456789.,:{}[]"-+eE \\xn'))), min_size=1, max_size=3))  # fmt: skip
+def test_mutated_frame_text_parses_as_json_reads_it_or_is_a_protocol_error(edits: list[Any]) -> None:
+    text = BASE
+    for at, op, ch in edits:
+        i = min(at, len(text))
+        text = {"delete": text[:i] + text[i + 1:], "insert": text[:i] + ch + text[i:],
+                "replace": text[:i] + ch + text[i + 1:]}[op]  # fmt: skip
+    expected = reference(text)
+    event("refused" if expected is None else "parsed")
+    if expected is None:
+        with pytest.raises(ProtocolError):
+            parse_l2_book_frame(text)
+        return
+    snap = parse_l2_book_frame(text)
+    book = OrderBook("X")
+    book.apply_snapshot(snap.bids, snap.asks, snap.timestamp)
+    assert (snap.coin, snap.time_ms, list(book.bids), list(book.asks)) == expected
