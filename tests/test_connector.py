@@ -157,6 +157,40 @@ async def test_buy_returns_at_once_then_rests_then_cancels() -> None:
         assert not conn.cancel("BTC", cid)
 
 
+async def test_a_stream_copy_of_a_resting_order_is_counted_not_parsed_and_anything_else_is_parsed() -> None:
+    """The venue reports a new resting order twice (the action's answer and orderUpdates): the second copy is
+    recognised from the raw item - same client id, live, same exchange id - and only counted as a duplicate;
+    every other item (another id, another status, an unknown or malformed one) goes to the parser."""
+    async with running(quiet=True) as (_, conn):
+        events = conn.events()
+        px = far_below(conn, "BTC")
+        cid = conn.buy(OrderParams("BTC", size_for(conn, "BTC"), px))
+        await until(events, lambda e: isinstance(e, OrderCreated) and e.client_order_id == cid)
+        order = conn.get_order(cid)
+        assert order is not None and order.exchange_order_id is not None
+        oid = int(order.exchange_order_id)
+        item = {"order": {"coin": "BTC", "side": "B", "limitPx": str(px), "sz": "0.001", "oid": oid,
+                          "timestamp": 1, "origSz": "0.001", "cloid": cid}, "status": "open", "statusTimestamp": 1}
+        before = conn.tracker.statistics()
+        assert conn._repeats_tracked_state(item) is True
+        after = conn.tracker.statistics()
+        assert (after.duplicate_updates, after.updates_processed) == (before.duplicate_updates + 1,
+                                                                      before.updates_processed + 1)
+        other = [
+            {**item, "status": "canceled"},
+            {**item, "order": {**item["order"], "oid": oid + 1}},  # a new id (a modify): must re-key the order
+            {**item, "order": {**item["order"], "cloid": wire.new_cloid()}},  # not ours
+            {**item, "order": {**item["order"], "cloid": None}},
+            {**item, "order": "garbage"},
+            ["not", "an", "object"],
+        ]
+        assert [conn._repeats_tracked_state(x) for x in other] == [False] * len(other)
+        assert conn.tracker.statistics().duplicate_updates == after.duplicate_updates  # nothing counted for them
+        assert conn.cancel("BTC", cid)
+        await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid)
+        assert conn._repeats_tracked_state(item) is False  # a finished order is never "still open"
+
+
 async def test_crossing_order_fills_with_fills_and_fees() -> None:
     async with running() as (_, conn):
         events = conn.events()

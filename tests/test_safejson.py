@@ -66,3 +66,36 @@ def test_bytes_are_read_as_utf8_only_so_the_check_sees_what_the_decoder_sees() -
     with pytest.raises(ValueError):
         safejson.loads(hostile)
     assert safejson.loads('{"a": "\u2200"}'.encode()) == {"a": "\u2200"}
+
+
+def _reference_check(data: bytes, limit: int) -> bool:
+    """The scan as first written (regex passes, no shortcuts): True when the document is accepted."""
+    import re
+
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return True
+    skeleton = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, safejson._NOT_STRUCTURE)
+    pieces = skeleton.split(b'"')
+    outside = pieces[::2]
+    if len(pieces) % 2 == 0:
+        outside.append(pieces[-1])
+    skeleton = b"".join(outside)
+    for passes in range(limit + 1):
+        if not skeleton:
+            return True
+        skeleton, removed = re.subn(rb"\[\]|\{\}", b"", skeleton)
+        if not removed:
+            return passes + skeleton.count(b"[") + skeleton.count(b"{") <= limit
+    return False
+
+
+@given(st.text(alphabet=st.sampled_from(list('[]{}"\\a:,')), max_size=60), st.integers(min_value=0, max_value=6))
+def test_any_text_malformed_or_not_is_judged_as_by_the_plain_scan(text: str, limit: int) -> None:
+    """The shortcuts (no escape pass without a backslash, adjacent quotes dropped first, replace passes instead
+    of a regex) accept and refuse exactly what the plain scan does - on malformed input too."""
+    try:
+        safejson.check_depth(text, limit)
+        accepted = True
+    except safejson.TooDeepError:
+        accepted = False
+    assert accepted == _reference_check(text.encode(), limit)

@@ -13,7 +13,6 @@ string literals, so brackets inside strings never count (see :func:`check_depth`
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
@@ -24,7 +23,6 @@ MAX_DEPTH = 64
 #: Every byte but brackets and quotes (UTF-8 multi-byte sequences never contain an ASCII byte, so dropping
 #: the bytes >= 0x80 can never drop or invent a bracket or a quote).
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
-_LEAF_PAIRS = re.compile(rb"\[\]|\{\}")
 
 
 class TooDeepError(ValueError):
@@ -54,7 +52,18 @@ def check_depth(text: str | bytes | bytearray | memoryview, limit: int = MAX_DEP
     # remains are plain `"..."` literals.  All on bytes: bytes.translate with a deletion table is a table scan in
     # C, where str.translate with a mapping looked each character up (~60 ns a character: 0.6 ms for the 10 kB
     # orderUpdates frame of a 40-order batch, twice the time of decoding it).
-    skeleton = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    # (Only when there is a backslash at all: a 10 kB frame without one - every order frame - costs a memchr
+    # instead of two replace scans, which were half the check's time.)
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = data.translate(None, _NOT_STRUCTURE)
+    # Adjacent quotes go first, in one C pass: an empty literal, or the end of one literal and the start of the
+    # next with nothing between them (the two merge into one literal).  Either way the quotes after keep their
+    # parity, so every bracket stays inside or outside a string as before - and the split below sees only the
+    # literals that hold a bracket, not one piece per key and value (that split was the other half).  Only with
+    # every quote matched: after an unmatched one the rest counts as outside, and a merge would move that point.
+    if not skeleton.count(b'"') % 2:
+        skeleton = skeleton.replace(b'""', b"")
     # String literals out: split on the quotes and keep the even pieces (what a left-to-right ``"[^"]*"`` removal
     # keeps, in one C pass instead of a regex substitution per literal); after an unmatched quote the rest is kept.
     pieces = skeleton.split(b'"')
@@ -65,7 +74,13 @@ def check_depth(text: str | bytes | bytearray | memoryview, limit: int = MAX_DEP
     for passes in range(limit + 1):
         if not skeleton:
             return
-        skeleton, removed = _LEAF_PAIRS.subn(b"", skeleton)
+        # One level: every innermost ``[]`` and ``{}`` at once.  The ``[]`` pairs become a placeholder byte first
+        # so that the ``{}`` replace cannot see a pair the first one just formed (``{[]}`` loses one level per
+        # pass, as with one regex alternation) - three C-level replaces, a twentieth of a regex substitution
+        # that builds a match object per pair.
+        shorter = skeleton.replace(b"[]", b"\x00").replace(b"{}", b"\x00").replace(b"\x00", b"")
+        removed = len(shorter) != len(skeleton)
+        skeleton = shorter
         if not removed:
             # Only unmatched brackets are left (a malformed document).  The decoder would still recurse into
             # every unmatched opener before failing, so those count toward the depth too.

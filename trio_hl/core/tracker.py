@@ -366,6 +366,12 @@ class OrderTracker:
             self._journal.append("order", now, update)
         return self._on_order_update(update, now)
 
+    def count_repeated_update(self) -> None:
+        """Count an order update the caller recognised as repeating what an order already shows and did not pass
+        in (a stream's copy of an answer already applied): the counters read as if it had been processed."""
+        self.updates_processed += 1
+        self.duplicate_updates += 1
+
     def process_trade_update(self, trade: TradeUpdate) -> list[Event]:
         """Apply one fill (found by client id, else exchange id); duplicates by trade id are ignored."""
         now = self._clock()

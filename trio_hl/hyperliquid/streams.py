@@ -86,14 +86,18 @@ async def consume_user_channel(
     counters: StreamCounters,
     is_ours: Callable[[Any], bool],
     clock: Callable[[], float],
+    known: Callable[[Any], bool] | None = None,
 ) -> None:
-    """Feed one user channel into the tracker until the stream ends (session closed) or the task is cancelled."""
+    """Feed one user channel into the tracker until the stream ends (session closed) or the task is cancelled.
+
+    ``known(item)``: True for an ``orderUpdates`` item that only repeats what the tracker already holds (the
+    caller counts it); such an item is not parsed (see ``HyperliquidConnector._repeats_tracked_state``)."""
     async for data in stream:
         counters.frames += 1
         counters.last_user_frame = trio.current_time()
         try:
             if channel == "orderUpdates":
-                _order_updates(data, feed, coin_to_pair, counters)
+                _order_updates(data, feed, coin_to_pair, counters, known)
             elif channel == "userFills":
                 fills = parse_user_fills(data, coin_to_pair)
                 for trade in fills.fills:
@@ -109,10 +113,13 @@ async def consume_user_channel(
             logger.warning("%s: malformed frame skipped: %s", channel, exc)
 
 
-def _order_updates(data: Any, feed: Feed, coin_to_pair: Mapping[str, str], counters: StreamCounters) -> None:
+def _order_updates(data: Any, feed: Feed, coin_to_pair: Mapping[str, str], counters: StreamCounters,
+                   known: Callable[[Any], bool] | None = None) -> None:
     if not isinstance(data, list):
         raise ProtocolError(f"orderUpdates: expected a list, got {type(data).__name__}")
     for item in data:
+        if known is not None and known(item):
+            continue
         try:
             snapshot = parse_order_snapshot(item, coin_to_pair)
         except ProtocolError as exc:
