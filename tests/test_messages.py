@@ -750,3 +750,24 @@ def test_mutated_lists_raise_only_protocol_error(parser: Callable[[Any], Any], t
     doc = data.draw(_mutations(template))
     with contextlib.suppress(ProtocolError):
         parser(doc)
+
+
+@given(st.one_of(
+    st.fixed_dictionaries({"resting": st.fixed_dictionaries(
+        {"oid": st.one_of(st.integers(-5, 2**63), st.text(max_size=3), st.booleans(), st.none())},
+        optional={"cloid": st.one_of(st.none(), st.text(max_size=5), st.integers())})},
+        optional={"error": st.text(max_size=5), "filled": st.just({})}),
+    st.fixed_dictionaries({"filled": st.fixed_dictionaries({"oid": st.integers(0, 99), "totalSz": st.just("1"),
+                                                             "avgPx": st.just("2")})}),
+    st.text(max_size=8),
+))
+def test_the_quick_resting_reader_agrees_with_the_checked_one(raw: Any) -> None:
+    """Where the quick reader of an order answer's status answers, the checked parser gives the same result;
+    everything else (errors, fills, odd ids) is left to the checked parser."""
+    from trio_hl.hyperliquid.messages import _resting, _status_item
+
+    quick = _resting(raw)
+    if quick is None:
+        return
+    assert quick == _status_item(raw, "status")
+    assert quick.kind is ExchangeStatusKind.RESTING

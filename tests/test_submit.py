@@ -101,6 +101,7 @@ async def start(
     nursery: trio.Nursery, venue: Venue, *, max_batch: int = 40, tracker: OrderTracker | None = None,
     note_sending: Callable[[Sequence[str], int], None] | None = None,
     before_send: Callable[[], Awaitable[None]] | None = None,
+    known_resting: Callable[[str, str], bool] | None = None,
 ) -> Harness:
     send, receive = trio.open_memory_channel[SubmitRequest](10_000)
     fed: list[tuple[str, Any]] = []
@@ -136,7 +137,7 @@ async def start(
         receive, signer=SIGNER, nonces=NonceService(tick), is_mainnet=False, vault_address=None, user="0xabc",
         send_action=venue.send_action, info=venue.info, feed=feed, before_send=before_send or nothing,
         clock=trio.current_time, note_sending=note_sending, max_batch=max_batch, requeue=send.send_nowait,
-        still_wanted=lambda cid: wanted.get(cid, True),
+        still_wanted=lambda cid: wanted.get(cid, True), known_resting=known_resting,
     )
     await nursery.start(worker.run)
     await nursery.start(worker.resolve_forever)
@@ -177,6 +178,32 @@ async def test_queued_orders_are_batched_and_answers_mapped(autojump_clock: trio
     failed = [u for u in h.updates() if u.new_state is OrderState.FAILED]
     assert failed[0].reason == "Order must have minimum value of $10. asset=0"
     assert h.worker.statistics().orders_sent == 100
+
+
+async def test_a_resting_answer_the_tracker_already_holds_is_not_fed(autojump_clock: trio.testing.MockClock) -> None:
+    """The stream usually reports a new order before the action's answer: ``known_resting`` says so (and counts
+    the duplicate), and the worker feeds nothing for that order - but it feeds every other answer, including a
+    resting one under an id the tracker does not hold."""
+    asked: list[tuple[str, str]] = []
+
+    def known(cid: str, eid: str) -> bool:
+        asked.append((cid, eid))
+        return int(cid, 16) % 2 == 0
+
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        statuses: list[Any] = [{"resting": {"oid": 1000 + int(o["c"], 16), "cloid": o["c"]}} for o in action["orders"]]
+        statuses[-1] = {"filled": {"totalSz": "1", "avgPx": "100", "oid": 5}}  # never asked about: fed
+        return ok_orders(statuses)
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer), known_resting=known)
+        reqs = [place(i) for i in range(6)]
+        await queue(h, reqs)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert asked == [(r.cid, str(1000 + i)) for i, r in enumerate(reqs[:5])]
+    assert [r.cid for r in reqs if h.states(r.cid)] == [reqs[1].cid, reqs[3].cid, reqs[5].cid]
+    assert h.states(reqs[5].cid) == [OrderState.FILLED]
 
 
 async def test_not_sent_and_refused_nonces_are_resent_never_failed(autojump_clock: trio.testing.MockClock) -> None:

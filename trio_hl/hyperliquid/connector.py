@@ -278,6 +278,7 @@ class HyperliquidConnector:
             note_sending=self._journal_sending if journal is not None else None,
             clock=clock,
             still_wanted=self._still_wanted,
+            known_resting=self._rests_as_tracked,
             max_batch=config.max_batch,
             max_in_flight=config.max_actions_in_flight,
         )
@@ -856,11 +857,14 @@ class HyperliquidConnector:
         if type(wire_order) is not dict:
             return False
         cid = wire_order.get("cloid")
-        if type(cid) is not str:
-            return False
+        return type(cid) is str and self._rests_as_tracked(cid, str(wire_order.get("oid")))
+
+    def _rests_as_tracked(self, cid: str, eid: str) -> bool:
+        """True, counted as a duplicate update, when the tracker holds ``cid`` live under exchange id ``eid`` with
+        nothing to clear: a report that it rests there changes nothing (see ``_repeats_tracked_state``)."""
         order = self._tracker.get(cid)
         if (order is None or order.state not in LIVE_STATES or order.not_found_count
-                or order.exchange_order_id is None or order.exchange_order_id != str(wire_order.get("oid"))):
+                or order.exchange_order_id != eid):
             return False
         self._tracker.count_repeated_update()
         return True

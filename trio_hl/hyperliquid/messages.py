@@ -576,7 +576,21 @@ def _statuses(resp: object, types: tuple[str, ...]) -> list[OrderStatusResult]:
         raise ProtocolError(f"{what}.type: expected {' or '.join(map(repr, types))}, got {rtype[:80]!r}")
     data = f.obj(f.field(response, "data", what), f"{what}.data")
     items = f.array(f.field(data, "statuses", f"{what}.data"), f"{what}.data.statuses")
-    return [_status_item(x, f"{what}.data.statuses[{i}]") for i, x in enumerate(items)]
+    return [_resting(x) or _status_item(x, f"{what}.data.statuses[{i}]") for i, x in enumerate(items)]
+
+
+def _resting(raw: object) -> OrderStatusResult | None:
+    """The usual answer, ``{"resting": {"oid": n[, "cloid": s]}}``, read without building the error labels the
+    checked path formats per item; None for anything else (``_status_item`` reads it, with its messages)."""
+    if type(raw) is dict and "error" not in raw:
+        x = raw.get("resting")
+        if type(x) is dict:
+            oid = x.get("oid")
+            cloid = x.get("cloid")
+            if type(oid) is int and oid >= 0 and (cloid is None or type(cloid) is str):
+                return OrderStatusResult(ExchangeStatusKind.RESTING, exchange_order_id=str(oid),
+                                         client_order_id=cloid)
+    return None
 
 
 def parse_exchange_order_statuses(resp: object) -> list[OrderStatusResult]:

@@ -103,6 +103,7 @@ from trio_hl.hyperliquid.statuses import ActionErrorKind, ActionRejectedError, c
 __all__ = ["PROBE_WINDOW_MARGIN_MS", "CancelRequest", "ModifyRequest", "PlaceRequest", "SubmitStats", "SubmitWorker"]
 
 logger = logging.getLogger("trio_hl.submit")
+_RESTING: Final = ExchangeStatusKind.RESTING
 
 #: Not-sent failures (connect refused, 429) of one action retried before its orders are FAILED.
 MAX_SEND_ATTEMPTS: Final = 12
@@ -229,6 +230,7 @@ class SubmitWorker:
         requeue: Callable[[SubmitRequest], None] | None = None,
         budget: AddressBudget | None = None,
         still_wanted: Callable[[str], bool] | None = None,
+        known_resting: Callable[[str, str], bool] | None = None,
         max_batch: int = 40,
         max_in_flight: int = 8,
         backoff: BackoffPolicy | None = None,
@@ -255,6 +257,10 @@ class SubmitWorker:
         #: The per-address action budget: orders wait (cancels first) when it runs low.
         self.budget = budget if budget is not None else AddressBudget()
         self._still_wanted = still_wanted if still_wanted is not None else (lambda _cid: True)
+        #: ``known_resting(cid, eid)``: True (and counted as a duplicate) when the order already rests under that
+        #: exchange id - the orderUpdates stream usually reports a new order before the action's answer does, and
+        #: the answer then changes nothing: no update is built or fed for it.
+        self._known_resting = known_resting
         self._resubmitted = 0
         self._clock = clock
         self._max_batch = max(1, min(max_batch, 1000))
@@ -422,7 +428,7 @@ class SubmitWorker:
         times first - except a rate limit with ``retry_rate_limited=False``, raised at once so the caller can
         pace the next try), ``_NotSent`` when every attempt failed before reaching the venue.
         """
-        backoff = Backoff(self._backoff)
+        backoff: Backoff | None = None  # made on the first retry (its Random seeds from OS entropy: not per send)
         fixed = nonce is not None
         attempts = 0
         while True:
@@ -444,6 +450,7 @@ class SubmitWorker:
                 if fixed or attempts >= MAX_SEND_ATTEMPTS:
                     raise _NotSent(str(exc)) from exc
                 self._resends += 1
+                backoff = backoff if backoff is not None else Backoff(self._backoff)
                 await backoff.wait()
                 continue
             except (VenueRejectedError, ProtocolError) as exc:
@@ -465,6 +472,7 @@ class SubmitWorker:
                     if error.kind is ActionErrorKind.NONCE_TOO_LOW and error.floor is not None:
                         self._nonces.advance_past(error.floor)
                     self._resends += 1
+                    backoff = backoff if backoff is not None else Backoff(self._backoff)
                     await backoff.wait()
                     continue
                 raise ActionRejectedError(error)
@@ -516,11 +524,16 @@ class SubmitWorker:
     def _apply_statuses(self, batch: Sequence[PlaceRequest | ModifyRequest], statuses: list[OrderStatusResult]) -> None:
         now = self._clock()
         missing: list[PlaceRequest | ModifyRequest] = []
+        known = self._known_resting
         for i, r in enumerate(batch):
             if i >= len(statuses):
                 missing.append(r)
                 continue
-            self._feed("order", _status_update(r, statuses[i], now))
+            st = statuses[i]
+            if (known is not None and st.kind is _RESTING and st.exchange_order_id is not None
+                    and known(r.cid, st.exchange_order_id)):
+                continue  # the stream's copy came first: this answer repeats it (counted by ``known``)
+            self._feed("order", _status_update(r, st, now))
         if missing:
             # An "ok" answer with fewer statuses than orders: the venue applied the action but we cannot tell
             # these orders' fate from it.  Resolve them by asking.

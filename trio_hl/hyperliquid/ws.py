@@ -53,6 +53,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import attrs
+import msgspec
 import trio
 import trio.lowlevel
 import trio_websocket
@@ -88,6 +89,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: The post encoder (see ``WsSession.post``).
+_encode_json = msgspec.json.Encoder().encode
 
 #: The plain-text frame some servers send right after connecting (the SDK ignores it too).
 BANNER = "Websocket connection established."
@@ -662,9 +665,11 @@ class WsSession:
                         if ws is not None and not ws.closed:
                             break
                         await trio.lowlevel.checkpoint()  # between connections: wait for the next one
-                    message = json.dumps(
+                    # msgspec: a sixth of json.dumps's time for a 40-order action (same keys in the same order,
+                    # compact separators); a text frame, as the venue expects.
+                    message = _encode_json(
                         {"method": "post", "id": post_id, "request": {"type": request_type, "payload": payload}}
-                    )
+                    ).decode()
                     self._pending[post_id] = (pending, is_action)
                     try:
                         sent = True
