@@ -174,6 +174,7 @@ def _add_emulator_command(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
 def _run_emulator(args: argparse.Namespace) -> int:
     def body() -> int:
+        import gc
         from functools import partial
 
         import trio
@@ -209,6 +210,12 @@ def _run_emulator(args: argparse.Namespace) -> int:
                 emulator: Emulator = await nursery.start(serve)
                 for address in args.fund:
                     emulator.fund(address)
+                # This process is the emulator's alone: what exists now (modules, the markets, the engine's
+                # tables) lives as long as it does, so the collector stops traversing it.  Under load that was
+                # 2-4 us of the server's CPU per one-order action (callgrind harness, 4 000 orders, gc callbacks
+                # timed: 2.6-4.5 us -> 0.4-1.5 us), mostly young collections walking the startup heap.
+                gc.collect()
+                gc.freeze()
                 # One parseable line: scripts (and the SDK compatibility test) read the URL from it.
                 print(f"trio-hl emulator: listening on {emulator.url} (ws {emulator.ws_url})", flush=True)
 

@@ -43,7 +43,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Container, Generator, Iterable, MutableMapping
 from functools import partial
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import attrs
 import msgspec
@@ -236,9 +236,9 @@ class AppStatistics:
     address_limited: int = 0
 
 
-@attrs.frozen
-class _Answer:
-    """An HTTP-shaped answer: JSON for 200, plain text otherwise."""
+class _Answer(NamedTuple):
+    """An HTTP-shaped answer: JSON for 200, plain text otherwise.  (A ``NamedTuple``, not a frozen attrs class:
+    one is built per request, and that cost ~0.6 us more.)"""
 
     status: int
     payload: Any = None

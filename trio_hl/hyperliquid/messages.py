@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
@@ -719,12 +719,15 @@ _WIRE_TIFS: Final = frozenset({"Gtc", "Ioc", "Alo", "FrontendMarket", "Liquidati
 _WIRE_GROUPINGS: Final = frozenset({"na", "normalTpsl", "positionTpsl"})
 
 
-@attrs.frozen
-class WireOrder:
+class WireOrder(NamedTuple):
     """One order as sent on the wire (``order_wire``), parsed.
 
     Exactly one of ``tif`` (a limit order) and ``trigger_price`` (a trigger order, with ``trigger_is_market``
     and ``tpsl``) is set.  ``cloid`` is lowercased.
+
+    A ``NamedTuple`` rather than a frozen attrs class (immutable, compared by value, the same fields): the
+    emulator makes one for every order it receives, and the frozen attrs instance cost ~3 us to build against
+    ~0.5 us (measured), a third of parsing a one-order action.
     """
 
     asset: int
@@ -743,9 +746,9 @@ class WireOrder:
         return self.trigger_price is not None
 
 
-@attrs.frozen
-class WireOrderAction:
-    """An ``order`` action: the orders in request order, the grouping, and the optional builder fee."""
+class WireOrderAction(NamedTuple):
+    """An ``order`` action: the orders in request order, the grouping, and the optional builder fee.
+    (A ``NamedTuple`` for the reason :class:`WireOrder` is one: built for every action the emulator receives.)"""
 
     orders: tuple[WireOrder, ...]
     grouping: str | int
