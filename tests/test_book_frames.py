@@ -14,6 +14,7 @@ import re
 import sys
 from decimal import Decimal
 from itertools import pairwise
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -258,6 +259,15 @@ def test_rest_data_outside_the_typed_schema_is_still_parsed_by_the_per_level_pat
         assert type(snap.bids) is tuple  # the per-level path's levels
     with pytest.raises(ProtocolError, match=r"l2Book\.levels\[0\]\[0\]\.n"):
         parse_l2_book({"coin": "X", "time": 7, "levels": [[{**level, "n": True}], []]})
+    # Containers JSON does not produce are refused as before (msgspec.convert alone would read them).
+    for data, message in (({"coin": "X", "time": 7, "levels": ([level], [])}, r"l2Book\.levels: expected an array"),
+                          ({"coin": "X", "time": 7, "levels": [(level,), []]}, r"levels\[0\]: expected an array"),
+                          ({"coin": "X", "time": 7, "levels": [[MappingProxyType(level)], []]},
+                           r"levels\[0\]\[0\]: expected an object"),
+                          (MappingProxyType({"coin": "X", "time": 7, "levels": [[level], []]}),
+                           r"l2Book: expected an object")):  # fmt: skip
+        with pytest.raises(ProtocolError, match=message):
+            parse_l2_book(data)
 
 
 def reference(text: str) -> tuple[str, int, list[BookLevel], list[BookLevel]] | None:

@@ -111,7 +111,18 @@ def level_sides(bids: list[Level], asks: list[Level]) -> tuple[BookSide, BookSid
 
 
 def typed_data(d: object) -> Data | None:
-    """Already decoded ``l2Book`` data (a REST answer) in the typed schema, or None if it does not fit."""
+    """Already decoded ``l2Book`` data (a REST answer) in the typed schema, or None if it does not fit.
+
+    Only JSON's own containers take this path: ``msgspec.convert`` would also read tuples and other mappings, which
+    the per-value parser refuses (``ProtocolError``), so those go to it."""
+    if type(d) is not dict:
+        return None
+    levels = d.get("levels")
+    if type(levels) is not list or len(levels) != 2:
+        return None
+    bids, asks = levels
+    if type(bids) is not list or type(asks) is not list or not set(map(type, bids + asks)) <= {dict}:
+        return None
     try:
         return msgspec.convert(d, Data)
     except msgspec.ValidationError:
