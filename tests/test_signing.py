@@ -7,7 +7,9 @@ signatures here mean equal output to the SDK; ``tests/sdk_compat`` checks the SD
 from __future__ import annotations
 
 import copy
+import datetime
 import pickle
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -217,6 +219,9 @@ def test_key_order_changes_the_hash() -> None:
         ({"vault_address": 12}, "vault_address"),
         ({"action": {"type": object()}}, "msgpack"),
         ({"action": {"n": 2**70}}, "msgpack"),
+        ({"action": {"p": Decimal("1.5")}}, "msgpack"),  # msgspec would take it: signing stays on msgpack
+        ({"action": {"t": {1, 2}}}, "msgpack"),
+        ({"action": {"t": datetime.datetime(2026, 1, 1)}}, "msgpack"),
     ],
 )
 def test_bad_signing_arguments_raise_invalid_order(kwargs: dict[str, Any], fragment: str) -> None:
@@ -573,16 +578,31 @@ def test_struct_type_reports_missing_and_mistyped_fields() -> None:
     assert struct.hash_struct({"a": 1, "b": "0x" + "00" * 32}) == struct.hash_struct({"a": 1, "b": b"\x00" * 32})
 
 
-def test_pycryptodome_fallback_is_the_same_keccak(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("missing", "backend"),
+    [((), "tiny-keccak"), (("tiny_keccak",), "safe-pysha3"), (("tiny_keccak", "sha3"), "pycryptodome")],
+)
+def test_every_keccak_backend_is_the_same_keccak(
+    monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...], backend: str
+) -> None:
+    import importlib.util
     import sys
 
     from trio_hl.hyperliquid import _eip712
 
-    monkeypatch.setitem(sys.modules, "sha3", None)  # import sha3 -> ImportError
-    fallback = _eip712._make_keccak()
-    assert fallback.__name__ == "_pycryptodome"
-    for data in (b"", b"a", bytes(range(256)) * 3):
-        assert fallback(data).digest() == keccak256(data) == bytes(ref_keccak(data))
+    for name in ("tiny_keccak", "sha3"):
+        if name not in missing and importlib.util.find_spec(name) is None:
+            pytest.skip(f"{name} is not installed here")
+    for name in missing:
+        monkeypatch.setitem(sys.modules, name, None)  # import name -> ImportError
+    fallback, name = _eip712._make_keccak()
+    assert name == backend
+    for data in (b"", b"a", bytes(135), bytes(136), bytes(137), bytes(range(256)) * 3):
+        assert fallback(data) == keccak256(data) == bytes(ref_keccak(data))
+
+
+def test_keccak256_takes_any_bytes_like() -> None:
+    assert keccak256(bytearray(b"abc")) == keccak256(memoryview(b"abc")) == keccak256(b"abc") == ref_keccak(b"abc")
 
 
 @pytest.mark.parametrize("bad", ["0x" + "g" * 40, "0x" + "a" * 39, "0x" + "a b" * 13 + "a", b"\x00" * 19])
@@ -634,3 +654,45 @@ def test_network_must_be_an_explicit_bool(network: Any) -> None:
     with pytest.raises(InvalidOrderError, match="is_mainnet"):
         S.sign_user_action(SIGNER, action, network)
     assert "signatureChainId" not in action  # nothing mutated on a refused call
+
+
+# ------------------------------------------------------------------- the recovery path's msgspec encoder
+
+wide_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=20) | st.dictionaries(st.text(), inner, max_size=20),
+    max_leaves=60,
+)
+
+
+@given(value=wide_json)
+def test_recovery_encoder_writes_msgpack_python_bytes(value: Any) -> None:
+    """Recovery packs decoded JSON with msgspec: for every JSON value the bytes are msgpack-python's."""
+    assert S._pack_json(value) == msgpack.packb(value)
+
+
+@pytest.mark.parametrize("size", [15, 16, 31, 32, 255, 256, 65535, 65536])
+def test_recovery_encoder_length_boundaries(size: int) -> None:
+    for value in ("x" * size, "é" * size, [1] * size, {str(i): i for i in range(size)}):
+        assert S._pack_json(value) == msgpack.packb(value)
+
+
+def test_recovery_with_floats_and_nesting_finds_the_signer() -> None:
+    action = {"type": "x", "a": [1.5, -0.0, 1e300, {"b": [None, True, -(2**63), 2**64 - 1, "é"]}]}
+    sig = S.sign_l1_action(SIGNER, action, None, 7, 9, False)
+    assert S.recover_l1_signer(action, None, 7, 9, False, sig) == SIGNER.address
+
+
+@pytest.mark.parametrize(
+    "action",
+    [{"type": "x", "n": 2**64}, {"type": "x", "o": object()}, {"type": "x", "deep": "nest"}],
+)
+def test_unencodable_actions_on_recovery_are_protocol_errors(action: dict[str, Any]) -> None:
+    if action.get("deep"):
+        nested: list[Any] = []
+        for _ in range(100_000):
+            nested = [nested]
+        action = {"type": "x", "deep": nested}
+    sig = S.sign_l1_action(SIGNER, {"type": "noop"}, None, 1, None, True)
+    with pytest.raises(ProtocolError, match="msgpack"):
+        S.recover_l1_signer(action, None, 1, None, True, sig)
