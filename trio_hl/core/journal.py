@@ -14,7 +14,8 @@ venue will re-deliver it (statuses and fills come back through reconciliation / 
 de-duplication makes the re-delivery harmless).
 
 Records: ``(seq, kind, body, crc)``.  ``seq`` is contiguous from 1; ``body`` is compact JSON with every
-Decimal stored as its exact string and floats in their round-tripping ``repr``; ``crc`` is CRC-32 of
+Decimal stored as its exact string and floats in a shortest round-tripping form (written by msgspec, or by the
+stdlib where msgspec would not write a value exactly: see ``_body``); ``crc`` is CRC-32 of
 ``"{seq}:{kind}:{body}"``.  SQLite already discards a torn commit (WAL frame checksums); the per-record
 CRC, the sequence and a high-water mark committed with each batch (so a lost tail shows too) catch what
 SQLite cannot (bit rot inside a page, records edited or deleted by hand,
@@ -65,6 +66,7 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 
 import attrs
+import msgspec
 
 from trio_hl.core.tracker import OrderTracker, TrackerConfig
 from trio_hl.core.types import OrderState, OrderType, PositionAction, Side, TimeInForce
@@ -350,7 +352,7 @@ class Journal:
             for i in range(0, 3 * n, 3):
                 kind, now, payload = taken[i], taken[i + 1], taken[i + 2]
                 seq += 1
-                body = json.dumps([now, _encode(kind, payload)], separators=(",", ":"))
+                body = _body(kind, now, payload)
                 rows.append((seq, kind, body, _crc(seq, kind, body)))
                 notes.append((seq, now, kind, _payload_keys(kind, payload)))
             try:
@@ -661,6 +663,35 @@ def _raw_keys(kind: str, raw: Any) -> tuple[str, ...]:
     if kind == "fence":
         return (str(raw[0]),)
     return ()
+
+
+#: The JSON writer of every record body: msgspec's encoder, ~10x ``json.dumps`` (0.3 vs 3-4 us per fill record; the
+#: flush runs in a worker thread but holds the GIL while it encodes, so this is CPU taken from the Trio thread).
+_MSGSPEC_JSON: Final = msgspec.json.Encoder()
+#: The exact fallback for what msgspec would not write the way ``json.loads`` reads back: non-finite floats (msgspec
+#: writes ``null``), integers beyond 64 bits, lone surrogates; and every ``"config"`` record (an infinite TTL).
+_STDLIB_JSON: Final = json.JSONEncoder(separators=(",", ":"))
+#: Where each record kind carries floats of the caller's (the clock reading is checked for every record).
+_FLOAT_FIELDS: Final[dict[str, tuple[int, ...]]] = {"trade": (6,), "order": (2,), "track": (8, 9)}
+
+
+def _body(kind: str, now: float, payload: Any) -> str:
+    """A record's stored text: compact JSON of ``[clock reading, encoded payload]``, read back by ``json.loads``.
+
+    Both writers give JSON that ``json.loads`` turns into the same values (floats in shortest round-trip form:
+    msgspec writes ``0.00001`` where ``json`` writes ``1e-05``); the CRC covers the text as stored, so journals
+    written by either restore alike."""
+    encoded = _encode(kind, payload)
+    record = [now, encoded]
+    try:
+        fast = kind != "config" and math.isfinite(now)
+        for i in _FLOAT_FIELDS.get(kind, ()):
+            fast = fast and math.isfinite(encoded[i])
+        if fast:
+            return _MSGSPEC_JSON.encode(record).decode()
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+        pass  # (a lone surrogate, a huge integer, a timestamp that is not a number: the stdlib writes them all)
+    return _STDLIB_JSON.encode(record)
 
 
 def _crc(seq: int, kind: str, body: str) -> int:
