@@ -37,6 +37,7 @@ from trio_hl.cli_errors import EXIT_INTERRUPTED, is_interrupt
 from trio_hl.core.types import OrderState
 from trio_hl.errors import ProtocolError
 from trio_hl.events.core import int_option, readable
+from trio_hl.events.reader import MalformedMessage, MessageReader
 from trio_hl.events.schema import DEFAULT_FAMILY, Message, decode_message
 
 __all__ = [
@@ -302,10 +303,14 @@ class EventStore:
         try:
             message = decode_message(frames)
         except ProtocolError as exc:
-            self._received += 1
-            self._reject(frames, str(exc), received_at)
+            self.reject(frames, str(exc), received_at)
             return None
         return self.record(message, received_at)
+
+    def reject(self, frames: Sequence[bytes], error: str, received_at: float) -> None:
+        """Count one received message that failed validation and keep its frames in ``rejected``."""
+        self._received += 1
+        self._reject(frames, error, received_at)
 
     def _reject(self, frames: Sequence[bytes], error: str, received_at: float) -> None:
         self._malformed += 1
@@ -580,6 +585,7 @@ class EventRecorder:
         filtered subscription would see every other family as a gap.
         """
         socket = self._context.socket(zmq.SUB)
+        reader = MessageReader(socket)
         try:
             socket.setsockopt(zmq.LINGER, 0)
             socket.setsockopt(zmq.RCVHWM, self._rcvhwm)
@@ -589,32 +595,40 @@ class EventRecorder:
             task_status.started()
             fd = int_option(socket, zmq.FD)
             while True:
-                if self._drain(socket, _BATCH):
-                    # the socket may hold more: yield, then re-check EVENTS instead of waiting on the FD
+                if self._drain(reader, _BATCH) == _BATCH or readable(socket):
+                    # the socket may hold more: yield, then drain again instead of waiting on the FD
                     await trio.lowlevel.checkpoint()
                 else:
                     # EVENTS just said "nothing", with no socket call since: the FD will fire for what comes
                     await trio.lowlevel.wait_readable(fd)
         except (trio.Cancelled, KeyboardInterrupt):
             # stopping (Ctrl-C, scope cancelled): what already reached our socket is written, not thrown away
-            self._drain(socket, self._rcvhwm or _BATCH)
+            self._drain(reader, self._rcvhwm or _BATCH)
             raise
         finally:
             self.store.commit()
             socket.close(linger=0)
 
-    def _drain(self, socket: zmq.Socket[Any], limit: int) -> int:
-        """Record up to ``limit`` messages that can be received right now, commit, and wake waiters."""
+    def _drain(self, reader: MessageReader, limit: int) -> int:
+        """Record up to ``limit`` messages that can be received right now, commit, and wake waiters.
+
+        Returns how many were handled; fewer than ``limit`` means the socket said "nothing more" (EAGAIN).
+        """
         handled = 0
-        while handled < limit and readable(socket):
+        store = self.store
+        clock = self._wall_clock
+        while handled < limit:
             try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
+                message = reader.receive()
             except zmq.Again:
                 break
-            self.store.record_frames(frames, self._wall_clock())
+            except MalformedMessage as exc:
+                store.reject(exc.frames, str(exc), clock())
+            else:
+                store.record(message, clock())
             handled += 1
         if handled:
-            self.store.commit()
+            store.commit()
             self._progress.set()
             self._progress = trio.Event()
         return handled
