@@ -172,7 +172,7 @@ async def test_a_stream_copy_of_a_resting_order_is_counted_not_parsed_and_anythi
         item = {"order": {"coin": "BTC", "side": "B", "limitPx": str(px), "sz": "0.001", "oid": oid,
                           "timestamp": 1, "origSz": "0.001", "cloid": cid}, "status": "open", "statusTimestamp": 1}
         before = conn.tracker.statistics()
-        assert conn._repeats_tracked_state(item) is True
+        assert conn._quick_order_update(item) is True
         after = conn.tracker.statistics()
         assert (after.duplicate_updates, after.updates_processed) == (before.duplicate_updates + 1,
                                                                       before.updates_processed + 1)
@@ -184,11 +184,43 @@ async def test_a_stream_copy_of_a_resting_order_is_counted_not_parsed_and_anythi
             {**item, "order": "garbage"},
             ["not", "an", "object"],
         ]
-        assert [conn._repeats_tracked_state(x) for x in other] == [False] * len(other)
+        assert [conn._quick_order_update(x) for x in other] == [False] * len(other)
         assert conn.tracker.statistics().duplicate_updates == after.duplicate_updates  # nothing counted for them
         assert conn.cancel("BTC", cid)
         await until(events, lambda e: isinstance(e, OrderCancelled) and e.client_order_id == cid)
-        assert conn._repeats_tracked_state(item) is False  # a finished order is never "still open"
+        assert conn._quick_order_update(item) is False  # a finished order is never "still open"
+
+
+async def test_the_first_stream_report_of_an_order_is_applied_as_the_parser_would_apply_it() -> None:
+    """An ``open`` item for an order still waiting for its answer is applied without the full parser - and ends
+    exactly where the parser's update takes a twin order: OPEN under the item's id, the same OrderCreated."""
+    from trio_hl.hyperliquid.streams import StreamCounters, _order_updates
+
+    async with running(quiet=True, cancel_on_exit=False) as (_, conn):  # (the venue never saw these orders)
+        events = conn.events()
+        conn.submit.close_gate()  # both stay PENDING_CREATE: nothing is sent
+        px = far_below(conn, "BTC")
+        quick, parsed = (conn.buy(OrderParams("BTC", size_for(conn, "BTC"), px)) for _ in range(2))
+
+        def item(cid: str, oid: int, **changes: Any) -> dict[str, Any]:
+            order = {"coin": "BTC", "side": "B", "limitPx": str(px), "sz": "0.001", "oid": oid, "timestamp": 1,
+                     "origSz": "0.001", "cloid": cid}
+            return {"order": order, "status": "open", "statusTimestamp": 1_700_000_000_123, **changes}
+
+        # Items the quick path must leave to the parser: a bad time, another pair's coin, a negative id.
+        for bad in (item(quick, 7, statusTimestamp="soon"), item(quick, 7, statusTimestamp=2**53),
+                    {**item(quick, 7), "order": {**item(quick, 7)["order"], "coin": "ETH"}}, item(quick, -7)):
+            assert conn._quick_order_update(bad) is False
+        assert conn.get_order(quick).state is OrderState.PENDING_CREATE  # type: ignore[union-attr]
+        assert conn._quick_order_update(item(quick, 777)) is True
+        _order_updates([item(parsed, 778)], conn._feed, conn.registry.coin_to_pair, StreamCounters())
+        seen = await until(events, lambda e: isinstance(e, OrderCreated) and e.client_order_id == parsed)
+        created = {e.client_order_id: e for e in seen if isinstance(e, OrderCreated)}
+        a, b = conn.get_order(quick), conn.get_order(parsed)
+        assert a is not None and b is not None
+        assert (a.state, a.exchange_order_id) == (OrderState.OPEN, "777")
+        assert (b.state, b.exchange_order_id) == (OrderState.OPEN, "778")
+        assert attrs.evolve(created[quick], client_order_id=parsed, exchange_order_id="778") == created[parsed]
 
 
 async def test_crossing_order_fills_with_fills_and_fees() -> None:

@@ -111,6 +111,8 @@ _ZERO = Decimal(0)
 _PENDING_FILL_EVENTS = (OrderPartiallyFilled, OrderFilled)
 #: Trade ids remembered for position de-duplication (a fill is re-delivered within minutes, not days).
 _FILLS_REMEMBERED = 100_000
+#: The largest unix-ms timestamp the parsers accept (``messages._ms``).
+_MAX_MS = 2**53
 #: Replaced exchange ids remembered per order for modify-leg recognition (see ``_replaced_eids``).
 _REPLACED_IDS_KEPT = 8
 #: Tries of the startup identity check before a transient venue failure fails ``open_connector``.
@@ -842,26 +844,47 @@ class HyperliquidConnector:
         self.submit.requeue(CancelRequest(cid, order.pair, self.registry.by_pair(order.pair).asset_id))
         self._cancels_pending[cid] += 1
 
-    def _repeats_tracked_state(self, item: Any) -> bool:
-        """An ``orderUpdates`` item saying ``open`` for an order the tracker already holds live under that exchange
-        id: counted as the duplicate it is, and not parsed.
+    def _quick_order_update(self, item: Any) -> bool:
+        """Handle an ``orderUpdates`` item that says ``open`` for an order this connector placed, without the full
+        parser; True when handled.  Two cases:
 
-        Why: the venue reports every new resting order twice - in the answer to the order action and on this
-        stream - and whichever comes second changes nothing (the tracker would count it a duplicate).  Parsing and
-        validating that second copy of every order was a fifth of the connector's CPU per order at thousands
-        of orders a second.  Anything else (another status, a new exchange id after a modify, an order with
-        not-found answers to clear, one we do not track, a malformed item) takes the full path."""
+        * the tracker already holds the order live under that exchange id: the item repeats the action's answer
+          (the venue reports every new resting order twice) and is counted as the duplicate it is;
+        * the order still waits for its first answer: the item is applied as the ``OPEN`` update the full path
+          would build from it (pair, exchange id, status time) - only the fields that update carries are read,
+          and checked as the parser checks them (a non-negative integer ``oid``, a unix-ms ``statusTimestamp``,
+          the ``coin`` of the order's own pair).
+
+        Why: the full parse validates and converts every field of the item (prices, sizes, times, flags) into an
+        ``OrderSnapshot`` that the tracker then mostly ignores; at thousands of orders a second that was a fifth of
+        the connector's CPU per order.  Anything else (another status, a new exchange id after a modify, an order
+        with not-found answers to clear, one we do not track, a malformed item) takes the full path."""
         if type(item) is not dict or item.get("status") != "open":
             return False
         wire_order = item.get("order")
         if type(wire_order) is not dict:
             return False
         cid = wire_order.get("cloid")
-        return type(cid) is str and self._rests_as_tracked(cid, str(wire_order.get("oid")))
+        oid = wire_order.get("oid")
+        if type(cid) is not str or type(oid) is not int or oid < 0:
+            return False
+        eid = str(oid)
+        if self._rests_as_tracked(cid, eid):
+            return True
+        order = self._tracker.get(cid)
+        if order is None or order.state is not OrderState.PENDING_CREATE or order.exchange_order_id is not None:
+            return False
+        stamp = item.get("statusTimestamp")
+        if (type(stamp) is not int or not 0 <= stamp < _MAX_MS
+                or wire_order.get("coin") != self.registry.by_pair(order.pair).coin):
+            return False
+        self._feed("order", OrderUpdate(pair=order.pair, new_state=OrderState.OPEN, timestamp=stamp / 1000,
+                                        client_order_id=cid, exchange_order_id=eid, venue_status="open"))
+        return True
 
     def _rests_as_tracked(self, cid: str, eid: str) -> bool:
         """True, counted as a duplicate update, when the tracker holds ``cid`` live under exchange id ``eid`` with
-        nothing to clear: a report that it rests there changes nothing (see ``_repeats_tracked_state``)."""
+        nothing to clear: a report that it rests there changes nothing (see ``_quick_order_update``)."""
         order = self._tracker.get(cid)
         if (order is None or order.state not in LIVE_STATES or order.not_found_count
                 or order.exchange_order_id != eid):
@@ -966,7 +989,7 @@ class HyperliquidConnector:
             nursery.start_soon(partial(
                 consume_user_channel, channel, stream, feed=self._feed, coin_to_pair=coin_to_pair,
                 counters=self._counters, is_ours=self._is_ours, clock=self._clock,
-                known=self._repeats_tracked_state,
+                known=self._quick_order_update,
             ))
         for pair in cfg.pairs:
             asset = self.registry.by_pair(pair)

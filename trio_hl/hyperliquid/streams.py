@@ -90,8 +90,9 @@ async def consume_user_channel(
 ) -> None:
     """Feed one user channel into the tracker until the stream ends (session closed) or the task is cancelled.
 
-    ``known(item)``: True for an ``orderUpdates`` item that only repeats what the tracker already holds (the
-    caller counts it); such an item is not parsed (see ``HyperliquidConnector._repeats_tracked_state``)."""
+    ``known(item)``: True for an ``orderUpdates`` item the caller has handled itself (a repeat of what the tracker
+    holds, or the first report of an order it placed); such an item is not parsed (see
+    ``HyperliquidConnector._quick_order_update``)."""
     async for data in stream:
         counters.frames += 1
         counters.last_user_frame = trio.current_time()
