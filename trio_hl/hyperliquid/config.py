@@ -64,8 +64,12 @@ class ConnectorConfig:
     journal_path: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     #: Market orders: worst price = reference price × (1 ± slippage).
     market_slippage: Decimal = Decimal("0.05")
-    #: Orders per signed action (the venue weighs 1 + n // 40 per action).
-    max_batch: int = 40
+    #: Most orders (cancels, modifies) per signed action.  Only a queue that deep fills one: an order queued
+    #: while the pipeline has room still goes at once, in a small action.  The venue weighs an action 1 + n // 40
+    #: against the IP budget and counts n against the address budget, so one action of 199 costs 5 where five of
+    #: 40 cost 10 - and one signature, one frame and one answer instead of five (sustained bursts: ~16% less CPU
+    #: per order than 40).  40k - 1 orders is the most a weight of k buys.
+    max_batch: int = 199
     #: Signed actions in flight at once.
     max_actions_in_flight: int = 8
     #: Send actions over the WebSocket ``post`` method (REST is the fallback either way).

@@ -8,10 +8,10 @@ Rules followed (PROTOCOL §4, §8; DESIGN §3):
   flush: a restart can then probe the nonce, see below).
 * **Batching.**  Whatever is queued when the worker wakes is grouped into one action per kind (orders,
   cancels by cloid, batch modifies), at most ``max_batch`` items each, in queue order.  A burst of 1 000
-  ``buy()`` calls costs 25 signatures and 25 round trips, not 1 000.  Up to ``max_actions_in_flight`` order and
-  modify actions are on the wire at once, and as many cancel actions: cancels travel on their own lane so a
-  backed-up order lane never delays them, and a cancel waits for the answer to its own order's placement so it
-  can never overtake it.
+  ``buy()`` calls costs 6 signatures and 6 round trips (``max_batch`` 199), not 1 000.  Up to
+  ``max_actions_in_flight`` order and modify actions are on the wire at once, and as many cancel actions:
+  cancels travel on their own lane so a backed-up order lane never delays them, and a cancel waits for the
+  answer to its own order's placement so it can never overtake it.
 * **What is definitive.**  A per-order ``error`` status or a whole-action ``status:"err"`` means the venue did not
   apply it: the orders become FAILED (nonce and rate-limit refusals are re-signed with a fresh nonce and sent
   again instead, because the intent is still valid and nothing landed).  Not-sent transport failures are retried
@@ -231,7 +231,7 @@ class SubmitWorker:
         budget: AddressBudget | None = None,
         still_wanted: Callable[[str], bool] | None = None,
         known_resting: Callable[[str, str], bool] | None = None,
-        max_batch: int = 40,
+        max_batch: int = 199,
         max_in_flight: int = 8,
         backoff: BackoffPolicy | None = None,
         resolve_interval: float = 1.0,
