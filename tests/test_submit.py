@@ -40,8 +40,7 @@ NOW_MS = 1_700_000_000_000
 
 def place(i: int) -> PlaceRequest:
     cid = f"0x{i:032x}"
-    order = wire.order_wire(0, True, Decimal(100 + i), Decimal(1), False, wire.limit_order_type("Gtc"), cid)
-    return PlaceRequest(cid, "BTC", order)
+    return PlaceRequest(cid, "BTC", 0, True, Decimal(100 + i), Decimal(1), False, wire.limit_order_type("Gtc"))
 
 
 def ok_orders(statuses: list[Any]) -> dict[str, Any]:
@@ -204,6 +203,27 @@ async def test_a_resting_answer_the_tracker_already_holds_is_not_fed(autojump_cl
     assert asked == [(r.cid, str(1000 + i)) for i, r in enumerate(reqs[:5])]
     assert [r.cid for r in reqs if h.states(r.cid)] == [reqs[1].cid, reqs[3].cid, reqs[5].cid]
     assert h.states(reqs[5].cid) == [OrderState.FILLED]
+
+
+async def test_a_request_the_wire_cannot_carry_fails_alone(autojump_clock: trio.testing.MockClock) -> None:
+    """Wire dicts are built with the action (buy() formats no number).  A request whose terms cannot be written
+    (never one from buy(): its terms are quantized) is FAILED with the reason; the rest of its batch goes."""
+    def answer(action: dict[str, Any], nonce: int) -> dict[str, Any]:
+        return ok_orders([{"resting": {"oid": 1000 + int(o["c"], 16)}} for o in action["orders"]])
+
+    async with trio.open_nursery() as nursery:
+        h = await start(nursery, Venue(answer))
+        good = place(1)
+        bad = place(2)._replace(price=Decimal("1E-9"))  # 9 decimals: more than the wire carries
+        await queue(h, [good, bad])
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert h.states(good.cid) == [OrderState.OPEN]
+    assert h.states(bad.cid) == [OrderState.FAILED]
+    assert [u.reason for u in h.updates() if u.client_order_id == bad.cid] == [
+        "not sent: the order's terms cannot be written on the wire"]
+    assert [n for _, _, n in h.venue.actions] == [1]
+    assert not h.worker._placing  # the failed placement's cancel would not wait for an answer that never comes
 
 
 async def test_not_sent_and_refused_nonces_are_resent_never_failed(autojump_clock: trio.testing.MockClock) -> None:

@@ -65,7 +65,7 @@ from trio_hl.core.journal import Journal, Submission
 from trio_hl.core.order import LIVE_STATES, InFlightOrder
 from trio_hl.core.risk import RiskBreach, RiskBreachError, RiskLimits, RiskManager
 from trio_hl.core.tracker import OrderTracker
-from trio_hl.core.types import OrderParams, OrderState, OrderType, Side, TradingRule
+from trio_hl.core.types import OrderParams, OrderState, OrderType, PositionAction, Side, TradingRule
 from trio_hl.core.updates import OrderUpdate, TradeUpdate
 from trio_hl.errors import (
     AmbiguousOutcomeError,
@@ -94,7 +94,7 @@ from trio_hl.hyperliquid.messages import (
 from trio_hl.hyperliquid.meta import AssetInfo, AssetRegistry
 from trio_hl.hyperliquid.nonce import MAX_NONCE_LEAD_MS, STORED_NONCES, NonceService
 from trio_hl.hyperliquid.order_probe import venue_order_status
-from trio_hl.hyperliquid.orders import order_to_wire, prepare_order
+from trio_hl.hyperliquid.orders import order_to_wire, prepare_order, wire_order_type
 from trio_hl.hyperliquid.rest import InfoClient, RestClients, open_rest_clients
 from trio_hl.hyperliquid.settle import SettleReport, settle_restored
 from trio_hl.hyperliquid.signing import LocalSigner, Signer, sign_l1_action
@@ -638,10 +638,11 @@ class HyperliquidConnector:
             created_at=now,
             last_update=now,
         )
-        wire_order = order_to_wire(order, asset, prep.trigger_price, params.trigger_kind, params.trigger_is_market)
+        order_type = wire_order_type(order, prep.trigger_price, params.trigger_kind, params.trigger_is_market)
         # Queue first (it is the step that can refuse: a full queue), then track.  Both happen in this one
         # synchronous call, so the submit worker can never see the request before the order is tracked.
-        self._queue(PlaceRequest(cid, asset.name, wire_order))
+        self._queue(PlaceRequest(cid, asset.name, asset.asset_id, side is Side.BUY, prep.price, prep.amount,
+                                 params.position_action is PositionAction.CLOSE, order_type))
         self.submit.note_placing(cid)
         self._count_open(order)
         events = self._tracker.start_tracking(order)
@@ -1059,7 +1060,9 @@ class HyperliquidConnector:
             if (self.config.resend_unsent_on_restart and not order.cancel_requested and order.price is not None
                     and order.order_type in (OrderType.LIMIT, OrderType.LIMIT_MAKER)):
                 asset = self.registry.by_pair(order.pair)
-                self.submit.requeue(PlaceRequest(cid, order.pair, order_to_wire(order, asset, None, None, False)))
+                self.submit.requeue(PlaceRequest(
+                    cid, order.pair, asset.asset_id, order.side is Side.BUY, order.price, order.amount,
+                    order.position_action is PositionAction.CLOSE, wire_order_type(order, None, None, False)))
                 self.submit.note_placing(cid)
                 resent.add(cid)
                 continue

@@ -28,7 +28,7 @@ from trio_hl.errors import InvalidOrderError, WireFormatError
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.meta import AssetInfo
 
-__all__ = ["MIN_NOTIONAL", "PreparedOrder", "order_to_wire", "prepare_order"]
+__all__ = ["MIN_NOTIONAL", "PreparedOrder", "order_to_wire", "prepare_order", "wire_order_type"]
 
 _LIMIT: Final = OrderType.LIMIT
 _LIMIT_MAKER: Final = OrderType.LIMIT_MAKER
@@ -128,6 +128,16 @@ def _check_notional(amount: Decimal, price: Decimal, asset: AssetInfo) -> None:
 #: only ever packed (msgpack, JSON), never mutated, and two fewer container allocations per order keep the
 #: garbage collector's young generation from filling once every hundred ``buy()`` calls (its pause was the p99).
 _LIMIT_TYPES: Final = {tif: wire.limit_order_type(tif) for tif in TimeInForce}
+
+
+def wire_order_type(
+    order: InFlightOrder, trigger_price: Decimal | None, trigger_kind: TriggerKind | None, trigger_is_market: bool,
+) -> dict[str, Any]:
+    """The ``t`` of a tracked order's wire dict: the shared ``{"limit": {"tif"}}`` or a new ``{"trigger": ...}``."""
+    if order.order_type is OrderType.TRIGGER:
+        assert trigger_price is not None and trigger_kind is not None
+        return wire.trigger_order_type(trigger_price, trigger_is_market, trigger_kind)
+    return _LIMIT_TYPES[order.tif]
 
 
 def order_to_wire(

@@ -77,11 +77,13 @@ from trio_hl.core.types import OrderState
 from trio_hl.core.updates import OrderUpdate
 from trio_hl.errors import (
     AmbiguousOutcomeError,
+    InvalidOrderError,
     JournalError,
     ProtocolError,
     RateLimitedError,
     TransportError,
     VenueRejectedError,
+    WireFormatError,
 )
 from trio_hl.hyperliquid import wire
 from trio_hl.hyperliquid.backoff import Backoff, BackoffPolicy
@@ -116,12 +118,27 @@ PROBE_WINDOW_MARGIN_MS: Final = 10 * 60 * 1000
 
 
 class PlaceRequest(NamedTuple):
-    """One order to place: its client id, pair and wire dict.  A named tuple, not an attrs class: one is built on
-    every ``buy()``, and a tuple's constructor is a third of a frozen attrs class's."""
+    """One order to place: its client id, pair and wire terms (quantized: valid for the asset).  ``order`` is the
+    wire dict, built when the action is: ``buy()`` builds this one tuple and formats no number - the worker does
+    that for the whole batch right before signing.  (A named tuple, not an attrs class: a third of the
+    constructor's cost, and one container allocation per ``buy()`` instead of two - the young GC generation
+    fills a third less often.)"""
 
     cid: str
     pair: str
-    order: dict[str, Any]
+    asset: int
+    is_buy: bool
+    price: Decimal
+    size: Decimal
+    reduce_only: bool
+    #: ``{"limit": {"tif": ...}}`` (shared) or ``{"trigger": {...}}``.
+    order_type: dict[str, Any]
+
+    @property
+    def order(self) -> dict[str, Any]:
+        """The ``order`` wire dict (SDK key order); raises ``WireFormatError`` for terms the wire cannot carry."""
+        return wire.order_wire(self.asset, self.is_buy, self.price, self.size, self.reduce_only, self.order_type,
+                               self.cid)
 
 
 @attrs.frozen
@@ -489,8 +506,26 @@ class SubmitWorker:
         return envelope
 
     async def _place(self, batch: list[PlaceRequest]) -> None:
+        orders: list[dict[str, Any]] = []
+        unsendable: list[PlaceRequest] = []
+        for r in batch:
+            try:
+                orders.append(r.order)
+            except (WireFormatError, InvalidOrderError):
+                unsendable.append(r)
+        if unsendable:
+            # (Never from buy(): its terms are quantized for the asset.  A request built otherwise is refused
+            # here, each order FAILED with the reason, rather than failing the whole worker.)
+            self._fail_all(unsendable, "not sent: the order's terms cannot be written on the wire")
+            batch = [r for r in batch if r not in unsendable]
+            for r in unsendable:
+                event = self._placing.pop(r.cid, None)
+                if event is not None:
+                    event.set()
+            if not batch:
+                return
         await self.budget.acquire(len(batch))
-        action = wire.order_action([r.order for r in batch])
+        action = wire.order_action(orders)
         self._orders_sent += len(batch)
         try:
             try:
