@@ -33,6 +33,17 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runqueue_wait_seconds(pid: int | str = "self") -> float | None:
+    """Time the (main thread of) process ``pid`` has spent runnable but waiting for a CPU (Linux
+    ``/proc/PID/schedstat``, second field; ``None`` elsewhere): on a shared box, the part of a wall-clock figure
+    that is nobody's code."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @contextmanager
 def emulator_process(**options: Any) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``with emulator_process(engine_options={...}) as (proc, url):`` — options as for ``serve_emulator``

@@ -43,7 +43,7 @@ from typing import Any
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _emulator_process import emulator_process, process_cpu_seconds
+from _emulator_process import emulator_process, process_cpu_seconds, runqueue_wait_seconds
 
 from trio_hl import ConnectorConfig, OrderCreated, OrderFailed, OrderParams, open_connector
 from trio_hl.emulator import Limits, open_emulator
@@ -211,6 +211,7 @@ async def _sustained_once(url: str, n: int, emulator_pid: int | None,
         px, amount = _order_terms(conn.mid("BTC"))
         params = [OrderParams("BTC", amount, px - (i % 900)) for i in range(n)]
         emu0 = process_cpu_seconds(emulator_pid) if emulator_pid is not None else None
+        waits0 = runqueue_wait_seconds(), runqueue_wait_seconds(emulator_pid) if emulator_pid is not None else None
         if profile is not None:
             profile.enable()
         cpu0 = time.process_time()
@@ -231,11 +232,16 @@ async def _sustained_once(url: str, n: int, emulator_pid: int | None,
         if profile is not None:
             profile.disable()
         emu1 = process_cpu_seconds(emulator_pid) if emulator_pid is not None else None
+        waits1 = runqueue_wait_seconds(), runqueue_wait_seconds(emulator_pid) if emulator_pid is not None else None
         if refused:
             raise RuntimeError(f"sustained run: {len(refused)} of {n} orders refused (first: {refused[0]})")
         result = {"orders_per_s": n / elapsed, "cpu_us": cpu / n * 1e6, "actions": conn.health().actions_sent}
         if emu0 is not None and emu1 is not None:
             result["emulator_cpu_us"] = (emu1 - emu0) / n * 1e6
+        # Share of the run's wall time each side spent runnable but waiting for a CPU (other processes on the box).
+        for key, before, after in (("conn_wait", waits0[0], waits1[0]), ("emulator_wait", waits0[1], waits1[1])):
+            if before is not None and after is not None:
+                result[key] = (after - before) / elapsed
         conn.cancel_all()
     return result
 
@@ -337,7 +343,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
                  "value": round(s["orders_per_s"]), "unit": "orders/s", "goal": f">= {GOALS['orders_per_s']}",
                  "note": (f"median of {len(s['runs'])} runs of {s['orders']} orders {s['runs']}; connector "
                           f"{s['cpu_us']:.1f} us CPU/order, emulator {s.get('emulator_cpu_us', float('nan')):.1f}; "
-                          f"{s['actions']:.0f} signed actions; load {s['load']}")})
+                          f"{s['actions']:.0f} signed actions; waiting for a CPU (other processes): connector "
+                          f"{s.get('conn_wait', float('nan')):.0%} of the wall time, emulator "
+                          f"{s.get('emulator_wait', float('nan')):.0%}; load {s['load']}")})
     rows.append({"name": "sustained: connector orders per CPU second (1 / its CPU time per order)",
                  "value": round(1e6 / s["cpu_us"]), "unit": "orders/s"})
     rows.append({"name": "sustained: the same, emulator in this process (one core for both)",
@@ -366,6 +374,8 @@ def report(results: dict[str, Any]) -> str:
         f"  sustained             {s['orders_per_s']:9.0f} orders/s (median of {s['runs']}), emulator in its own "
         f"process; connector {s['cpu_us']:.1f} us CPU/order, emulator {s.get('emulator_cpu_us', float('nan')):.1f}"
         f"   (goal >= 10000)",
+        f"                        waiting for a CPU: connector {s.get('conn_wait', float('nan')):.0%} of the wall time,"
+        f" emulator {s.get('emulator_wait', float('nan')):.0%} (load {s['load']})",
         f"  sustained, 1 process  {si['orders_per_s']:9.0f} orders/s (median of {si['runs']}); "
         f"{si['cpu_us']:.1f} us CPU/order",
         "  connector own time by area (cProfile): "
