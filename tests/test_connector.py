@@ -212,6 +212,12 @@ async def test_the_first_stream_report_of_an_order_is_applied_as_the_parser_woul
                     {**item(quick, 7), "order": {**item(quick, 7)["order"], "coin": "ETH"}}, item(quick, -7)):
             assert conn._quick_order_update(bad) is False
         assert conn.get_order(quick).state is OrderState.PENDING_CREATE  # type: ignore[union-attr]
+        # An order restored under a pair the venue no longer lists: left to the parser, never an exception here.
+        gone = wire.new_cloid()
+        conn.tracker.start_tracking(InFlightOrder(
+            client_order_id=gone, pair="GONE", side=Side.BUY, order_type=OrderType.LIMIT, amount=D(1), price=px,
+            tif=TimeInForce.GTC, position_action=PositionAction.OPEN, created_at=1.0, last_update=1.0))
+        assert conn._quick_order_update(item(gone, 779)) is False
         assert conn._quick_order_update(item(quick, 777)) is True
         _order_updates([item(parsed, 778)], conn._feed, conn.registry.coin_to_pair, StreamCounters())
         seen = await until(events, lambda e: isinstance(e, OrderCreated) and e.client_order_id == parsed)

@@ -876,8 +876,13 @@ class HyperliquidConnector:
         if order is None or order.state is not OrderState.PENDING_CREATE or order.exchange_order_id is not None:
             return False
         stamp = item.get("statusTimestamp")
-        if (type(stamp) is not int or not 0 <= stamp < _MAX_MS
-                or wire_order.get("coin") != self.registry.by_pair(order.pair).coin):
+        if type(stamp) is not int or not 0 <= stamp < _MAX_MS:
+            return False
+        try:
+            coin = self.registry.by_pair(order.pair).coin
+        except (KeyError, ValueError, ConfigError):  # (an order restored under a pair the venue no longer lists)
+            return False
+        if wire_order.get("coin") != coin:
             return False
         self._feed("order", OrderUpdate(pair=order.pair, new_state=OrderState.OPEN, timestamp=stamp / 1000,
                                         client_order_id=cid, exchange_order_id=eid, venue_status="open"))
