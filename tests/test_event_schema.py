@@ -295,3 +295,12 @@ def test_modify_rejected_payload() -> None:
         "price": "97000", "amount": "0.0100", "requested_price": "96990.5", "requested_amount": "0.02",
     }
     assert decode_message(frames).to_event() == event
+
+
+def test_topic_and_payload_are_the_frames_whatever_the_payload_says() -> None:
+    doc = {**_valid_payload(), "topic": "orders.other.created", "payload": "x",
+           "(topic frame)": "orders.other.created", "(payload frame)": "AAAA"}
+    payload = json.dumps(doc).encode()
+    message = decode_message([b"orders.hyperliquid.created", payload])
+    assert (message.topic, message.payload) == ("orders.hyperliquid.created", payload)
+    assert "topic" not in message.event and message.seq == doc["seq"]
