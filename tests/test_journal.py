@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -658,7 +659,8 @@ def test_records_msgspec_cannot_write_exactly_still_round_trip(tmp_path: Path) -
     tr.process_order_update(OrderUpdate("BTC", S.CANCELED, 2.0, "c2", "e2", "r\u00e9sum\u00e9 \ud800"))
     journal.append_sending(1.0, ["c1", "c2"], 2**70, "0xAB")
     journal.flush()
-    rows = sqlite3.connect(tmp_path / "j.sqlite").execute("SELECT kind, body FROM records ORDER BY seq").fetchall()
+    with contextlib.closing(sqlite3.connect(tmp_path / "j.sqlite")) as db:  # (3.13 warns of an unclosed one)
+        rows = db.execute("SELECT kind, body FROM records ORDER BY seq").fetchall()
     bodies = [body for _, body in rows]
     assert "Infinity" in bodies[0] and "Infinity" in bodies[3] and "NaN" in bodies[4]  # config, order, trade
     # (msgspec's shortest form of 1e-05, which json.loads reads as the same float; the stdlib's escape)
