@@ -55,7 +55,10 @@ use the injected ``clock`` when an update arrives and the ``now`` passed to ``po
 Journal: with a journal attached, every call that feeds the tracker (``start_tracking``, updates, fills,
 not-found answers, cancel requests and rejections, and ``poll`` calls that changed something) is appended
 with the clock reading it used, *including* duplicates and refused updates, so that replaying the journal
-(``Journal.restore``) rebuilds an identical tracker, statistics included.  Appending is a deque extend;
+(``Journal.restore``) rebuilds an identical tracker, statistics included - except the repeats a caller counts
+with :meth:`OrderTracker.count_repeated_update` without passing them in (they change nothing but two counters, and
+journaling each would cost the hot path what skipping them saves): a restored tracker's ``updates_processed`` and
+``duplicate_updates`` leave those out.  Appending is a deque extend;
 encoding and committing happen in ``Journal.flush()``.
 
 Alternative rejected: a per-exchange tracker that interprets venue status strings (the Hummingbot way).
@@ -368,7 +371,9 @@ class OrderTracker:
 
     def count_repeated_update(self) -> None:
         """Count an order update the caller recognised as repeating what an order already shows and did not pass
-        in (a stream's copy of an answer already applied): the counters read as if it had been processed."""
+        in (a stream's copy of an answer already applied): the counters read as if it had been processed.
+
+        Not journaled (see the module doc): after a restore the two counters no longer include these repeats."""
         self.updates_processed += 1
         self.duplicate_updates += 1
 
