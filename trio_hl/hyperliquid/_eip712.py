@@ -127,8 +127,17 @@ def _address_bytes(value: Any) -> bytes:
     raise ValueError("expected a 0x-prefixed 20-byte hex address")
 
 
+#: Hashes of the strings every user-signed action carries (``hyperliquidChain``) or often carries (an empty
+#: ``agentName``): one dict probe instead of a keccak on each signature and each verification.
+_KNOWN_STRING_HASHES: Final = {s: _keccak256(s.encode()) for s in ("Mainnet", "Testnet", "")}
+
+
 def _encode_string(value: Any) -> bytes:
-    if not isinstance(value, str):
+    if type(value) is str:
+        known = _KNOWN_STRING_HASHES.get(value)
+        if known is not None:
+            return known
+    elif not isinstance(value, str):
         raise ValueError("expected a str")
     return _keccak256(value.encode())
 

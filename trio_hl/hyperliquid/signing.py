@@ -673,8 +673,19 @@ def _chain_id(signature_chain_id: Any) -> int:
     raise ValueError(f"signatureChainId must be a 0x-prefixed hex string, got {str(signature_chain_id)[:40]!r}")
 
 
+_SEPARATOR_BY_CHAIN_ID: dict[str, bytes] = {}
+
+
 def _user_signed_separator(signature_chain_id: Any) -> bytes:
-    return domain_separator("HyperliquidSignTransaction", "1", _chain_id(signature_chain_id), ZERO_ADDRESS)
+    """The domain separator for a ``signatureChainId`` string, memoised by the string itself (a venue sees one
+    or two: the SDK always sends ``0x66eee``), so a verification skips the hex parse and the lru_cache call.
+    Bounded: strings past 64 entries are computed, not stored (a client can send any spelling)."""
+    separator = _SEPARATOR_BY_CHAIN_ID.get(signature_chain_id) if type(signature_chain_id) is str else None
+    if separator is None:
+        separator = domain_separator("HyperliquidSignTransaction", "1", _chain_id(signature_chain_id), ZERO_ADDRESS)
+        if type(signature_chain_id) is str and len(_SEPARATOR_BY_CHAIN_ID) < 64:
+            _SEPARATOR_BY_CHAIN_ID[signature_chain_id] = separator
+    return separator
 
 
 def user_signed_digest(
@@ -756,13 +767,15 @@ def recover_user_signed_signer(action: Any, signature: Any, is_mainnet: bool | N
     ``hyperliquidChain`` from the action itself; a missing ``agentName`` counts as ``""``.  If ``is_mainnet``
     is given, an action whose ``hyperliquidChain`` names the other network is rejected.  Malformed input
     raises :class:`ProtocolError`."""
-    if not isinstance(action, Mapping):
+    if type(action) is not dict and not isinstance(action, Mapping):  # decoded JSON: a dict, checked first
         raise ProtocolError(f"action must be an object, got {type(action).__name__}")
     action_type = action.get("type")
     kind = USER_SIGNED_ACTION_TYPES.get(action_type) if isinstance(action_type, str) else None
     if kind is None:
         raise ProtocolError(f"not a user-signed action type: {str(action_type)[:40]!r}")
-    if is_mainnet is not None and action.get("hyperliquidChain") != hyperliquid_chain(is_mainnet):
+    if is_mainnet is not None and action.get("hyperliquidChain") != (
+        "Mainnet" if is_mainnet is True else "Testnet" if is_mainnet is False else hyperliquid_chain(is_mainnet)
+    ):
         raise ProtocolError(
             f"hyperliquidChain {str(action.get('hyperliquidChain'))[:20]!r} does not match this venue "
             f"({hyperliquid_chain(is_mainnet)!r})"
