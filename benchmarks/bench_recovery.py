@@ -139,7 +139,7 @@ def bench_restore(ages: list[int], uncompacted_up_to: int) -> list[dict[str, Any
                                  "note": f"{built['compactions']:,.0f} compactions, max "
                                          f"{built['compaction_max_s'] * 1000:.1f} ms"})
                 figures = measure_restore(path)
-                plot = {"file": "recovery_restore.png", "x": age, "xlabel": "orders the journal has seen",
+                plot = {"file": "recovery_restore", "x": age, "xlabel": "orders the journal has seen",
                         "series": series}
                 row: dict[str, Any] = {
                     "name": f"restore: journal that has seen {age:,} orders, {OPEN_ORDERS:,} open, {series}",
@@ -153,7 +153,7 @@ def bench_restore(ages: list[int], uncompacted_up_to: int) -> list[dict[str, Any
                 rows.append(row)
                 rows.append({"name": f"journal size: {age:,} orders seen, {OPEN_ORDERS:,} open, {series}",
                              "value": round(size / 1e6, 2), "unit": "MB",
-                             "plot": {**plot, "file": "recovery_journal_size.png"}})
+                             "plot": {**plot, "file": "recovery_journal_size"}})
                 if compact and age == max(ages):
                     # (one order less than a compaction's worth of records: 4 records per finished order)
                     add_finished(path, DEFAULT_COMPACT_EVERY // 4 - 1)
@@ -175,7 +175,7 @@ def bench_recovery(in_flight: list[int]) -> list[dict[str, Any]]:
     for n in in_flight:
         with tempfile.TemporaryDirectory() as tmp:
             report, figures = trio.run(partial(burst_crash, Path(tmp), seed=17, orders=n))
-        plot = {"file": "recovery_settle.png", "x": n, "xlabel": "orders placed in the burst (SIGKILL at half)"}
+        plot = {"file": "recovery_settle", "x": n, "xlabel": "orders placed in the burst (SIGKILL at half)"}
         note = (f"{figures.get('never_sent', 0):,.0f} never sent, {figures.get('maybe_sent', 0):,.0f} maybe sent "
                 f"({figures.get('status_queries', 0):,.0f} orderStatus); lost {report.lost}, duplicated "
                 f"{report.duplicated}")

@@ -257,7 +257,7 @@ def make_plots(results: list[dict[str, Any]], out_dir: Path) -> tuple[dict[str, 
         groups: dict[str, list[dict[str, Any]]] = {}
         for row in res["rows"]:
             if isinstance(row.get("plot"), dict) and isinstance(row.get("value"), int | float):
-                groups.setdefault(str(row["plot"]["file"]), []).append(row)
+                groups.setdefault(str(row["plot"]["file"]).removesuffix(".png"), []).append(row)
         for file, rows in groups.items():
             path = out_dir / f"{res['name']}_{file}.png"
             _curve_figure(plt, rows, path)
